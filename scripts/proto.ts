@@ -87,7 +87,9 @@ export function buildImage(protoDir: string, imagePath: string, dependencySetPat
 }
 
 function buf(args: string[]): void {
-  execFileSync(bin("buf"), args, { stdio: "inherit", cwd: root });
+  // buf finds protoc-gen-es on PATH, so this works outside npm scripts too.
+  const path = `${join(root, "node_modules", ".bin")}:${process.env.PATH ?? ""}`;
+  execFileSync(bin("buf"), args, { stdio: "inherit", cwd: root, env: { ...process.env, PATH: path } });
 }
 
 function imageOfGitRef(ref: string, dependencySetPath: string): string | undefined {
@@ -139,7 +141,7 @@ function main(): void {
   }
 
   rmSync(join(root, "packages", "api", "src", "gen"), { recursive: true, force: true });
-  buf(["generate", image, "--template", "buf.gen.yaml", "--path", "trustmesh", "--path", "grpc"]);
+  buf(["generate", image, "--template", "buf.gen.yaml", "--path", "trustmesh", "--path", "grpc", "--path", "google/rpc"]);
 }
 
 main();

@@ -1,0 +1,22 @@
+// @trustmesh/runtime: everything a service needs besides its own handlers.
+export { createServiceClient, createServiceTokenProvider, type ServiceClientOptions } from "./client.ts";
+export { baseConfigShape, type BaseConfig, type Config, ConfigError, type ConfigShape, loadConfig } from "./config.ts";
+export { isAdmin, type Principal, principalKey, principalOf, requireUserId } from "./context.ts";
+export * from "./errors.ts";
+export { createHealth, type HealthState, type ReadinessCheck } from "./health.ts";
+export { createLogger, type Logger } from "./logger.ts";
+export { createMetrics, type RpcMetrics } from "./metrics.ts";
+export { authorize, methodsWithoutRule, ruleOf } from "./auth/rules.ts";
+export { createTokenVerifier, type TokenVerifier, type TokenVerifierOptions } from "./auth/token-verifier.ts";
+export { createInterceptorStack } from "./interceptors/index.ts";
+export { type RunningServer, type ServerOptions, startServer } from "./server/index.ts";
+export { registration, type ServiceRegistration } from "./server/registration.ts";
+export {
+  type RunningService,
+  runServiceMain,
+  type ServiceConfig,
+  type ServiceDefinition,
+  type ServiceDependencies,
+  startService,
+} from "./service-main.ts";
+export { shutdownTelemetry, startTelemetry } from "./telemetry/sdk.ts";

@@ -1,0 +1,47 @@
+// Authentication (bearer JWT → principal) and authorization (the RPC's proto
+// rule) in one step, before validation, so an anonymous caller learns nothing
+// about which inputs a protected RPC would accept.
+import type { Interceptor } from "@connectrpc/connect";
+import { authorize, ruleOf } from "../auth/rules.ts";
+import type { TokenVerifier } from "../auth/token-verifier.ts";
+import { type Principal, principalKey } from "../context.ts";
+import { unauthenticated } from "../errors.ts";
+import type { Logger } from "../logger.ts";
+import { toConnectError } from "./error-mapping.ts";
+
+async function authenticate(header: Headers, verifier: TokenVerifier): Promise<Principal | undefined> {
+  const authorization = header.get("authorization");
+  if (authorization === null) return undefined;
+  const match = /^Bearer ([A-Za-z0-9._~+/=-]+)$/.exec(authorization);
+  if (!match?.[1]) throw unauthenticated("authorization header must be 'Bearer <token>'", "TOKEN_INVALID");
+  return verifier.verify(match[1]);
+}
+
+/** Yields the first message after checking it, for owner rules on streaming requests. */
+async function* authorizeFirst<T>(messages: AsyncIterable<T>, check: (message: T) => void): AsyncIterable<T> {
+  let first = true;
+  for await (const message of messages) {
+    if (first) check(message);
+    first = false;
+    yield message;
+  }
+}
+
+export function createAuthInterceptor(options: { verifier: TokenVerifier; domain: string; logger: Logger }): Interceptor {
+  return (next) => async (request) => {
+    const rule = ruleOf(request.method);
+    let principal: Principal | undefined;
+    try {
+      principal = await authenticate(request.header, options.verifier);
+      request.contextValues.set(principalKey, principal);
+      // Everything but the owner comparison of a streaming request can be decided now.
+      const ruleNow = request.stream && rule?.ownerPath.length ? { ...rule, ownerPath: [] } : rule;
+      authorize(ruleNow, principal, request.stream ? undefined : request.message);
+    } catch (error) {
+      // This runs outside the error-mapping interceptor, so it maps its own errors.
+      throw toConnectError(error, options.domain, options.logger);
+    }
+    if (!request.stream || !rule?.ownerPath.length) return next(request);
+    return next({ ...request, message: authorizeFirst(request.message, (message) => authorize(rule, principal, message)) });
+  };
+}

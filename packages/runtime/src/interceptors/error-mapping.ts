@@ -1,0 +1,43 @@
+// The innermost interceptor: turns whatever a handler throws into a Connect
+// error. DomainErrors keep their code and gain google.rpc details; anything
+// else is a bug, logged with its cause and returned as INTERNAL with no
+// internals, because stack traces and SQL belong in logs, not in responses.
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { badRequestDetail, errorInfoDetail } from "../error-details.ts";
+import { DomainError } from "../errors.ts";
+import type { Logger } from "../logger.ts";
+
+export function toConnectError(error: unknown, domain: string, logger: Logger): ConnectError {
+  if (error instanceof ConnectError) return error;
+  if (error instanceof DomainError) {
+    const details = [errorInfoDetail(error.reason, domain, error.metadata)];
+    if (error.violations.length > 0) details.push(badRequestDetail(error.violations));
+    return new ConnectError(error.message, error.code, undefined, details, error);
+  }
+  if (error instanceof Error && error.name === "AbortError") {
+    return new ConnectError("the call was cancelled", Code.Canceled);
+  }
+  logger.error({ err: error }, "unexpected error in handler");
+  return new ConnectError("internal error", Code.Internal);
+}
+
+async function* mapStreamErrors<T>(messages: AsyncIterable<T>, map: (error: unknown) => ConnectError): AsyncIterable<T> {
+  try {
+    yield* messages;
+  } catch (error) {
+    throw map(error);
+  }
+}
+
+export function createErrorMappingInterceptor(options: { domain: string; logger: Logger }): Interceptor {
+  const map = (error: unknown) => toConnectError(error, options.domain, options.logger);
+  return (next) => async (request) => {
+    try {
+      const response = await next(request);
+      if (!response.stream) return response;
+      return { ...response, message: mapStreamErrors(response.message, map) };
+    } catch (error) {
+      throw map(error);
+    }
+  };
+}

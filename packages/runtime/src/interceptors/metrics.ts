@@ -1,0 +1,34 @@
+// Per-RPC request counter and duration histogram, labelled by service, method
+// and status code, with the trace id as an exemplar so a slow bucket in Grafana
+// links to an example trace.
+import type { Interceptor } from "@connectrpc/connect";
+import { trace } from "@opentelemetry/api";
+import type { RpcMetrics } from "../metrics.ts";
+import { codeName, codeOf, whenResponseEnds } from "../rpc-status.ts";
+
+export function createMetricsInterceptor(metrics: RpcMetrics): Interceptor {
+  return (next) => async (request) => {
+    const startedAt = performance.now();
+    const traceId = trace.getActiveSpan()?.spanContext().traceId;
+    const record = (error: unknown) => {
+      const labels = {
+        service: request.service.typeName,
+        method: request.method.name,
+        code: codeName(error === undefined ? 0 : codeOf(error)),
+      };
+      metrics.serverRequests.inc(labels);
+      metrics.serverDuration.observe({
+        labels,
+        value: (performance.now() - startedAt) / 1000,
+        // prom-client types exemplar labels like metric labels; OpenMetrics allows any.
+        exemplarLabels: (traceId ? { trace_id: traceId } : {}) as Record<string, string>,
+      });
+    };
+    try {
+      return whenResponseEnds(await next(request), record);
+    } catch (error) {
+      record(error);
+      throw error;
+    }
+  };
+}

@@ -1,0 +1,50 @@
+// Server spans for every RPC, continuing the caller's W3C trace context. It is
+// the outermost interceptor so that everything inside, logs and metrics
+// exemplars included, sees the span.
+import type { Interceptor } from "@connectrpc/connect";
+import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Span } from "@opentelemetry/api";
+import { codeName, codeOf, whenResponseEnds } from "../rpc-status.ts";
+import { headersGetter } from "../telemetry/headers.ts";
+
+function endSpan(span: Span, error: unknown): void {
+  const code = error === undefined ? 0 : codeOf(error);
+  span.setAttribute("rpc.grpc.status_code", code);
+  if (error !== undefined) {
+    span.setStatus({ code: SpanStatusCode.ERROR, message: codeName(code) });
+    if (error instanceof Error) span.recordException(error);
+  }
+  span.end();
+}
+
+export function createTracingInterceptor(): Interceptor {
+  const tracer = trace.getTracer("@trustmesh/runtime");
+  return (next) => async (request) => {
+    const parent = propagation.extract(ROOT_CONTEXT, request.header, headersGetter);
+    const span = tracer.startSpan(
+      `${request.service.typeName}/${request.method.name}`,
+      {
+        kind: SpanKind.SERVER,
+        attributes: {
+          "rpc.system": "grpc",
+          "rpc.service": request.service.typeName,
+          "rpc.method": request.method.name,
+        },
+      },
+      parent,
+    );
+    const spanContext = trace.setSpan(parent, span);
+    try {
+      const response = await context.with(spanContext, () => next(request));
+      // Stream bodies are produced after this function returns, so each pull
+      // re-enters the span's context.
+      return whenResponseEnds(
+        response,
+        (error) => endSpan(span, error),
+        (pull) => context.with(spanContext, pull),
+      );
+    } catch (error) {
+      endSpan(span, error);
+      throw error;
+    }
+  };
+}

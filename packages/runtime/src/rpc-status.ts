@@ -1,0 +1,67 @@
+// Helpers shared by the interceptors that observe how an RPC ended.
+import type { StreamResponse, UnaryResponse } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
+
+/** gRPC's canonical names (OK, INVALID_ARGUMENT ...), as Prometheus and OpenTelemetry use them. */
+const codeNames: ReadonlyMap<number, string> = new Map([
+  [0, "OK"],
+  ...Object.entries(Code)
+    .filter(([, value]) => typeof value === "number")
+    .map(([name, value]) => [value as number, name.replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase()] as const),
+]);
+
+export function codeName(code: number): string {
+  return codeNames.get(code) ?? "UNKNOWN";
+}
+
+/** The status code an error will reach the caller with. */
+export function codeOf(error: unknown): Code {
+  return ConnectError.from(error).code;
+}
+
+/**
+ * Calls onEnd once when a response is complete: at once for unary responses,
+ * after the last message (or the first error) for streams. Streaming RPCs would
+ * otherwise be counted when their headers are sent, not when they finish.
+ */
+export function whenResponseEnds<R extends UnaryResponse | StreamResponse>(
+  response: R,
+  onEnd: (error: unknown) => void,
+  wrapNext?: <T>(next: () => Promise<T>) => Promise<T>,
+): R {
+  if (!response.stream) {
+    onEnd(undefined);
+    return response;
+  }
+  const source = response.message;
+  const message: AsyncIterable<unknown> = {
+    [Symbol.asyncIterator]() {
+      const iterator = source[Symbol.asyncIterator]();
+      let ended = false;
+      const end = (error: unknown) => {
+        if (ended) return;
+        ended = true;
+        onEnd(error);
+      };
+      const pull = () => (wrapNext ? wrapNext(() => iterator.next()) : iterator.next());
+      return {
+        async next() {
+          try {
+            const result = await pull();
+            if (result.done) end(undefined);
+            return result;
+          } catch (error) {
+            end(error);
+            throw error;
+          }
+        },
+        async return(value?: unknown) {
+          // The caller went away before the stream finished.
+          end(new ConnectError("stream cancelled", Code.Canceled));
+          return iterator.return ? iterator.return(value) : { done: true, value };
+        },
+      };
+    },
+  };
+  return { ...response, message } as R;
+}

@@ -1,0 +1,215 @@
+// Serves Connect service implementations over gRPC with @grpc/grpc-js.
+//
+// Connect's own gRPC handler runs at about a sixth of grpc-js's throughput on
+// Node (DESIGN.md §3), and gRPC is the internal hot path. So the same handler
+// objects are served here through grpc-js, and each call runs through the same
+// Connect interceptor stack via Connect's own invoke functions: one set of
+// handlers, one set of interceptors, two transports.
+//
+// Unary and server-streaming RPCs are supported; Trustmesh contracts have no
+// client-streaming or bidi RPCs (server reflection, which is bidi, is served by
+// @grpc/reflection directly).
+import * as grpc from "@grpc/grpc-js";
+import { type DescMethod, type DescService, fromBinary, type Message, toBinary } from "@bufbuild/protobuf";
+import {
+  Code,
+  ConnectError,
+  createContextValues,
+  createHandlerContext,
+  createServiceImplSpec,
+  decodeBinaryHeader,
+  encodeBinaryHeader,
+  type Interceptor,
+  type MethodImplSpec,
+} from "@connectrpc/connect";
+import { createAsyncIterable, invokeUnaryImplementation, transformInvokeImplementation } from "@connectrpc/connect/protocol";
+import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
+import type { ServiceRegistration } from "./registration.ts";
+import { addReflection } from "./reflection.ts";
+
+export interface GrpcServerOptions {
+  services: readonly ServiceRegistration[];
+  interceptors: Interceptor[];
+  /** Largest request or response message, in bytes. */
+  messageBytesMax: number;
+  /** Aborted when the process starts draining, so handlers can wrap up. */
+  shutdownSignal: AbortSignal;
+}
+
+/** Headers that grpc-js manages itself and refuses in user metadata. */
+const reservedTrailers = new Set(["grpc-status", "grpc-message", "content-type", "te"]);
+
+function headersFromMetadata(metadata: grpc.Metadata, deadline: grpc.Deadline): Headers {
+  const headers = new Headers();
+  for (const [key, values] of Object.entries(metadata.toJSON())) {
+    for (const value of values) {
+      headers.append(key, typeof value === "string" ? value : encodeBinaryHeader(value));
+    }
+  }
+  // grpc-js consumes grpc-timeout; put it back so the deadline interceptor
+  // sees the same request on both transports.
+  const timeoutMs = deadlineRemainingMs(deadline);
+  if (timeoutMs !== undefined) headers.set("grpc-timeout", `${Math.max(1, Math.ceil(timeoutMs))}m`);
+  return headers;
+}
+
+function deadlineRemainingMs(deadline: grpc.Deadline): number | undefined {
+  const at = deadline instanceof Date ? deadline.getTime() : deadline;
+  return Number.isFinite(at) ? at - Date.now() : undefined;
+}
+
+function metadataFromHeaders(headers: Headers): grpc.Metadata {
+  const metadata = new grpc.Metadata();
+  headers.forEach((value, key) => {
+    if (reservedTrailers.has(key)) return;
+    if (key.endsWith("-bin")) {
+      for (const part of value.split(/,\s*/)) metadata.add(key, Buffer.from(decodeBinaryHeader(part)));
+    } else {
+      metadata.add(key, value);
+    }
+  });
+  return metadata;
+}
+
+function toServiceError(reason: unknown, trailer: Headers): Partial<grpc.StatusObject> {
+  const error = ConnectError.from(reason);
+  // Connect's own encoder writes grpc-status-details-bin (google.rpc.Status
+  // with the error details), exactly as Connect's gRPC handler would.
+  const trailers = setTrailerStatus(new Headers(trailer), error);
+  error.metadata.forEach((value, key) => trailers.set(key, value));
+  return { code: error.code as number as grpc.status, details: error.rawMessage, metadata: metadataFromHeaders(trailers) };
+}
+
+function createCallContext(
+  service: DescService,
+  method: DescMethod,
+  call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>,
+  shutdownSignal: AbortSignal,
+) {
+  const context = createHandlerContext({
+    service,
+    method,
+    protocolName: "grpc",
+    requestMethod: "POST",
+    url: `/${service.typeName}/${method.name}`,
+    timeoutMs: deadlineRemainingMs(call.getDeadline()),
+    shutdownSignal,
+    requestHeader: headersFromMetadata(call.metadata, call.getDeadline()),
+    contextValues: createContextValues(),
+  });
+  call.on("cancelled", () => context.abort(new ConnectError("the caller cancelled", Code.Canceled)));
+  return context;
+}
+
+function serializerFor<T extends Message>(schema: DescMethod["input"]) {
+  return {
+    serialize: (message: T) => Buffer.from(toBinary(schema, message)),
+    deserialize: (bytes: Buffer) => fromBinary(schema, bytes) as T,
+  };
+}
+
+type UnarySpec = Extract<MethodImplSpec, { kind: "unary" }>;
+
+function unaryHandler(spec: UnarySpec, options: GrpcServerOptions): grpc.handleUnaryCall<Message, Message> {
+  return (call, callback) => {
+    const context = createCallContext(spec.method.parent, spec.method, call, options.shutdownSignal);
+    invokeUnaryImplementation(spec, context, call.request, options.interceptors).then(
+      (response) => {
+        if ([...context.responseHeader.keys()].length > 0) call.sendMetadata(metadataFromHeaders(context.responseHeader));
+        callback(null, response, metadataFromHeaders(context.responseTrailer));
+      },
+      (reason: unknown) => {
+        context.abort();
+        callback(toServiceError(reason, context.responseTrailer));
+      },
+    );
+  };
+}
+
+function serverStreamingHandler(spec: MethodImplSpec, options: GrpcServerOptions): grpc.handleServerStreamingCall<Message, Message> {
+  return (call) => {
+    const context = createCallContext(spec.method.parent, spec.method, call, options.shutdownSignal);
+    const invoke = transformInvokeImplementation(spec, context, options.interceptors);
+    void (async () => {
+      let headersSent = false;
+      try {
+        for await (const message of invoke(createAsyncIterable([call.request]))) {
+          if (call.cancelled) break;
+          if (!headersSent) {
+            call.sendMetadata(metadataFromHeaders(context.responseHeader));
+            headersSent = true;
+          }
+          // Respect back-pressure: a slow reader must not make us buffer without bound.
+          if (!call.write(message)) await new Promise((resolve) => call.once("drain", resolve));
+        }
+        call.end(metadataFromHeaders(context.responseTrailer));
+      } catch (reason) {
+        call.emit("error", toServiceError(reason, context.responseTrailer));
+      } finally {
+        context.abort();
+      }
+    })();
+  };
+}
+
+function addService(server: grpc.Server, registration: ServiceRegistration, options: GrpcServerOptions): void {
+  const serviceSpec = createServiceImplSpec(registration.service, registration.impl);
+  const definition: Record<string, grpc.MethodDefinition<Message, Message>> = {};
+  const handlers: grpc.UntypedServiceImplementation = {};
+  for (const method of registration.service.methods) {
+    const spec = serviceSpec.methods[method.localName] as MethodImplSpec;
+    const input = serializerFor(method.input);
+    const output = serializerFor(method.output);
+    if (method.methodKind !== "unary" && method.methodKind !== "server_streaming") {
+      throw new Error(`${method.parent.typeName}/${method.name}: ${method.methodKind} RPCs are not supported over grpc-js`);
+    }
+    definition[method.name] = {
+      path: `/${registration.service.typeName}/${method.name}`,
+      requestStream: false,
+      responseStream: method.methodKind === "server_streaming",
+      requestSerialize: input.serialize,
+      requestDeserialize: input.deserialize,
+      responseSerialize: output.serialize,
+      responseDeserialize: output.deserialize,
+      originalName: method.localName,
+    };
+    handlers[method.name] =
+      spec.kind === "unary" ? unaryHandler(spec, options) : serverStreamingHandler(spec, options);
+  }
+  server.addService(definition as grpc.ServiceDefinition, handlers);
+}
+
+export interface StartedGrpcServer {
+  readonly port: number;
+  /** Stops accepting calls and waits for in-flight ones up to graceMs, then cuts them off. */
+  shutdown(graceMs: number): Promise<void>;
+}
+
+export async function startGrpcServer(host: string, port: number, options: GrpcServerOptions): Promise<StartedGrpcServer> {
+  const server = new grpc.Server({
+    "grpc.max_receive_message_length": options.messageBytesMax,
+    "grpc.max_send_message_length": options.messageBytesMax,
+    "grpc.keepalive_permit_without_calls": 1,
+  });
+  for (const registration of options.services) addService(server, registration, options);
+  addReflection(server, options.services);
+  const boundPort = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (error, bound) =>
+      error ? reject(error) : resolve(bound),
+    );
+  });
+  return {
+    port: boundPort,
+    shutdown: (graceMs) =>
+      new Promise<void>((resolve) => {
+        const force = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, graceMs);
+        server.tryShutdown(() => {
+          clearTimeout(force);
+          resolve();
+        });
+      }),
+  };
+}

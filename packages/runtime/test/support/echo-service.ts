@@ -1,0 +1,37 @@
+// The EchoService implementation used by the runtime's tests and by bench/rpc:
+// no business logic, so what is measured and tested is the runtime itself.
+import type { ServiceImpl } from "@connectrpc/connect";
+import { trace } from "@opentelemetry/api";
+import { EchoService } from "@trustmesh/api/trustmesh/testing/v1/echo_service_pb.js";
+import { notFound, principalOf, requireUserId } from "../../src/index.ts";
+
+export const echoServiceImpl: ServiceImpl<typeof EchoService> = {
+  async echo(request) {
+    if (request.behaviour === "not_found") throw notFound("echo", request.message);
+    if (request.behaviour === "internal") throw new Error("database password is hunter2");
+    if (request.behaviour === "sleep") await new Promise((resolve) => setTimeout(resolve, request.sleepMs));
+    return { message: request.message, traceId: trace.getActiveSpan()?.spanContext().traceId ?? "" };
+  },
+  echoAuthenticated(request, context) {
+    return { message: request.message, userId: requireUserId(context) };
+  },
+  echoOwner(request) {
+    return { userId: request.userId };
+  },
+  echoAdmin(request) {
+    return { message: request.message };
+  },
+  echoFromService(request, context) {
+    const principal = principalOf(context);
+    return { message: request.message, serviceName: principal?.kind === "service" ? principal.serviceName : "" };
+  },
+  async *echoStream(request, context) {
+    for (let index = 0; index < request.count; index++) {
+      if (index > 0) await new Promise((resolve) => setTimeout(resolve, request.intervalMs));
+      if (context.signal.aborted) return;
+      yield { message: request.message, index };
+    }
+  },
+};
+
+export { EchoService };
