@@ -73,7 +73,7 @@ export async function startService<S extends ConfigShape>(
   const applied = await applyMigrations({ databaseUrl: config.DATABASE_URL, migrationsDir: definition.migrationsDir, logger });
   if (applied.length > 0) logger.info({ applied }, "migrations applied");
 
-  const verifier = createTokenVerifier({ jwksUrl: config.AUTH_JWKS_URL, issuer: config.AUTH_ISSUER });
+  const verifier = createTokenVerifier({ jwksUrl: config.AUTH_JWKS_URL, issuer: config.AUTH_ISSUER, serviceName: definition.name });
   const services = await definition.createServices({ config, logger, metrics, pool, redis, verifier });
   const server = await startServer({
     name: definition.name,

@@ -142,6 +142,9 @@ describe("runtime server", () => {
       const token = await signToken(key, { subject: "user-1", kind: "user" });
       assert.equal((await connect11.echoOwner({ userId: "user-1" }, { headers: bearer(token) })).userId, "user-1");
       await assert.rejects(connect11.echoOwner({ userId: "user-2" }, { headers: bearer(token) }), (error: ConnectError) => error.code === Code.PermissionDenied);
+      // EchoOwner's rule sets admins: true; EchoAdmin below shows admins are not admitted everywhere.
+      const admin = await signToken(key, { subject: "root", kind: "user", roles: ["admin"] });
+      assert.equal((await connect11.echoOwner({ userId: "user-2" }, { headers: bearer(admin) })).userId, "user-2");
     });
 
     it("admits admins to admin RPCs and refuses everyone else", async () => {
@@ -156,6 +159,12 @@ describe("runtime server", () => {
       const face = await signToken(key, { subject: "face", kind: "service" });
       const user = await signToken(key, { subject: "user-1", kind: "user" });
       assert.equal((await connect11.echoFromService({ message: "m" }, { headers: bearer(payments) })).serviceName, "payments");
+      const paymentsForLedger = await signToken(key, { subject: "payments", kind: "service", audience: "ledger" });
+      await assert.rejects(connect11.echoFromService({}, { headers: bearer(paymentsForLedger) }), (error: ConnectError) => {
+        assert.equal(error.code, Code.Unauthenticated);
+        assert.equal(error.findDetails(ErrorInfoSchema)[0]?.reason, "TOKEN_WRONG_AUDIENCE");
+        return true;
+      });
       await assert.rejects(connect11.echoFromService({}, { headers: bearer(face) }), (error: ConnectError) => error.code === Code.PermissionDenied);
       await assert.rejects(connect11.echoFromService({}, { headers: bearer(user) }), (error: ConnectError) => error.code === Code.PermissionDenied);
     });

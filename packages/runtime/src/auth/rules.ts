@@ -15,6 +15,8 @@ const publicInfrastructureServices = new Set(["grpc.health.v1.Health"]);
 export interface ResolvedRule {
   readonly audience: Audience;
   readonly services: ReadonlySet<string>;
+  /** Whether admin users are admitted besides the audience. */
+  readonly admins: boolean;
   /** Property names (localName) leading to the owner id in the request, or empty. */
   readonly ownerPath: readonly string[];
 }
@@ -39,12 +41,13 @@ export function ruleOf(method: DescMethod): ResolvedRule | undefined {
   if (resolved.has(method)) return resolved.get(method);
   let result: ResolvedRule | undefined;
   if (publicInfrastructureServices.has(method.parent.typeName)) {
-    result = { audience: Audience.PUBLIC, services: new Set(), ownerPath: [] };
+    result = { audience: Audience.PUBLIC, services: new Set(), admins: false, ownerPath: [] };
   } else if (hasOption(method, ruleExtension)) {
     const rule: Rule = getOption(method, ruleExtension);
     result = {
       audience: rule.audience,
       services: new Set(rule.services),
+      admins: rule.admins,
       ownerPath: resolveOwnerPath(method, rule.ownerField),
     };
   }
@@ -85,6 +88,7 @@ export function authorize(rule: ResolvedRule | undefined, principal: Principal |
     if (rule.services.has(principal.serviceName)) return;
     throw permissionDenied(`service ${principal.serviceName} may not call this RPC`);
   }
+  if (rule.admins && isAdmin(principal)) return;
   switch (rule.audience) {
     case Audience.USER:
       return;

@@ -27,7 +27,11 @@ export interface TokenVerifierOptions {
   /** A key resolver, for tests and for auth itself, which holds its keys. */
   keys?: JWTVerifyGetKey;
   issuer: string;
-  audience?: string;
+  /**
+   * This service's name. Service tokens are minted for one target service
+   * (their aud), so a token meant for ledger is refused by face.
+   */
+  serviceName: string;
   /** Verified tokens kept in memory at most. */
   cacheMax?: number;
   /** Least time between two JWKS fetches triggered by unknown kids. */
@@ -37,12 +41,23 @@ export interface TokenVerifierOptions {
 /** Longer tokens are refused unread: no legitimate token is anywhere near this. */
 const tokenLengthMax = 8192;
 
-function principalFrom(claims: TrustmeshClaims): Principal {
+/** The audience of user access tokens, which every service accepts. */
+const userAudience = "trustmesh";
+
+function audiences(claims: TrustmeshClaims): string[] {
+  return typeof claims.aud === "string" ? [claims.aud] : (claims.aud ?? []);
+}
+
+function principalFrom(claims: TrustmeshClaims, serviceName: string): Principal {
   const subject = claims.sub;
   if (typeof subject !== "string" || subject === "") throw unauthenticated("token has no subject", "TOKEN_INVALID");
   const tokenId = typeof claims.jti === "string" ? claims.jti : undefined;
-  if (claims.token_kind === "service") return { kind: "service", serviceName: subject, tokenId };
+  if (claims.token_kind === "service") {
+    if (!audiences(claims).includes(serviceName)) throw unauthenticated(`service token is not addressed to ${serviceName}`, "TOKEN_WRONG_AUDIENCE");
+    return { kind: "service", serviceName: subject, tokenId };
+  }
   if (claims.token_kind !== "user") throw unauthenticated("token kind is not recognised", "TOKEN_INVALID");
+  if (!audiences(claims).includes(userAudience)) throw unauthenticated("token audience is not trustmesh", "TOKEN_WRONG_AUDIENCE");
   const roles = Array.isArray(claims.roles) ? claims.roles.filter((role) => typeof role === "string") : [];
   const sessionId = typeof claims.sid === "string" ? claims.sid : undefined;
   return { kind: "user", userId: subject, roles, sessionId, tokenId };
@@ -69,15 +84,18 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
         ({ payload: claims } = await jwtVerify<TrustmeshClaims>(token, keys, {
           algorithms: ["EdDSA"],
           issuer: options.issuer,
-          audience: options.audience ?? "trustmesh",
+          audience: [userAudience, options.serviceName],
           requiredClaims: ["exp", "sub"],
         }));
       } catch (error) {
         if (error instanceof joseErrors.JWTExpired) throw unauthenticated("token has expired", "TOKEN_EXPIRED");
+        if (error instanceof joseErrors.JWTClaimValidationFailed && error.claim === "aud") {
+          throw unauthenticated("token is not addressed to this service", "TOKEN_WRONG_AUDIENCE");
+        }
         if (error instanceof joseErrors.JOSEError) throw unauthenticated("token is not valid", "TOKEN_INVALID");
         throw error;
       }
-      const principal = principalFrom(claims);
+      const principal = principalFrom(claims, options.serviceName);
       const ttlMs = (claims.exp as number) * 1000 - Date.now();
       if (ttlMs > 0) verified.set(token, principal, { ttl: ttlMs });
       return principal;

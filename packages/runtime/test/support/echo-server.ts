@@ -25,7 +25,7 @@ export async function startEchoServer(options: EchoServerOptions): Promise<Runni
     logger: createLogger({ name: "echo", level: options.logLevel ?? "silent" }),
     metrics,
     // A short cooldown lets the rotation test refetch the JWKS at once.
-    verifier: createTokenVerifier({ jwksUrl: options.jwksUrl, issuer: "trustmesh-auth", jwksCooldownMs: 0 }),
+    verifier: createTokenVerifier({ jwksUrl: options.jwksUrl, issuer: "trustmesh-auth", serviceName: "echo", jwksCooldownMs: 0 }),
     corsAllowedOrigins: options.corsAllowedOrigins ?? [],
     defaultTimeoutMs: 2000,
     maxTimeoutMs: 5000,

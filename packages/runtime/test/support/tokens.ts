@@ -22,6 +22,8 @@ export interface TokenClaims {
   roles?: string[];
   expiresInSeconds?: number;
   issuer?: string;
+  /** Defaults to "trustmesh" for users; service tokens name their target service. */
+  audience?: string;
 }
 
 export function signToken(key: TestKey, claims: TokenClaims): Promise<string> {
@@ -29,7 +31,7 @@ export function signToken(key: TestKey, claims: TokenClaims): Promise<string> {
   return new SignJWT({ token_kind: claims.kind, roles: claims.roles ?? [] })
     .setProtectedHeader({ alg: "EdDSA", kid: key.kid, typ: "at+jwt" })
     .setIssuer(claims.issuer ?? "trustmesh-auth")
-    .setAudience("trustmesh")
+    .setAudience(claims.audience ?? (claims.kind === "user" ? "trustmesh" : "echo"))
     .setSubject(claims.subject)
     .setIssuedAt(now - 5)
     .setExpirationTime(now + (claims.expiresInSeconds ?? 300))

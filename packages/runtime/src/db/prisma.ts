@@ -1,0 +1,44 @@
+import { PrismaPg } from '@prisma/adapter-pg';
+
+export type CreatePrismaClientOptions = {
+  databaseUrl: string;
+  /** Most connections the pool opens; pg's default is 10. */
+  poolMax?: number;
+  /** How long to wait for a connection before failing the query. */
+  connectionTimeoutMs?: number;
+  /** How long an unused connection stays open. */
+  idleTimeoutMs?: number;
+  /** Server-side bound on any one statement, so a stuck query cannot hold a connection forever. */
+  statementTimeoutMs?: number;
+  /** Postgres schema for generated queries, when a service lives in its own schema. */
+  schema?: string;
+  /** Called when an idle pooled connection fails (for example, the server restarted). */
+  onPoolError?: (error: Error) => void;
+};
+
+/**
+ * Builds a service's generated Prisma Client (Prisma 7, `prisma-client` generator)
+ * on the pg driver adapter. The class is passed in because each service generates its
+ * own client; the runtime cannot import it.
+ *
+ *   const prisma = createPrismaClient(PrismaClient, { databaseUrl: config.databaseUrl });
+ */
+export function createPrismaClient<Client>(
+  PrismaClientClass: new (options: { adapter: PrismaPg }) => Client,
+  options: CreatePrismaClientOptions,
+): Client {
+  const adapter = new PrismaPg(
+    {
+      connectionString: options.databaseUrl,
+      max: options.poolMax ?? 10,
+      connectionTimeoutMillis: options.connectionTimeoutMs ?? 5_000,
+      idleTimeoutMillis: options.idleTimeoutMs ?? 30_000,
+      statement_timeout: options.statementTimeoutMs ?? 30_000,
+    },
+    {
+      ...(options.schema === undefined ? {} : { schema: options.schema }),
+      ...(options.onPoolError === undefined ? {} : { onPoolError: options.onPoolError }),
+    },
+  );
+  return new PrismaClientClass({ adapter });
+}
