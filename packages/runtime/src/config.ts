@@ -27,16 +27,17 @@ const commaList = z
 /** Variables every service reads. Services extend this with their own. */
 export const baseConfigShape = {
   HOST: z.string().default("0.0.0.0"),
-  GRPC_PORT: port,
-  HTTP_PORT: port,
-  ADMIN_PORT: port,
+  /** Ports default to what the Helm chart's containers use; `npm start` gives each service its own. */
+  GRPC_PORT: port.default(50051),
+  HTTP_PORT: port.default(8080),
+  ADMIN_PORT: port.default(9090),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   /** Browser origins allowed to call the Connect/gRPC-Web port, comma separated. */
   CORS_ALLOWED_ORIGINS: commaList,
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }),
   REDIS_URL: z.url({ protocol: /^rediss?$/ }),
-  /** Where auth publishes its signing keys (JWKS over HTTP). */
-  AUTH_JWKS_URL: z.url({ protocol: /^https?$/ }),
+  /** auth's gRPC address; services fetch its public signing keys (GetJwks) from there. */
+  AUTH_GRPC_URL: z.url({ protocol: /^https?$/ }),
   /** The iss claim tokens must carry. */
   AUTH_ISSUER: z.string().min(1).default("trustmesh-auth"),
   /** Default deadline for an RPC that arrives without one, and the most any caller may ask for. */

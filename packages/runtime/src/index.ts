@@ -7,6 +7,8 @@ export { createHealth, type HealthState, type ReadinessCheck } from "./health.ts
 export { createLogger, type Logger } from "./logger.ts";
 export { createMetrics, type RpcMetrics } from "./metrics.ts";
 export { authorize, methodsWithoutRule, ruleOf } from "./auth/rules.ts";
+export { createAuthJwks } from "./auth/auth-jwks.ts";
+export { createSealer, parseKeyRing, type Sealer } from "./crypto/sealer.ts";
 export { createTokenVerifier, type TokenVerifier, type TokenVerifierOptions } from "./auth/token-verifier.ts";
 export { createInterceptorStack } from "./interceptors/index.ts";
 export { type RunningServer, type ServerOptions, startServer } from "./server/index.ts";

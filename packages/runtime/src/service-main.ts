@@ -4,6 +4,8 @@
 import { Redis } from "ioredis";
 import pg from "pg";
 import { Gauge } from "prom-client";
+import type { JWTVerifyGetKey } from "jose";
+import { createAuthJwks } from "./auth/auth-jwks.ts";
 import { createTokenVerifier, type TokenVerifier } from "./auth/token-verifier.ts";
 import { baseConfigShape, type Config, ConfigError, type ConfigShape, loadConfig } from "./config.ts";
 import { applyMigrations } from "./db/migrate.ts";
@@ -33,6 +35,11 @@ export interface ServiceDefinition<S extends ConfigShape> {
   /** Absolute path of prisma/migrations. */
   migrationsDir: string;
   createServices(dependencies: ServiceDependencies<S>): readonly ServiceRegistration[] | Promise<readonly ServiceRegistration[]>;
+  /**
+   * Where token signing keys come from. Every service but auth leaves this out
+   * and fetches auth's keys over gRPC; auth, which holds the keys, supplies them.
+   */
+  tokenKeys?(dependencies: Omit<ServiceDependencies<S>, "verifier">): JWTVerifyGetKey | Promise<JWTVerifyGetKey>;
 }
 
 export interface RunningService {
@@ -61,7 +68,13 @@ export async function startService<S extends ConfigShape>(
   const config = loadConfig({ ...baseConfigShape, ...definition.configShape }, env) as ServiceConfig<S>;
   const logger = createLogger({ name: definition.name, level: config.LOG_LEVEL });
   const metrics = createMetrics({ serviceName: definition.name });
-  const pool = new pg.Pool({ connectionString: config.DATABASE_URL, max: config.DATABASE_POOL_MAX });
+  const pool = new pg.Pool({
+    connectionString: config.DATABASE_URL,
+    max: config.DATABASE_POOL_MAX,
+    connectionTimeoutMillis: 5000,
+    // A stuck statement must not hold a pooled connection for ever.
+    statement_timeout: 30_000,
+  });
   pool.on("error", (error) => logger.warn({ err: error }, "idle Postgres connection failed"));
   observePool(pool, metrics);
   // Fail fast on Redis commands while it is down instead of queueing them
@@ -73,8 +86,10 @@ export async function startService<S extends ConfigShape>(
   const applied = await applyMigrations({ databaseUrl: config.DATABASE_URL, migrationsDir: definition.migrationsDir, logger });
   if (applied.length > 0) logger.info({ applied }, "migrations applied");
 
-  const verifier = createTokenVerifier({ jwksUrl: config.AUTH_JWKS_URL, issuer: config.AUTH_ISSUER, serviceName: definition.name });
-  const services = await definition.createServices({ config, logger, metrics, pool, redis, verifier });
+  const base = { config, logger, metrics, pool, redis };
+  const keys = definition.tokenKeys ? await definition.tokenKeys(base) : createAuthJwks({ authGrpcUrl: config.AUTH_GRPC_URL, metrics });
+  const verifier = createTokenVerifier({ keys, issuer: config.AUTH_ISSUER, serviceName: definition.name });
+  const services = await definition.createServices({ ...base, verifier });
   const server = await startServer({
     name: definition.name,
     host: config.HOST,

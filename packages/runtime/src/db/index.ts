@@ -5,6 +5,6 @@ export {
   type MigrationLogger,
   migrationsTableName,
   readMigrationFiles,
-} from './migrate.ts';
-export { type CreatePrismaClientOptions, createPrismaClient } from './prisma.ts';
-export { type CheckSchemaOptions, checkSchemaMatchesDatabase } from './schema-check.ts';
+} from "./migrate.ts";
+export { type CreatePrismaClientOptions, createPrismaClient } from "./prisma.ts";
+export { type CheckSchemaOptions, checkSchemaMatchesDatabase } from "./schema-check.ts";

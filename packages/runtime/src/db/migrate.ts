@@ -1,10 +1,10 @@
-import { createHash } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import pg from 'pg';
+import { createHash } from "node:crypto";
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import pg from "pg";
 
 /** The table that records applied migrations; the schema check ignores it. */
-export const migrationsTableName = '_trustmesh_migrations';
+export const migrationsTableName = "_trustmesh_migrations";
 
 export type MigrationLogger = {
   info: (fields: Record<string, unknown>, message: string) => void;
@@ -48,10 +48,10 @@ export async function applyMigrations(options: ApplyMigrationsOptions): Promise<
   const client = new pg.Client({
     connectionString: options.databaseUrl,
     connectionTimeoutMillis: 10_000,
-    application_name: 'trustmesh-migrate',
+    application_name: "trustmesh-migrate",
   });
   // Errors on an idle connection would otherwise crash the process; the next query reports them.
-  client.on('error', () => {});
+  client.on("error", () => {});
   await client.connect();
   try {
     // The lock key is per schema, so services sharing one database in separate schemas
@@ -67,7 +67,7 @@ export async function applyMigrations(options: ApplyMigrationsOptions): Promise<
         { cause: error },
       );
     }
-    await client.query('RESET lock_timeout');
+    await client.query("RESET lock_timeout");
 
     await client.query(`
       CREATE TABLE IF NOT EXISTS "${migrationsTableName}" (
@@ -91,23 +91,24 @@ export async function applyMigrations(options: ApplyMigrationsOptions): Promise<
         // applied, but someone should check it does not depend on running first.
         options.logger?.warn(
           { migration: file.name, lastApplied },
-          'applying a migration that sorts before one already applied',
+          "applying a migration that sorts before one already applied",
         );
       }
       const startedAt = performance.now();
-      await client.query('BEGIN');
+      await client.query("BEGIN");
       try {
         await client.query(file.sql);
         const durationMs = Math.round(performance.now() - startedAt);
-        await client.query(
-          `INSERT INTO "${migrationsTableName}" (name, checksum, duration_ms) VALUES ($1, $2, $3)`,
-          [file.name, file.checksum, durationMs],
-        );
-        await client.query('COMMIT');
+        await client.query(`INSERT INTO "${migrationsTableName}" (name, checksum, duration_ms) VALUES ($1, $2, $3)`, [
+          file.name,
+          file.checksum,
+          durationMs,
+        ]);
+        await client.query("COMMIT");
         result.push({ name: file.name, checksum: file.checksum, durationMs });
-        options.logger?.info({ migration: file.name, durationMs }, 'applied migration');
+        options.logger?.info({ migration: file.name, durationMs }, "applied migration");
       } catch (error) {
-        await client.query('ROLLBACK').catch(() => {});
+        await client.query("ROLLBACK").catch(() => {});
         throw new Error(`migration ${file.name} failed and was rolled back: ${errorMessage(error)}`, {
           cause: error,
         });
@@ -130,14 +131,14 @@ export async function readMigrationFiles(migrationsDir: string): Promise<Migrati
     .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   const files: MigrationFile[] = [];
   for (const name of names) {
-    const path = join(migrationsDir, name, 'migration.sql');
+    const path = join(migrationsDir, name, "migration.sql");
     let bytes: Buffer;
     try {
       bytes = await readFile(path);
     } catch (error) {
       throw new Error(`migration folder ${join(migrationsDir, name)} has no readable migration.sql`, { cause: error });
     }
-    files.push({ name, sql: bytes.toString('utf8'), checksum: createHash('sha256').update(bytes).digest('hex') });
+    files.push({ name, sql: bytes.toString("utf8"), checksum: createHash("sha256").update(bytes).digest("hex") });
   }
   return files;
 }
@@ -157,7 +158,7 @@ function verifyAppliedUnchanged(applied: Map<string, string>, files: MigrationFi
   }
   if (problems.length > 0) {
     throw new Error(
-      `refusing to migrate: ${problems.join('; ')}. Applied migrations must never be edited or removed; add a new migration instead.`,
+      `refusing to migrate: ${problems.join("; ")}. Applied migrations must never be edited or removed; add a new migration instead.`,
     );
   }
 }

@@ -1,7 +1,14 @@
 import { PrismaPg } from '@prisma/adapter-pg';
+import type pg from 'pg';
 
 export type CreatePrismaClientOptions = {
-  databaseUrl: string;
+  /** Where to connect; ignored when `pool` is given. */
+  databaseUrl?: string;
+  /**
+   * An existing pool to share, as services do: one pool serves Prisma, the
+   * readiness check and the pool metrics. Pool settings below then do not apply.
+   */
+  pool?: pg.Pool;
   /** Most connections the pool opens; pg's default is 10. */
   poolMax?: number;
   /** How long to wait for a connection before failing the query. */
@@ -27,14 +34,15 @@ export function createPrismaClient<Client>(
   PrismaClientClass: new (options: { adapter: PrismaPg }) => Client,
   options: CreatePrismaClientOptions,
 ): Client {
-  const adapter = new PrismaPg(
-    {
+  const poolOrConfig: pg.Pool | pg.PoolConfig = options.pool ?? {
       connectionString: options.databaseUrl,
       max: options.poolMax ?? 10,
       connectionTimeoutMillis: options.connectionTimeoutMs ?? 5_000,
       idleTimeoutMillis: options.idleTimeoutMs ?? 30_000,
       statement_timeout: options.statementTimeoutMs ?? 30_000,
-    },
+    };
+  const adapter = new PrismaPg(
+    poolOrConfig,
     {
       ...(options.schema === undefined ? {} : { schema: options.schema }),
       ...(options.onPoolError === undefined ? {} : { onPoolError: options.onPoolError }),

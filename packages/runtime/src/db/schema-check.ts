@@ -1,8 +1,8 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
-import { getDMMF } from '@prisma/get-dmmf';
-import pg from 'pg';
-import { migrationsTableName } from './migrate.ts';
+import { readdir, readFile, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { getDMMF } from "@prisma/get-dmmf";
+import pg from "pg";
+import { migrationsTableName } from "./migrate.ts";
 
 export type CheckSchemaOptions = {
   /** A schema.prisma file, or a folder of .prisma files (Prisma's multi-file schema). */
@@ -34,13 +34,14 @@ export async function checkSchemaMatchesDatabase(options: CheckSchemaOptions): P
   const datamodel = parseSchema(schemaFiles, options.schemaPath);
   const unsupportedColumns = findUnsupportedColumns(schemaFiles);
   const client = new pg.Client({ connectionString: options.databaseUrl, connectionTimeoutMillis: 10_000 });
-  client.on('error', () => {});
+  client.on("error", () => {});
   await client.connect();
   try {
     const defaultSchema =
-      options.databaseSchema ?? (await client.query<{ schema: string }>('SELECT current_schema() AS schema')).rows[0]?.schema;
+      options.databaseSchema ??
+      (await client.query<{ schema: string }>("SELECT current_schema() AS schema")).rows[0]?.schema;
     if (defaultSchema === undefined || defaultSchema === null) {
-      throw new Error('the connection has no current schema; pass databaseSchema');
+      throw new Error("the connection has no current schema; pass databaseSchema");
     }
     const schemas = [...new Set([defaultSchema, ...datamodel.models.flatMap((model) => model.schema ?? [])])];
     const catalog = await readCatalog(client, schemas);
@@ -58,7 +59,7 @@ type DmmfDefault = { name: string; args: unknown[] } | string | number | boolean
 type DmmfField = {
   name: string;
   dbName?: string | null;
-  kind: 'scalar' | 'object' | 'enum' | 'unsupported';
+  kind: "scalar" | "object" | "enum" | "unsupported";
   isList: boolean;
   isRequired: boolean;
   isUpdatedAt: boolean;
@@ -76,10 +77,10 @@ type DmmfModel = { name: string; dbName: string | null; schema: string | null; f
 
 type DmmfIndex = {
   model: string;
-  type: 'id' | 'unique' | 'normal' | 'fulltext';
+  type: "id" | "unique" | "normal" | "fulltext";
   dbName?: string | null;
   algorithm?: string;
-  fields: Array<{ name: string; sortOrder?: 'asc' | 'desc' }>;
+  fields: Array<{ name: string; sortOrder?: "asc" | "desc" }>;
 };
 
 type DmmfEnum = { name: string; dbName?: string | null; values: Array<{ name: string; dbName?: string | null }> };
@@ -89,13 +90,13 @@ type Datamodel = { models: DmmfModel[]; enums: DmmfEnum[]; indexes: DmmfIndex[] 
 type SchemaFile = [path: string, content: string];
 
 async function readSchemaFiles(schemaPath: string): Promise<SchemaFile[]> {
-  if (!(await stat(schemaPath)).isDirectory()) return [[schemaPath, await readFile(schemaPath, 'utf8')]];
+  if (!(await stat(schemaPath)).isDirectory()) return [[schemaPath, await readFile(schemaPath, "utf8")]];
   const files: SchemaFile[] = [];
   const walk = async (dir: string): Promise<void> => {
     for (const entry of await readdir(dir, { withFileTypes: true })) {
       const path = join(dir, entry.name);
-      if (entry.isDirectory() && entry.name !== 'migrations') await walk(path);
-      else if (entry.isFile() && entry.name.endsWith('.prisma')) files.push([path, await readFile(path, 'utf8')]);
+      if (entry.isDirectory() && entry.name !== "migrations") await walk(path);
+      else if (entry.isFile() && entry.name.endsWith(".prisma")) files.push([path, await readFile(path, "utf8")]);
     }
   };
   await walk(schemaPath);
@@ -104,8 +105,8 @@ async function readSchemaFiles(schemaPath: string): Promise<SchemaFile[]> {
 }
 
 function parseSchema(files: SchemaFile[], schemaPath: string): Datamodel {
-  const document = getDMMF({ datamodel: files.length === 1 ? (files[0]?.[1] ?? '') : files });
-  if ('datamodel' in document) return document.datamodel as unknown as Datamodel;
+  const document = getDMMF({ datamodel: files.length === 1 ? (files[0]?.[1] ?? "") : files });
+  if ("datamodel" in document) return document.datamodel as unknown as Datamodel;
   let reason = document.error instanceof Error ? document.error.message : String(document.reason);
   try {
     // The wasm parser reports a JSON object whose message is coloured for a terminal.
@@ -114,7 +115,7 @@ function parseSchema(files: SchemaFile[], schemaPath: string): Datamodel {
     // Not JSON: use it as it is.
   }
   // biome-ignore lint/suspicious/noControlCharactersInRegex: strips terminal colour codes.
-  throw new Error(`cannot parse the Prisma schema ${schemaPath}:\n${reason.replace(/\u001b\[[0-9;]*m/g, '')}`);
+  throw new Error(`cannot parse the Prisma schema ${schemaPath}:\n${reason.replace(/\u001b\[[0-9;]*m/g, "")}`);
 }
 
 /**
@@ -127,13 +128,13 @@ function findUnsupportedColumns(files: SchemaFile[]): Map<string, Set<string>> {
   for (const [, content] of files) {
     const modelPattern = /^\s*model\s+(\w+)\s*\{([\s\S]*?)^\s*\}/gm;
     for (const match of content.matchAll(modelPattern)) {
-      const [, modelName = '', body = ''] = match;
-      for (const line of body.split('\n')) {
+      const [, modelName = "", body = ""] = match;
+      for (const line of body.split("\n")) {
         const field = /^\s*(\w+)\s+Unsupported\(/.exec(line);
         if (field === null) continue;
         const mapped = /@map\(\s*(?:name:\s*)?"([^"]+)"\s*\)/.exec(line);
         const columns = byModel.get(modelName) ?? new Set<string>();
-        columns.add(mapped?.[1] ?? field[1] ?? '');
+        columns.add(mapped?.[1] ?? field[1] ?? "");
         byModel.set(modelName, columns);
       }
     }
@@ -263,27 +264,27 @@ async function readCatalog(client: pg.Client, schemas: string[]): Promise<Catalo
 
 // Prisma scalar types without a native type attribute, as Prisma Migrate creates them.
 const defaultColumnTypes: Record<string, string> = {
-  String: 'text',
-  Boolean: 'boolean',
-  Int: 'integer',
-  BigInt: 'bigint',
-  Float: 'double precision',
-  Decimal: 'numeric(65,30)',
-  DateTime: 'timestamp(3) without time zone',
-  Json: 'jsonb',
-  Bytes: 'bytea',
+  String: "text",
+  Boolean: "boolean",
+  Int: "integer",
+  BigInt: "bigint",
+  Float: "double precision",
+  Decimal: "numeric(65,30)",
+  DateTime: "timestamp(3) without time zone",
+  Json: "jsonb",
+  Bytes: "bytea",
 };
 
 // Defaults Prisma Client computes itself; Prisma Migrate gives these columns no default.
-const clientSideDefaults = new Set(['uuid', 'cuid', 'nanoid', 'ulid']);
+const clientSideDefaults = new Set(["uuid", "cuid", "nanoid", "ulid"]);
 
 // pg_constraint.confdeltype / confupdtype letters.
 const referentialActions: Record<string, string> = {
-  Cascade: 'c',
-  Restrict: 'r',
-  NoAction: 'a',
-  SetNull: 'n',
-  SetDefault: 'd',
+  Cascade: "c",
+  Restrict: "r",
+  NoAction: "a",
+  SetNull: "n",
+  SetDefault: "d",
 };
 
 /** The column type Postgres reports (format_type) for a Prisma scalar field. */
@@ -295,49 +296,64 @@ function expectedScalarType(field: DmmfField): string {
     case undefined:
       base = defaultColumnTypes[field.type];
       break;
-    case 'Text': case 'Xml': case 'Inet': case 'Citext': case 'Uuid': case 'Money': case 'Date':
-    case 'Boolean': case 'SmallInt': case 'Integer': case 'Oid': case 'BigInt': case 'Real': case 'Json':
+    case "Text":
+    case "Xml":
+    case "Inet":
+    case "Citext":
+    case "Uuid":
+    case "Money":
+    case "Date":
+    case "Boolean":
+    case "SmallInt":
+    case "Integer":
+    case "Oid":
+    case "BigInt":
+    case "Real":
+    case "Json":
       base = native.toLowerCase();
       break;
-    case 'DoublePrecision':
-      base = 'double precision';
+    case "DoublePrecision":
+      base = "double precision";
       break;
-    case 'JsonB':
-      base = 'jsonb';
+    case "JsonB":
+      base = "jsonb";
       break;
-    case 'ByteA':
-      base = 'bytea';
+    case "ByteA":
+      base = "bytea";
       break;
-    case 'Char':
+    case "Char":
       base = `character(${first ?? 1})`;
       break;
-    case 'VarChar':
-      base = first === undefined ? 'character varying' : `character varying(${first})`;
+    case "VarChar":
+      base = first === undefined ? "character varying" : `character varying(${first})`;
       break;
-    case 'Bit':
+    case "Bit":
       base = `bit(${first ?? 1})`;
       break;
-    case 'VarBit':
-      base = first === undefined ? 'bit varying' : `bit varying(${first})`;
+    case "VarBit":
+      base = first === undefined ? "bit varying" : `bit varying(${first})`;
       break;
-    case 'Decimal':
-      base = first === undefined ? 'numeric' : `numeric(${first},${second ?? 0})`;
+    case "Decimal":
+      base = first === undefined ? "numeric" : `numeric(${first},${second ?? 0})`;
       break;
-    case 'Timestamp': case 'Timestamptz': case 'Time': case 'Timetz': {
-      const name = native.startsWith('Timestamp') ? 'timestamp' : 'time';
-      const zone = native.endsWith('tz') ? 'with time zone' : 'without time zone';
-      base = `${name}${first === undefined ? '' : `(${first})`} ${zone}`;
+    case "Timestamp":
+    case "Timestamptz":
+    case "Time":
+    case "Timetz": {
+      const name = native.startsWith("Timestamp") ? "timestamp" : "time";
+      const zone = native.endsWith("tz") ? "with time zone" : "without time zone";
+      base = `${name}${first === undefined ? "" : `(${first})`} ${zone}`;
       break;
     }
     default:
       base = native.toLowerCase();
   }
-  return normaliseType(`${base ?? field.type.toLowerCase()}${field.isList ? '[]' : ''}`);
+  return normaliseType(`${base ?? field.type.toLowerCase()}${field.isList ? "[]" : ""}`);
 }
 
 /** Precision 6 is Postgres's default for timestamps and times, so "(6)" says nothing. */
 function normaliseType(type: string): string {
-  return type.replace(/^(timestamp|time)\(6\)/, '$1');
+  return type.replace(/^(timestamp|time)\(6\)/, "$1");
 }
 
 function columnKey(table: string, column: string): string {
@@ -370,7 +386,8 @@ function compare(
   const enumDbName = new Map(datamodel.enums.map((enumType) => [enumType.name, enumType.dbName ?? enumType.name]));
   const tables = new Set(catalog.tables);
   const columns = new Map(catalog.columns.map((column) => [columnKey(column.table, column.name), column]));
-  const show = (table: string): string => (table.startsWith(`${defaultSchema}.`) ? table.slice(defaultSchema.length + 1) : table);
+  const show = (table: string): string =>
+    table.startsWith(`${defaultSchema}.`) ? table.slice(defaultSchema.length + 1) : table;
 
   // Enums: every Prisma enum is a Postgres enum type with the same values.
   const catalogEnums = new Map(catalog.enums.map((enumType) => [enumType.name, enumType.values]));
@@ -384,25 +401,27 @@ function compare(
       differences.push(`enum ${enumType.name}: type ${show(key)} is missing from the database`);
     } else if (!sameList([...expected].sort(), [...values].sort())) {
       differences.push(
-        `enum ${enumType.name}: schema has values [${expected.join(', ')}], database type ${show(key)} has [${values.join(', ')}]`,
+        `enum ${enumType.name}: schema has values [${expected.join(", ")}], database type ${show(key)} has [${values.join(", ")}]`,
       );
     }
   }
   for (const name of catalogEnums.keys()) {
-    if (!expectedEnums.has(name)) differences.push(`enum type ${show(name)} exists in the database but not in the schema`);
+    if (!expectedEnums.has(name))
+      differences.push(`enum type ${show(name)} exists in the database but not in the schema`);
   }
 
   // Tables and columns.
   const expectedColumns = new Set<string>();
   for (const model of datamodel.models) {
-    const table = tableOf.get(model.name) ?? '';
+    const table = tableOf.get(model.name) ?? "";
     if (!tables.has(table)) {
       differences.push(`model ${model.name}: table ${show(table)} is missing from the database`);
       continue;
     }
-    for (const unsupported of unsupportedColumns.get(model.name) ?? []) expectedColumns.add(columnKey(table, unsupported));
+    for (const unsupported of unsupportedColumns.get(model.name) ?? [])
+      expectedColumns.add(columnKey(table, unsupported));
     for (const field of model.fields) {
-      if (field.kind === 'object') continue;
+      if (field.kind === "object") continue;
       const columnName = field.dbName ?? field.name;
       expectedColumns.add(columnKey(table, columnName));
       const where = `${model.name}.${field.name} (column ${show(table)}.${columnName})`;
@@ -411,11 +430,11 @@ function compare(
         differences.push(`${where}: column is missing from the database`);
         continue;
       }
-      if (field.kind === 'enum') {
+      if (field.kind === "enum") {
         const expectedEnum = enumDbName.get(field.type) ?? field.type;
         if (column.enum_name !== expectedEnum || column.is_array !== field.isList) {
           differences.push(
-            `${where}: schema says enum ${expectedEnum}${field.isList ? '[]' : ''}, database has ${column.type}`,
+            `${where}: schema says enum ${expectedEnum}${field.isList ? "[]" : ""}, database has ${column.type}`,
           );
         }
       } else {
@@ -433,15 +452,15 @@ function compare(
         );
       }
       const defaultFunction =
-        typeof field.default === 'object' && field.default !== null && !Array.isArray(field.default)
+        typeof field.default === "object" && field.default !== null && !Array.isArray(field.default)
           ? field.default.name
           : undefined;
       const databaseDefaultExpected =
         field.hasDefaultValue && !(defaultFunction !== undefined && clientSideDefaults.has(defaultFunction));
       // dbgenerated() without an argument says "the database does something the schema cannot describe".
       const eitherIsFine =
-        defaultFunction === 'dbgenerated' &&
-        typeof field.default === 'object' &&
+        defaultFunction === "dbgenerated" &&
+        typeof field.default === "object" &&
         !Array.isArray(field.default) &&
         field.default.args.length === 0;
       if (!eitherIsFine && databaseDefaultExpected !== column.has_default) {
@@ -472,30 +491,30 @@ function compare(
     const table = tableOf.get(index.model);
     if (model === undefined || table === undefined || !tables.has(table)) continue;
     const indexColumns = index.fields.map((field) => columnOf(model, field.name));
-    const descending = index.fields.map((field) => field.sortOrder === 'desc');
-    const method = (index.algorithm ?? 'BTree').toLowerCase();
+    const descending = index.fields.map((field) => field.sortOrder === "desc");
+    const method = (index.algorithm ?? "BTree").toLowerCase();
     const label =
-      index.type === 'id'
-        ? `primary key of ${index.model} (${indexColumns.join(', ')})`
-        : `${index.type === 'unique' ? 'unique index' : 'index'} on ${index.model} (${indexColumns.join(', ')})`;
-    if (index.type === 'fulltext') continue;
+      index.type === "id"
+        ? `primary key of ${index.model} (${indexColumns.join(", ")})`
+        : `${index.type === "unique" ? "unique index" : "index"} on ${index.model} (${indexColumns.join(", ")})`;
+    if (index.type === "fulltext") continue;
     const candidates = catalog.indexes.filter(
       (candidate) =>
         candidate.table === table &&
         !candidate.is_partial_or_expression &&
-        candidate.is_primary === (index.type === 'id') &&
-        candidate.is_unique === (index.type !== 'normal') &&
+        candidate.is_primary === (index.type === "id") &&
+        candidate.is_unique === (index.type !== "normal") &&
         sameList(candidate.columns, indexColumns),
     );
     const found = candidates.find((candidate) => !matchedIndexes.has(candidate));
     if (found === undefined) {
       const other = catalog.indexes.find(
-        (candidate) => candidate.table === table && index.type === 'id' && candidate.is_primary,
+        (candidate) => candidate.table === table && index.type === "id" && candidate.is_primary,
       );
       differences.push(
         other === undefined
           ? `${label}: missing from the database`
-          : `${label}: the database's primary key is (${other.columns.join(', ')})`,
+          : `${label}: the database's primary key is (${other.columns.join(", ")})`,
       );
       continue;
     }
@@ -503,34 +522,36 @@ function compare(
     if (index.dbName !== undefined && index.dbName !== null && index.dbName !== found.name) {
       differences.push(`${label}: schema names it ${index.dbName}, database calls it ${found.name}`);
     }
-    if (index.type === 'normal' && found.method !== method) {
-      differences.push(`${label}: schema says type ${index.algorithm ?? 'BTree'}, database index ${found.name} uses ${found.method}`);
+    if (index.type === "normal" && found.method !== method) {
+      differences.push(
+        `${label}: schema says type ${index.algorithm ?? "BTree"}, database index ${found.name} uses ${found.method}`,
+      );
     }
-    if (found.method === 'btree' && !sameList(found.descending, descending)) {
+    if (found.method === "btree" && !sameList(found.descending, descending)) {
       differences.push(`${label}: sort order differs from database index ${found.name}`);
     }
   }
   for (const index of catalog.indexes) {
     if (matchedIndexes.has(index) || index.is_partial_or_expression || !modelTables.has(index.table)) continue;
-    const kind = index.is_primary ? 'primary key' : index.is_unique ? 'unique index' : 'index';
+    const kind = index.is_primary ? "primary key" : index.is_unique ? "unique index" : "index";
     differences.push(
-      `${kind} ${index.name} on ${show(index.table)} (${index.columns.join(', ')}) exists in the database but not in the schema`,
+      `${kind} ${index.name} on ${show(index.table)} (${index.columns.join(", ")}) exists in the database but not in the schema`,
     );
   }
 
   // Foreign keys, from the side of the relation that holds the fields.
   const matchedForeignKeys = new Set<CatalogForeignKey>();
   for (const model of datamodel.models) {
-    const table = tableOf.get(model.name) ?? '';
+    const table = tableOf.get(model.name) ?? "";
     if (!tables.has(table)) continue;
     for (const field of model.fields) {
-      if (field.kind !== 'object' || (field.relationFromFields ?? []).length === 0) continue;
+      if (field.kind !== "object" || (field.relationFromFields ?? []).length === 0) continue;
       const target = modelsByName.get(field.type);
       const refTable = tableOf.get(field.type);
       if (target === undefined || refTable === undefined) continue;
       const fromColumns = (field.relationFromFields ?? []).map((name) => columnOf(model, name));
       const toColumns = (field.relationToFields ?? []).map((name) => columnOf(target, name));
-      const label = `relation ${model.name}.${field.name}: foreign key ${show(table)} (${fromColumns.join(', ')}) → ${show(refTable)} (${toColumns.join(', ')})`;
+      const label = `relation ${model.name}.${field.name}: foreign key ${show(table)} (${fromColumns.join(", ")}) → ${show(refTable)} (${toColumns.join(", ")})`;
       const found = catalog.foreignKeys.find(
         (candidate) =>
           !matchedForeignKeys.has(candidate) &&
@@ -548,8 +569,8 @@ function compare(
       const required = (field.relationFromFields ?? []).every(
         (name) => model.fields.find((candidate) => candidate.name === name)?.isRequired ?? true,
       );
-      const onDelete = field.relationOnDelete ?? (required ? 'Restrict' : 'SetNull');
-      const onUpdate = field.relationOnUpdate ?? 'Cascade';
+      const onDelete = field.relationOnDelete ?? (required ? "Restrict" : "SetNull");
+      const onUpdate = field.relationOnUpdate ?? "Cascade";
       if (referentialActions[onDelete] !== found.on_delete) {
         differences.push(`${label}: schema says onDelete ${onDelete}, database ${found.name} differs`);
       }
@@ -561,7 +582,7 @@ function compare(
   for (const foreignKey of catalog.foreignKeys) {
     if (matchedForeignKeys.has(foreignKey) || !modelTables.has(foreignKey.table)) continue;
     differences.push(
-      `foreign key ${foreignKey.name} on ${show(foreignKey.table)} (${foreignKey.columns.join(', ')}) exists in the database but no relation declares it`,
+      `foreign key ${foreignKey.name} on ${show(foreignKey.table)} (${foreignKey.columns.join(", ")}) exists in the database but no relation declares it`,
     );
   }
   return differences;

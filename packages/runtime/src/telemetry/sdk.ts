@@ -4,7 +4,8 @@
 // ids reach logs and metric exemplars.
 import { IORedisInstrumentation } from "@opentelemetry/instrumentation-ioredis";
 import { PgInstrumentation } from "@opentelemetry/instrumentation-pg";
-import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
+import { OTLPTraceExporter as OtlpHttpJsonExporter } from "@opentelemetry/exporter-trace-otlp-http";
+import { OTLPTraceExporter as OtlpHttpProtobufExporter } from "@opentelemetry/exporter-trace-otlp-proto";
 import { startNodeSdk } from "@opentelemetry/sdk-node";
 import { BatchSpanProcessor, NoopSpanProcessor, type SpanProcessor } from "@opentelemetry/sdk-trace";
 
@@ -15,13 +16,25 @@ function exportConfigured(env: NodeJS.ProcessEnv): boolean {
   return Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
 }
 
+/**
+ * OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL picks the encoding, as the specification
+ * says: http/protobuf (the default) or http/json. gRPC export is not bundled;
+ * an OpenTelemetry Collector sidecar accepts either HTTP encoding.
+ */
+function createExporter(env: NodeJS.ProcessEnv) {
+  const protocol = env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? env.OTEL_EXPORTER_OTLP_PROTOCOL ?? "http/protobuf";
+  if (protocol === "http/json") return new OtlpHttpJsonExporter();
+  if (protocol === "http/protobuf") return new OtlpHttpProtobufExporter();
+  throw new Error(`OTEL_EXPORTER_OTLP_PROTOCOL "${protocol}" is not supported; use http/protobuf or http/json`);
+}
+
 export function startTelemetry(env: NodeJS.ProcessEnv = process.env): void {
   if (sdk) return;
   // Passing processors means the SDK no longer reads OTEL_BSP_*, so the one we
   // rely on (tests shorten the export delay) is read here. A no-op processor
   // keeps a tracer provider, and so trace ids, when nothing is exported.
   const spanProcessors: SpanProcessor[] = exportConfigured(env)
-    ? [new BatchSpanProcessor({ exporter: new OTLPTraceExporter(), scheduledDelayMillis: Number(env.OTEL_BSP_SCHEDULE_DELAY ?? 5000) })]
+    ? [new BatchSpanProcessor({ exporter: createExporter(env), scheduledDelayMillis: Number(env.OTEL_BSP_SCHEDULE_DELAY ?? 5000) })]
     : [new NoopSpanProcessor()];
   sdk = startNodeSdk({
     resourceAttributes: { "service.name": env.OTEL_SERVICE_NAME ?? "trustmesh" },

@@ -7,7 +7,7 @@ import { exportJWK, generateKeyPair, type JWK, SignJWT } from "jose";
 
 export interface TestKey {
   kid: string;
-  privateKey: CryptoKey;
+  privateKey: Awaited<ReturnType<typeof generateKeyPair>>["privateKey"];
   publicJwk: JWK;
 }
 

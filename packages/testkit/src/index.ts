@@ -1,0 +1,20 @@
+export { findFreePort } from "./free-port.ts";
+export {
+  type CreateDatabaseOptions,
+  findPostgresBinaries,
+  type PostgresBinarySource,
+  type PostgresServer,
+  type StartPostgresOptions,
+  startPostgres,
+} from "./postgres.ts";
+export { type RedisServer, type StartRedisOptions, startRedis } from "./redis.ts";
+export {
+  allServiceNames,
+  randomKeyEncryptionKeys,
+  type RunningServices,
+  type ServiceAddresses,
+  type ServiceName,
+  type StartServicesOptions,
+  startServices,
+} from "./services.ts";
+export { type OtlpReceiver, type ReceivedSpan, startOtlpReceiver } from "./otlp-receiver.ts";

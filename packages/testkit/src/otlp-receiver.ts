@@ -1,0 +1,104 @@
+// A minimal OTLP/HTTP trace receiver for tests: services export to it exactly
+// as they would to a collector (OTEL_EXPORTER_OTLP_ENDPOINT, http/json), and
+// tests read back the spans that really crossed the wire.
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
+
+export interface ReceivedSpan {
+  serviceName: string;
+  traceId: string;
+  spanId: string;
+  parentSpanId: string;
+  name: string;
+  /** OTLP span kind: 1 internal, 2 server, 3 client. */
+  kind: number;
+  attributes: Record<string, string | number | boolean>;
+}
+
+export interface OtlpReceiver {
+  /** Base URL for OTEL_EXPORTER_OTLP_ENDPOINT. */
+  endpoint: string;
+  spans(): ReceivedSpan[];
+  /** Resolves once predicate holds for the spans received, or rejects after timeoutMs. */
+  waitFor(predicate: (spans: ReceivedSpan[]) => boolean, timeoutMs?: number): Promise<ReceivedSpan[]>;
+  close(): Promise<void>;
+}
+
+type OtlpValue = { stringValue?: string; intValue?: string | number; boolValue?: boolean; doubleValue?: number };
+type OtlpAttribute = { key: string; value: OtlpValue };
+type OtlpExport = {
+  resourceSpans?: {
+    resource?: { attributes?: OtlpAttribute[] };
+    scopeSpans?: {
+      spans?: {
+        traceId: string;
+        spanId: string;
+        parentSpanId?: string;
+        name: string;
+        kind: number;
+        attributes?: OtlpAttribute[];
+      }[];
+    }[];
+  }[];
+};
+
+function valueOf(value: OtlpValue): string | number | boolean {
+  return value.stringValue ?? value.boolValue ?? value.doubleValue ?? Number(value.intValue ?? 0);
+}
+
+function attributesOf(attributes: OtlpAttribute[] = []): Record<string, string | number | boolean> {
+  return Object.fromEntries(attributes.map((attribute) => [attribute.key, valueOf(attribute.value)]));
+}
+
+export async function startOtlpReceiver(): Promise<OtlpReceiver> {
+  const received: ReceivedSpan[] = [];
+  const server = http.createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on("data", (chunk: Buffer) => chunks.push(chunk));
+    request.on("end", () => {
+      if (request.url !== "/v1/traces" || !(request.headers["content-type"] ?? "").includes("json")) {
+        response.writeHead(415).end();
+        return;
+      }
+      const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as OtlpExport;
+      for (const resourceSpans of body.resourceSpans ?? []) {
+        const serviceName = String(attributesOf(resourceSpans.resource?.attributes)["service.name"] ?? "");
+        for (const scope of resourceSpans.scopeSpans ?? []) {
+          for (const span of scope.spans ?? []) {
+            received.push({
+              serviceName,
+              traceId: span.traceId,
+              spanId: span.spanId,
+              parentSpanId: span.parentSpanId ?? "",
+              name: span.name,
+              kind: span.kind,
+              attributes: attributesOf(span.attributes),
+            });
+          }
+        }
+      }
+      response.writeHead(200, { "content-type": "application/json" }).end("{}");
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    spans: () => [...received],
+    async waitFor(predicate, timeoutMs = 15_000) {
+      const giveUpAt = Date.now() + timeoutMs;
+      while (!predicate(received)) {
+        if (Date.now() > giveUpAt)
+          throw new Error(
+            `spans did not arrive in ${timeoutMs} ms; received:\n${received.map((s) => `${s.serviceName} ${s.name} ${s.traceId}`).join("\n")}`,
+          );
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      return [...received];
+    },
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

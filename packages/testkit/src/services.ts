@@ -1,0 +1,176 @@
+// Starts Trustmesh services as real processes on free ports — the same
+// `node --import @trustmesh/runtime/telemetry src/main.ts` that production
+// runs — each with its own database, and waits until gRPC health says SERVING.
+// Cross-service tests and `npm start` both use it.
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import { HealthCheckResponse_ServingStatus, Health } from "@trustmesh/api/grpc/health/v1/health_pb.js";
+import { findFreePort } from "./free-port.ts";
+import { createGrpcJsClient, grpcJsUnary } from "./grpc-js-client.ts";
+
+export const allServiceNames = ["auth", "payments", "ledger", "credential", "health-processing", "face"] as const;
+export type ServiceName = (typeof allServiceNames)[number];
+
+const repoRoot = join(import.meta.dirname, "..", "..", "..");
+
+export interface ServiceAddresses {
+  name: ServiceName;
+  grpcPort: number;
+  httpPort: number;
+  adminPort: number;
+  /** http://127.0.0.1:<grpcPort>, for Connect's gRPC transport. */
+  grpcUrl: string;
+  /** http://127.0.0.1:<httpPort>, for Connect and gRPC-Web. */
+  httpUrl: string;
+  metricsUrl: string;
+}
+
+export interface RunningServices {
+  readonly services: Readonly<Record<ServiceName, ServiceAddresses | undefined>>;
+  /** Everything a service printed so far, for failure messages. */
+  logsOf(name: ServiceName): string;
+  /** SIGTERM to each, then SIGKILL after the grace period. */
+  stop(): Promise<void>;
+}
+
+export interface StartServicesOptions {
+  names?: readonly ServiceName[];
+  /** URL of a database for a service, created by the caller (testkit's ensureDatabase, say). */
+  databaseUrlFor(name: ServiceName): Promise<string>;
+  redisUrl: string;
+  /** Extra variables for every service (OTEL_*, LOG_LEVEL, CORS_ALLOWED_ORIGINS ...). */
+  env?: Record<string, string>;
+  /** Fixed ports instead of free ones: base + index of the service in allServiceNames. */
+  basePorts?: { grpc: number; http: number; admin: number };
+  /** Key-encryption key ring for auth; a fresh random one by default. */
+  keyEncryptionKeys?: { ring: string; activeId: string };
+  /** Pipe each line of service output here (npm start prints it, tests keep it). */
+  onOutput?: (name: ServiceName, line: string) => void;
+  readyTimeoutMs?: number;
+}
+
+const logTailCharsMax = 64 * 1024;
+
+/** A fresh random key ring, for throwaway environments. */
+export function randomKeyEncryptionKeys(): { ring: string; activeId: string } {
+  return { ring: `local-1:${randomBytes(32).toString("base64")}`, activeId: "local-1" };
+}
+
+async function portsFor(index: number, basePorts: StartServicesOptions["basePorts"]) {
+  if (basePorts) return { grpc: basePorts.grpc + index, http: basePorts.http + index, admin: basePorts.admin + index };
+  return { grpc: await findFreePort(), http: await findFreePort(), admin: await findFreePort() };
+}
+
+async function waitUntilServing(
+  addresses: ServiceAddresses,
+  child: ChildProcess,
+  timeoutMs: number,
+  logs: () => string,
+): Promise<void> {
+  const client = createGrpcJsClient(`127.0.0.1:${addresses.grpcPort}`);
+  const giveUpAt = Date.now() + timeoutMs;
+  try {
+    for (;;) {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        throw new Error(`${addresses.name} exited (${child.exitCode ?? child.signalCode}) before serving:\n${logs()}`);
+      }
+      try {
+        const answer = await grpcJsUnary(client, Health.method.check, { service: "" }, { timeoutMs: 1000 });
+        if (answer.status === HealthCheckResponse_ServingStatus.SERVING) return;
+      } catch {
+        // Not listening yet.
+      }
+      if (Date.now() > giveUpAt)
+        throw new Error(`${addresses.name} did not become SERVING within ${timeoutMs} ms:\n${logs()}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  } finally {
+    client.close();
+  }
+}
+
+function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const kill = setTimeout(() => child.kill("SIGKILL"), graceMs);
+    child.once("exit", () => {
+      clearTimeout(kill);
+      resolve();
+    });
+    child.kill("SIGTERM");
+  });
+}
+
+export async function startServices(options: StartServicesOptions): Promise<RunningServices> {
+  const names = options.names ?? allServiceNames;
+  const keys = options.keyEncryptionKeys ?? randomKeyEncryptionKeys();
+  const addresses = {} as Record<ServiceName, ServiceAddresses | undefined>;
+  for (const name of allServiceNames) {
+    if (!names.includes(name)) continue;
+    const ports = await portsFor(allServiceNames.indexOf(name), options.basePorts);
+    addresses[name] = {
+      name,
+      grpcPort: ports.grpc,
+      httpPort: ports.http,
+      adminPort: ports.admin,
+      grpcUrl: `http://127.0.0.1:${ports.grpc}`,
+      httpUrl: `http://127.0.0.1:${ports.http}`,
+      metricsUrl: `http://127.0.0.1:${ports.admin}/metrics`,
+    };
+  }
+  // Services find auth's keys through AUTH_GRPC_URL even when auth itself is not started here.
+  const authGrpcUrl = addresses.auth?.grpcUrl ?? options.env?.AUTH_GRPC_URL ?? "http://127.0.0.1:1";
+
+  const logs = new Map<ServiceName, string>();
+  const children = new Map<ServiceName, ChildProcess>();
+  const running: RunningServices = {
+    services: addresses,
+    logsOf: (name) => logs.get(name) ?? "",
+    async stop() {
+      await Promise.all([...children.values()].map((child) => stopChild(child, 15_000)));
+    },
+  };
+
+  try {
+    await Promise.all(
+      names.map(async (name) => {
+        const address = addresses[name] as ServiceAddresses;
+        const env: Record<string, string> = {
+          ...(process.env as Record<string, string>),
+          HOST: "127.0.0.1",
+          GRPC_PORT: String(address.grpcPort),
+          HTTP_PORT: String(address.httpPort),
+          ADMIN_PORT: String(address.adminPort),
+          DATABASE_URL: await options.databaseUrlFor(name),
+          // One Redis, one logical database per service, so their keys never meet.
+          REDIS_URL: `${options.redisUrl.replace(/\/\d*$/, "")}/${allServiceNames.indexOf(name)}`,
+          AUTH_GRPC_URL: authGrpcUrl,
+          AUTH_KEK_RING: keys.ring,
+          AUTH_KEK_ACTIVE_ID: keys.activeId,
+          OTEL_SERVICE_NAME: name,
+          ...options.env,
+        };
+        const child = spawn(process.execPath, ["--import", "@trustmesh/runtime/telemetry", "src/main.ts"], {
+          cwd: join(repoRoot, "services", name),
+          env,
+          stdio: ["ignore", "pipe", "pipe"],
+        });
+        children.set(name, child);
+        const collect = (chunk: Buffer) => {
+          const text = chunk.toString("utf8");
+          logs.set(name, ((logs.get(name) ?? "") + text).slice(-logTailCharsMax));
+          if (options.onOutput)
+            for (const line of text.split("\n")) if (line.trim() !== "") options.onOutput(name, line);
+        };
+        child.stdout?.on("data", collect);
+        child.stderr?.on("data", collect);
+        await waitUntilServing(address, child, options.readyTimeoutMs ?? 60_000, () => logs.get(name) ?? "");
+      }),
+    );
+  } catch (error) {
+    await running.stop();
+    throw error;
+  }
+  return running;
+}

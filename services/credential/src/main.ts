@@ -1,0 +1,6 @@
+// The credential process: run with `node --import @trustmesh/runtime/telemetry src/main.ts`
+// so tracing is set up before anything else is imported.
+import { runServiceMain } from "@trustmesh/runtime";
+import { credentialDefinition } from "./routes.ts";
+
+await runServiceMain(credentialDefinition);
