@@ -16,7 +16,6 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { create, type DescFile, toBinary } from "@bufbuild/protobuf";
-import { file_buf_validate_validate } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
 import {
   FileDescriptorSetSchema,
   file_google_protobuf_any,
@@ -28,6 +27,7 @@ import {
   file_google_protobuf_timestamp,
   file_google_protobuf_wrappers,
 } from "@bufbuild/protobuf/wkt";
+import { file_buf_validate_validate } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
 
 const root = join(import.meta.dirname, "..");
 const genDir = join(root, "gen", "proto");

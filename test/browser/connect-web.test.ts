@@ -131,21 +131,26 @@ describe("browser clients (connect-web in headless Chromium)", () => {
       echo: (target, message) =>
         inPage(
           "echo",
-          page.evaluate(([target, message]) => (globalThis as unknown as PageGlobal).trustmeshPage.echo(target, message), [target, message] as const),
+          page.evaluate(([target, message]) => (globalThis as unknown as PageGlobal).trustmeshPage.echo(target, message), [
+            target,
+            message,
+          ] as const),
         ),
       echoAuthenticated: (target, message, token) =>
         inPage(
           "echoAuthenticated",
-          page.evaluate(([target, message, token]) => (globalThis as unknown as PageGlobal).trustmeshPage.echoAuthenticated(target, message, token), [
-            target,
-            message,
-            token,
-          ] as const),
+          page.evaluate(
+            ([target, message, token]) => (globalThis as unknown as PageGlobal).trustmeshPage.echoAuthenticated(target, message, token),
+            [target, message, token] as const,
+          ),
         ),
       checkHealth: (target, service) =>
         inPage(
           "checkHealth",
-          page.evaluate(([target, service]) => (globalThis as unknown as PageGlobal).trustmeshPage.checkHealth(target, service), [target, service] as const),
+          page.evaluate(([target, service]) => (globalThis as unknown as PageGlobal).trustmeshPage.checkHealth(target, service), [
+            target,
+            service,
+          ] as const),
         ),
     };
   }

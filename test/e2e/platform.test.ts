@@ -10,12 +10,12 @@ import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { Code, type ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
 import { AuthService, LedgerService, trustmeshServices } from "@trustmesh/api";
-import { Health, HealthCheckResponse_ServingStatus } from "@trustmesh/api/grpc/health/v1/health_pb.js";
 import { BadRequestSchema } from "@trustmesh/api/google/rpc/error_details_pb.js";
+import { Health, HealthCheckResponse_ServingStatus } from "@trustmesh/api/grpc/health/v1/health_pb.js";
 import {
   allServiceNames,
   type OtlpReceiver,
@@ -28,7 +28,7 @@ import {
   startServices,
 } from "@trustmesh/testkit";
 import { createGrpcJsClient, type GrpcJsError, grpcJsUnary } from "@trustmesh/testkit/grpc-js";
-import { exportJWK, generateKeyPair, SignJWT } from "jose";
+import { generateKeyPair, SignJWT } from "jose";
 
 const run = promisify(execFile);
 
@@ -97,20 +97,32 @@ describe("platform end to end", function () {
     await assert.rejects(
       ledger.getBalance(
         { accountId: crypto.randomUUID() },
-        { headers: { authorization: `Bearer ${await forgedToken("unknown-kid")}`, traceparent: `00-${traceId}-${randomBytes(8).toString("hex")}-01` } },
+        {
+          headers: {
+            authorization: `Bearer ${await forgedToken("unknown-kid")}`,
+            traceparent: `00-${traceId}-${randomBytes(8).toString("hex")}-01`,
+          },
+        },
       ),
       (error: ConnectError) => error.code === Code.Unauthenticated,
     );
     const spans = await receiver.waitFor((all) => {
       const ours = all.filter((span) => span.traceId === traceId);
-      return ours.some((span) => span.serviceName === "auth" && span.attributes["db.system.name"] !== undefined) || ours.some((span) => span.serviceName === "auth" && span.attributes["db.system"] !== undefined);
+      return (
+        ours.some((span) => span.serviceName === "auth" && span.attributes["db.system.name"] !== undefined) ||
+        ours.some((span) => span.serviceName === "auth" && span.attributes["db.system"] !== undefined)
+      );
     });
     const ours = spans.filter((span) => span.traceId === traceId);
-    const find = (service: string, predicate: (span: (typeof ours)[number]) => boolean) => ours.find((span) => span.serviceName === service && predicate(span));
+    const find = (service: string, predicate: (span: (typeof ours)[number]) => boolean) =>
+      ours.find((span) => span.serviceName === service && predicate(span));
     const ledgerServer = find("ledger", (span) => span.kind === 2 && span.name === "trustmesh.ledger.v1.LedgerService/GetBalance");
     const ledgerClient = find("ledger", (span) => span.kind === 3 && span.name === "trustmesh.auth.v1.AuthService/GetJwks");
     const authServer = find("auth", (span) => span.kind === 2 && span.name === "trustmesh.auth.v1.AuthService/GetJwks");
-    const authQuery = find("auth", (span) => span.attributes["db.system"] === "postgresql" || span.attributes["db.system.name"] === "postgresql");
+    const authQuery = find(
+      "auth",
+      (span) => span.attributes["db.system"] === "postgresql" || span.attributes["db.system.name"] === "postgresql",
+    );
     assert.ok(ledgerServer, "ledger's server span");
     assert.ok(ledgerClient, "ledger's client span for GetJwks");
     assert.ok(authServer, "auth's server span for GetJwks");
@@ -142,7 +154,12 @@ describe("platform end to end", function () {
       assert.ok(listed.includes(trustmeshServices[name].typeName), `${name}: ${stdout}`);
       assert.ok(listed.includes("grpc.health.v1.Health"), `${name}: ${stdout}`);
     }
-    const { stdout } = await run(grpcurl, ["-plaintext", `127.0.0.1:${address("ledger").grpcPort}`, "describe", "trustmesh.ledger.v1.LedgerService"]);
+    const { stdout } = await run(grpcurl, [
+      "-plaintext",
+      `127.0.0.1:${address("ledger").grpcPort}`,
+      "describe",
+      "trustmesh.ledger.v1.LedgerService",
+    ]);
     assert.match(stdout, /rpc PostTransaction/);
   });
 
@@ -160,21 +177,31 @@ describe("platform end to end", function () {
 
   it("rejects an invalid field with INVALID_ARGUMENT naming it, over Connect and gRPC", async () => {
     const auth = createClient(AuthService, createConnectTransport({ baseUrl: address("auth").httpUrl, httpVersion: "1.1" }));
-    await assert.rejects(auth.signUp({ email: "not-an-email", password: "correct horse battery staple", idempotencyKey: "k1" }), (error: ConnectError) => {
-      assert.equal(error.code, Code.InvalidArgument);
-      assert.match(error.message, /email/);
-      assert.ok(error.findDetails(BadRequestSchema)[0]?.fieldViolations.some((violation) => violation.field === "email"));
-      return true;
-    });
+    await assert.rejects(
+      auth.signUp({ email: "not-an-email", password: "correct horse battery staple", idempotencyKey: "k1" }),
+      (error: ConnectError) => {
+        assert.equal(error.code, Code.InvalidArgument);
+        assert.match(error.message, /email/);
+        assert.ok(error.findDetails(BadRequestSchema)[0]?.fieldViolations.some((violation) => violation.field === "email"));
+        return true;
+      },
+    );
     const client = createGrpcJsClient(`127.0.0.1:${address("auth").grpcPort}`);
     try {
       await assert.rejects(
-        grpcJsUnary(client, AuthService.method.signUp, { email: "not-an-email", password: "correct horse battery staple", idempotencyKey: "k2" }),
+        grpcJsUnary(client, AuthService.method.signUp, {
+          email: "not-an-email",
+          password: "correct horse battery staple",
+          idempotencyKey: "k2",
+        }),
         (error: GrpcJsError) => error.code === grpc.status.INVALID_ARGUMENT && /email/.test(error.details),
       );
       // Authentication comes before validation: an anonymous caller learns nothing about a protected RPC's inputs.
       const ledger = createGrpcJsClient(`127.0.0.1:${address("ledger").grpcPort}`);
-      await assert.rejects(grpcJsUnary(ledger, LedgerService.method.getBalance, { accountId: "not-a-uuid" }), (error: GrpcJsError) => error.code === grpc.status.UNAUTHENTICATED);
+      await assert.rejects(
+        grpcJsUnary(ledger, LedgerService.method.getBalance, { accountId: "not-a-uuid" }),
+        (error: GrpcJsError) => error.code === grpc.status.UNAUTHENTICATED,
+      );
       ledger.close();
     } finally {
       client.close();
@@ -182,7 +209,13 @@ describe("platform end to end", function () {
   });
 
   it("refuses protected RPCs without a token, and with a forged one, on every service", async () => {
-    const jwks = (await (await fetch(`${address("auth").httpUrl}/trustmesh.auth.v1.AuthService/GetJwks`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" })).json()) as {
+    const jwks = (await (
+      await fetch(`${address("auth").httpUrl}/trustmesh.auth.v1.AuthService/GetJwks`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: "{}",
+      })
+    ).json()) as {
       keys: { kid: string }[];
     };
     // Forged with auth's real kid, so only the signature gives it away.
@@ -214,7 +247,11 @@ describe("platform end to end", function () {
     for (const name of allServiceNames) {
       const serviceName = trustmeshServices[name].typeName.replaceAll(".", "\\.");
       const body = await (await fetch(address(name).metricsUrl)).text();
-      assert.match(body, new RegExp(`rpc_server_requests_total\\{service="${serviceName}",method="\\w+",code="UNAUTHENTICATED"[^}]*\\} [1-9]`), name);
+      assert.match(
+        body,
+        new RegExp(`rpc_server_requests_total\\{service="${serviceName}",method="\\w+",code="UNAUTHENTICATED"[^}]*\\} [1-9]`),
+        name,
+      );
       assert.match(body, new RegExp(`rpc_server_duration_seconds_bucket\\{[^}]*service="${serviceName}"[^}]*\\} [1-9]`), name);
       assert.match(body, /db_pool_connections\{[^}]*state="total"/, name);
     }

@@ -34,7 +34,8 @@ function fieldProblems(message: DescMessage, path: string, seen: Set<string>): s
   for (const field of message.fields) {
     const where = `${path}.${field.name}`;
     problems.push(...ruleProblems(field, where));
-    const nested = field.fieldKind === "message" || (field.fieldKind === "list" && field.listKind === "message") ? field.message : undefined;
+    const nested =
+      field.fieldKind === "message" || (field.fieldKind === "list" && field.listKind === "message") ? field.message : undefined;
     if (nested?.typeName.startsWith("trustmesh.")) problems.push(...fieldProblems(nested, where, seen));
   }
   return problems;
@@ -61,12 +62,18 @@ function ruleProblems(field: DescField, where: string): string[] {
     problems.push(`${where}: repeated field without max_items`);
   }
   const stringRules =
-    rules.type.case === "string" ? rules.type.value : rules.type.case === "repeated" && rules.type.value.items?.type.case === "string" ? rules.type.value.items.type.value : undefined;
+    rules.type.case === "string"
+      ? rules.type.value
+      : rules.type.case === "repeated" && rules.type.value.items?.type.case === "string"
+        ? rules.type.value.items.type.value
+        : undefined;
   if ((isString || isStringList) && !stringBounded(stringRules)) problems.push(`${where}: string without max_len`);
   return problems;
 }
 
-function stringBounded(rules: { maxLen?: bigint; len?: bigint; wellKnown: { case: string | undefined }; in: string[] } | undefined): boolean {
+function stringBounded(
+  rules: { maxLen?: bigint; len?: bigint; wellKnown: { case: string | undefined }; in: string[] } | undefined,
+): boolean {
   if (!rules) return false;
   // uuid, in-lists and fixed lengths bound a string as well as max_len does.
   return rules.maxLen !== undefined || rules.len !== undefined || rules.in.length > 0 || rules.wellKnown.case === "uuid";
@@ -86,7 +93,14 @@ describe("contracts", () => {
         package: "trustmesh.unguarded.v1",
         syntax: "proto3",
         messageType: [{ name: "PingRequest" }, { name: "PingResponse" }],
-        service: [{ name: "UnguardedService", method: [{ name: "Ping", inputType: ".trustmesh.unguarded.v1.PingRequest", outputType: ".trustmesh.unguarded.v1.PingResponse" }] }],
+        service: [
+          {
+            name: "UnguardedService",
+            method: [
+              { name: "Ping", inputType: ".trustmesh.unguarded.v1.PingRequest", outputType: ".trustmesh.unguarded.v1.PingResponse" },
+            ],
+          },
+        ],
       }),
       (name) => (name === file_google_protobuf_descriptor.name ? file_google_protobuf_descriptor : undefined),
     );
@@ -105,10 +119,14 @@ describe("contracts", () => {
   it("serves exactly the services and RPC names DESIGN.md §2 lists", () => {
     const expected: Record<keyof typeof trustmeshServices, string> = {
       auth: "SignUp Login CompleteMfa RefreshTokens Logout ListSessions RevokeSession GetMe ChangePassword StartPasswordReset CompletePasswordReset StartEmailVerification CompleteEmailVerification StartPhoneVerification CompletePhoneVerification SetupTotp ConfirmTotp DisableTotp BeginPasskeyRegistration FinishPasskeyRegistration BeginPasskeyLogin FinishPasskeyLogin IssueServiceToken GetJwks",
-      ledger: "CreateAccount GetAccount ListAccounts PostTransaction PostTransactions PostPending VoidPending GetBalance ListEntries Reconcile VerifyChain GetReport",
-      payments: "QuoteFee SendPayment GetPayment ListPayments WatchPayment RequestPayment PayRequest DeclineRequest CancelRequest ListRequests ReceivePayment RefundPayment AddPaymentMethod ListPaymentMethods RemovePaymentMethod Deposit Withdraw GetLimits",
-      credential: "CreateDid ResolveDid IssueCredential GetCredential ListCredentials VerifyCredential VerifyPresentation RevokeCredential SuspendCredential ReinstateCredential",
-      "health-processing": "RecordConsent GetConsentStatus WithdrawConsent UploadDocument GetJob WatchJob ListJobs RetryJob GetResult ExportFhir DeleteDocument VerifyAuditLog",
+      ledger:
+        "CreateAccount GetAccount ListAccounts PostTransaction PostTransactions PostPending VoidPending GetBalance ListEntries Reconcile VerifyChain GetReport",
+      payments:
+        "QuoteFee SendPayment GetPayment ListPayments WatchPayment RequestPayment PayRequest DeclineRequest CancelRequest ListRequests ReceivePayment RefundPayment AddPaymentMethod ListPaymentMethods RemovePaymentMethod Deposit Withdraw GetLimits",
+      credential:
+        "CreateDid ResolveDid IssueCredential GetCredential ListCredentials VerifyCredential VerifyPresentation RevokeCredential SuspendCredential ReinstateCredential",
+      "health-processing":
+        "RecordConsent GetConsentStatus WithdrawConsent UploadDocument GetJob WatchJob ListJobs RetryJob GetResult ExportFhir DeleteDocument VerifyAuditLog",
       face: "EnrollFace ValidateFaceImage GetValidation GetValidationHistory GetValidationStats CheckRecentValidation ListEventValidations DeleteFaceData",
     };
     for (const [name, service] of Object.entries(trustmeshServices)) {

@@ -1,9 +1,9 @@
 // google.rpc error details attached to every error Trustmesh returns, so
 // clients in any language can act on a stable reason and on field violations.
-import { BadRequestSchema, ErrorInfoSchema } from "@trustmesh/api/google/rpc/error_details_pb.js";
-import type { FieldViolation } from "./errors.ts";
 
 import type { ConnectError } from "@connectrpc/connect";
+import { BadRequestSchema, ErrorInfoSchema } from "@trustmesh/api/google/rpc/error_details_pb.js";
+import type { FieldViolation } from "./errors.ts";
 
 /** The detail list ConnectError's constructor accepts. */
 export type OutgoingDetails = NonNullable<ConstructorParameters<typeof ConnectError>[3]>;

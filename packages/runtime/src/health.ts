@@ -3,7 +3,7 @@
 // probe storm cannot become a database storm. Watch streams every change.
 import { EventEmitter, on } from "node:events";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
-import { Health, HealthCheckResponse_ServingStatus as ServingStatus } from "@trustmesh/api/grpc/health/v1/health_pb.js";
+import { type Health, HealthCheckResponse_ServingStatus as ServingStatus } from "@trustmesh/api/grpc/health/v1/health_pb.js";
 import type { Logger } from "./logger.ts";
 
 /** A dependency check: resolves when the dependency is usable, rejects otherwise. */

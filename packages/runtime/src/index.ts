@@ -1,16 +1,17 @@
 // @trustmesh/runtime: everything a service needs besides its own handlers.
+
+export { createAuthJwks } from "./auth/auth-jwks.ts";
+export { authorize, methodsWithoutRule, ruleOf } from "./auth/rules.ts";
+export { createTokenVerifier, type TokenVerifier, type TokenVerifierOptions } from "./auth/token-verifier.ts";
 export { createServiceClient, createServiceTokenProvider, type ServiceClientOptions } from "./client.ts";
-export { baseConfigShape, type BaseConfig, type Config, ConfigError, type ConfigShape, loadConfig } from "./config.ts";
+export { type BaseConfig, baseConfigShape, type Config, ConfigError, type ConfigShape, loadConfig } from "./config.ts";
 export { isAdmin, type Principal, principalKey, principalOf, requireUserId } from "./context.ts";
+export { createSealer, parseKeyRing, type Sealer } from "./crypto/sealer.ts";
 export * from "./errors.ts";
 export { createHealth, type HealthState, type ReadinessCheck } from "./health.ts";
+export { createInterceptorStack } from "./interceptors/index.ts";
 export { createLogger, type Logger } from "./logger.ts";
 export { createMetrics, type RpcMetrics } from "./metrics.ts";
-export { authorize, methodsWithoutRule, ruleOf } from "./auth/rules.ts";
-export { createAuthJwks } from "./auth/auth-jwks.ts";
-export { createSealer, parseKeyRing, type Sealer } from "./crypto/sealer.ts";
-export { createTokenVerifier, type TokenVerifier, type TokenVerifierOptions } from "./auth/token-verifier.ts";
-export { createInterceptorStack } from "./interceptors/index.ts";
 export { type RunningServer, type ServerOptions, startServer } from "./server/index.ts";
 export { registration, type ServiceRegistration } from "./server/registration.ts";
 export {

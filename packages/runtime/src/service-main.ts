@@ -2,9 +2,9 @@
 // Redis → migrations → servers → drain on SIGTERM. Each services/<name>/src/main.ts
 // is a call to runServiceMain with the service's own parts.
 import { Redis } from "ioredis";
+import type { JWTVerifyGetKey } from "jose";
 import pg from "pg";
 import { Gauge } from "prom-client";
-import type { JWTVerifyGetKey } from "jose";
 import { createAuthJwks } from "./auth/auth-jwks.ts";
 import { createTokenVerifier, type TokenVerifier } from "./auth/token-verifier.ts";
 import { baseConfigShape, type Config, ConfigError, type ConfigShape, loadConfig } from "./config.ts";
@@ -81,33 +81,40 @@ export async function startService<S extends ConfigShape>(
   // without bound; readiness reports it and callers get UNAVAILABLE.
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true });
   redis.on("error", (error) => logger.warn({ err: error.message }, "Redis connection error"));
-  await redis.connect();
+  let server: RunningServer;
+  try {
+    await redis.connect();
 
-  const applied = await applyMigrations({ databaseUrl: config.DATABASE_URL, migrationsDir: definition.migrationsDir, logger });
-  if (applied.length > 0) logger.info({ applied }, "migrations applied");
+    const applied = await applyMigrations({ databaseUrl: config.DATABASE_URL, migrationsDir: definition.migrationsDir, logger });
+    if (applied.length > 0) logger.info({ applied }, "migrations applied");
 
-  const base = { config, logger, metrics, pool, redis };
-  const keys = definition.tokenKeys ? await definition.tokenKeys(base) : createAuthJwks({ authGrpcUrl: config.AUTH_GRPC_URL, metrics });
-  const verifier = createTokenVerifier({ keys, issuer: config.AUTH_ISSUER, serviceName: definition.name });
-  const services = await definition.createServices({ ...base, verifier });
-  const server = await startServer({
-    name: definition.name,
-    host: config.HOST,
-    grpcPort: config.GRPC_PORT,
-    httpPort: config.HTTP_PORT,
-    adminPort: config.ADMIN_PORT,
-    services,
-    checks: {
-      postgres: () => pool.query("SELECT 1"),
-      redis: () => redis.ping(),
-    },
-    logger,
-    metrics,
-    verifier,
-    corsAllowedOrigins: config.CORS_ALLOWED_ORIGINS,
-    defaultTimeoutMs: config.RPC_DEFAULT_TIMEOUT_MS,
-    maxTimeoutMs: config.RPC_MAX_TIMEOUT_MS,
-  });
+    const base = { config, logger, metrics, pool, redis };
+    const keys = definition.tokenKeys ? await definition.tokenKeys(base) : createAuthJwks({ authGrpcUrl: config.AUTH_GRPC_URL, metrics });
+    const verifier = createTokenVerifier({ keys, issuer: config.AUTH_ISSUER, serviceName: definition.name });
+    const services = await definition.createServices({ ...base, verifier });
+    server = await startServer({
+      name: definition.name,
+      host: config.HOST,
+      grpcPort: config.GRPC_PORT,
+      httpPort: config.HTTP_PORT,
+      adminPort: config.ADMIN_PORT,
+      services,
+      checks: {
+        postgres: () => pool.query("SELECT 1"),
+        redis: () => redis.ping(),
+      },
+      logger,
+      metrics,
+      verifier,
+      corsAllowedOrigins: config.CORS_ALLOWED_ORIGINS,
+      defaultTimeoutMs: config.RPC_DEFAULT_TIMEOUT_MS,
+      maxTimeoutMs: config.RPC_MAX_TIMEOUT_MS,
+    });
+  } catch (error) {
+    // Whatever was opened before the failure must not keep the process alive.
+    await Promise.allSettled([pool.end(), redis.quit()]);
+    throw error;
+  }
   logger.info(
     { grpc: server.grpcPort, http: server.httpPort, admin: server.adminPort },
     `${definition.name} serving gRPC on :${server.grpcPort}, Connect on :${server.httpPort}, metrics on :${server.adminPort}/metrics`,

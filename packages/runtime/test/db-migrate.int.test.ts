@@ -104,9 +104,7 @@ describe("applyMigrations", function () {
     const dir = await copyFixture();
     // A slow migration widens the window in which runners without a lock would collide.
     await addMigration(dir, "20250101000001_slow", `SELECT pg_sleep(0.3); SELECT "steps"."id" FROM "steps";`);
-    const results = await Promise.all(
-      Array.from({ length: 4 }, () => applyMigrations({ databaseUrl: url, migrationsDir: dir })),
-    );
+    const results = await Promise.all(Array.from({ length: 4 }, () => applyMigrations({ databaseUrl: url, migrationsDir: dir })));
     const appliedNames = results.flat().map((migration) => migration.name);
     assert.deepEqual(appliedNames.toSorted(), [...fixtureNames, "20250101000001_slow"].toSorted());
     // One runner did all the work; the others found nothing left.
@@ -152,11 +150,7 @@ describe("applyMigrations", function () {
   it("rolls back a failing migration and does not record it, so a fixed version applies later", async () => {
     const url = await freshDatabase();
     const dir = await copyFixture();
-    await addMigration(
-      dir,
-      "20250120000000_broken",
-      `CREATE TABLE "half_done" (id int);\nSELECT "record_step"('broken');\nSELECT 1 / 0;`,
-    );
+    await addMigration(dir, "20250120000000_broken", `CREATE TABLE "half_done" (id int);\nSELECT "record_step"('broken');\nSELECT 1 / 0;`);
 
     await assert.rejects(
       applyMigrations({ databaseUrl: url, migrationsDir: dir }),
@@ -203,9 +197,6 @@ describe("applyMigrations", function () {
     const url = await freshDatabase();
     const dir = await copyFixture();
     await mkdir(join(dir, "20250130000000_empty"));
-    await assert.rejects(
-      applyMigrations({ databaseUrl: url, migrationsDir: dir }),
-      /20250130000000_empty has no readable migration.sql/,
-    );
+    await assert.rejects(applyMigrations({ databaseUrl: url, migrationsDir: dir }), /20250130000000_empty has no readable migration.sql/);
   });
 });

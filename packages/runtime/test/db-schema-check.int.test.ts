@@ -62,9 +62,7 @@ describe("checkSchemaMatchesDatabase", function () {
     {
       what: "a wrong type",
       drift: 'ALTER TABLE "accounts" ALTER COLUMN "balance_minor" TYPE NUMERIC(65,30)',
-      expected: [
-        "Account.balanceMinor (column accounts.balance_minor): schema says numeric(78,0), database has numeric(65,30)",
-      ],
+      expected: ["Account.balanceMinor (column accounts.balance_minor): schema says numeric(78,0), database has numeric(65,30)"],
     },
     {
       what: "a wrong native type (timestamp without time zone)",
@@ -90,9 +88,7 @@ describe("checkSchemaMatchesDatabase", function () {
     {
       what: "a required field whose column is nullable",
       drift: 'ALTER TABLE "accounts" ALTER COLUMN "currency" DROP NOT NULL',
-      expected: [
-        "Account.currency (column accounts.currency): schema says required (String), database column is nullable",
-      ],
+      expected: ["Account.currency (column accounts.currency): schema says required (String), database column is nullable"],
     },
     {
       what: "an extra table",
@@ -116,14 +112,12 @@ describe("checkSchemaMatchesDatabase", function () {
     },
     {
       what: "an index with the wrong sort order",
-      drift:
-        'DROP INDEX "entries_account_id_seq_idx"; CREATE INDEX "entries_account_id_seq_idx" ON "entries"("account_id", "seq")',
+      drift: 'DROP INDEX "entries_account_id_seq_idx"; CREATE INDEX "entries_account_id_seq_idx" ON "entries"("account_id", "seq")',
       expected: ["index on Entry (account_id, seq): sort order differs from database index entries_account_id_seq_idx"],
     },
     {
       what: "a different primary key",
-      drift:
-        'ALTER TABLE "entries" DROP CONSTRAINT "entries_pkey"; ALTER TABLE "entries" ADD PRIMARY KEY ("seq", "account_id")',
+      drift: 'ALTER TABLE "entries" DROP CONSTRAINT "entries_pkey"; ALTER TABLE "entries" ADD PRIMARY KEY ("seq", "account_id")',
       expected: [
         "primary key of Entry (seq): the database's primary key is (seq, account_id)",
         "primary key entries_pkey on entries (seq, account_id) exists in the database but not in the schema",
@@ -140,23 +134,17 @@ describe("checkSchemaMatchesDatabase", function () {
     {
       what: "a missing foreign key",
       drift: 'ALTER TABLE "entries" DROP CONSTRAINT "entries_account_id_fkey"',
-      expected: [
-        "relation Entry.account: foreign key entries (account_id) → accounts (id) is missing from the database",
-      ],
+      expected: ["relation Entry.account: foreign key entries (account_id) → accounts (id) is missing from the database"],
     },
     {
       what: "an enum with another set of values",
       drift: `ALTER TYPE "account_status" ADD VALUE 'CLOSED'`,
-      expected: [
-        "enum AccountStatus: schema has values [ACTIVE, FROZEN], database type account_status has [ACTIVE, FROZEN, CLOSED]",
-      ],
+      expected: ["enum AccountStatus: schema has values [ACTIVE, FROZEN], database type account_status has [ACTIVE, FROZEN, CLOSED]"],
     },
     {
       what: "a default the database lacks",
       drift: 'ALTER TABLE "entries" ALTER COLUMN "posted_at" DROP DEFAULT',
-      expected: [
-        "Entry.postedAt (column entries.posted_at): schema gives a default the database must supply, but the column has none",
-      ],
+      expected: ["Entry.postedAt (column entries.posted_at): schema gives a default the database must supply, but the column has none"],
     },
   ];
 
@@ -236,10 +224,7 @@ model Everything {
     const scratch = await mkdtemp(join(tmpdir(), "trustmesh-schema-check-"));
     try {
       const extended = join(scratch, "schema.prisma");
-      await writeFile(
-        extended,
-        `${await readFile(schemaPath, "utf8")}\nmodel Payout {\n  id Int @id\n\n  @@map("payouts")\n}\n`,
-      );
+      await writeFile(extended, `${await readFile(schemaPath, "utf8")}\nmodel Payout {\n  id Int @id\n\n  @@map("payouts")\n}\n`);
       assert.deepEqual(await checkSchemaMatchesDatabase({ schemaPath: extended, databaseUrl }), [
         "model Payout: table payouts is missing from the database",
       ]);

@@ -5,12 +5,12 @@
 // deadlines, streaming, health, metrics and CORS.
 import assert from "node:assert/strict";
 import { fromBinary } from "@bufbuild/protobuf";
-import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
+import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
-import { Health, HealthCheckResponse_ServingStatus } from "@trustmesh/api/grpc/health/v1/health_pb.js";
 import { BadRequestSchema, ErrorInfoSchema } from "@trustmesh/api/google/rpc/error_details_pb.js";
 import { StatusSchema } from "@trustmesh/api/google/rpc/status_pb.js";
+import { Health, HealthCheckResponse_ServingStatus } from "@trustmesh/api/grpc/health/v1/health_pb.js";
 import { createGrpcJsClient, type GrpcJsError, grpcJsServerStream, grpcJsUnary } from "@trustmesh/testkit/grpc-js";
 import { type RunningServer, startTelemetry } from "../src/index.ts";
 import { startEchoServer } from "./support/echo-server.ts";
@@ -78,10 +78,14 @@ describe("runtime server", () => {
 
   describe("validation", () => {
     it("rejects an invalid field with INVALID_ARGUMENT naming the field, on both transports", async () => {
-      const error = await connect11.echoStream({ message: "x", count: 0 })[Symbol.asyncIterator]().next().then(
-        () => assert.fail("expected an error"),
-        (reason: unknown) => ConnectError.from(reason),
-      );
+      const error = await connect11
+        .echoStream({ message: "x", count: 0 })
+        [Symbol.asyncIterator]()
+        .next()
+        .then(
+          () => assert.fail("expected an error"),
+          (reason: unknown) => ConnectError.from(reason),
+        );
       assert.equal(error.code, Code.InvalidArgument);
       assert.match(error.message, /count/);
       const [badRequest] = error.findDetails(BadRequestSchema);
@@ -104,7 +108,10 @@ describe("runtime server", () => {
   describe("authentication and authorization", () => {
     it("refuses a protected RPC without a token with UNAUTHENTICATED", async () => {
       await assert.rejects(connect11.echoAuthenticated({ message: "hi" }), (error: ConnectError) => error.code === Code.Unauthenticated);
-      await assert.rejects(grpcJsUnary(grpcClient, methods.echoAuthenticated, { message: "hi" }), (error: GrpcJsError) => error.code === grpc.status.UNAUTHENTICATED);
+      await assert.rejects(
+        grpcJsUnary(grpcClient, methods.echoAuthenticated, { message: "hi" }),
+        (error: GrpcJsError) => error.code === grpc.status.UNAUTHENTICATED,
+      );
     });
 
     it("accepts a valid user token and hands the user id to the handler", async () => {
@@ -118,7 +125,10 @@ describe("runtime server", () => {
     it("rejects a forged token (signed by a key not in the JWKS) and an expired one", async () => {
       const forger = await createTestKey("key-1"); // Same kid, different key.
       const forged = await signToken(forger, { subject: "user-1", kind: "user" });
-      await assert.rejects(connect11.echoAuthenticated({}, { headers: bearer(forged) }), (error: ConnectError) => error.code === Code.Unauthenticated);
+      await assert.rejects(
+        connect11.echoAuthenticated({}, { headers: bearer(forged) }),
+        (error: ConnectError) => error.code === Code.Unauthenticated,
+      );
       const expired = await signToken(key, { subject: "user-1", kind: "user", expiresInSeconds: -60 });
       await assert.rejects(connect11.echoAuthenticated({}, { headers: bearer(expired) }), (error: ConnectError) => {
         assert.equal(error.code, Code.Unauthenticated);
@@ -126,8 +136,14 @@ describe("runtime server", () => {
         return true;
       });
       const wrongIssuer = await signToken(key, { subject: "user-1", kind: "user", issuer: "someone-else" });
-      await assert.rejects(connect11.echoAuthenticated({}, { headers: bearer(wrongIssuer) }), (error: ConnectError) => error.code === Code.Unauthenticated);
-      await assert.rejects(connect11.echoAuthenticated({}, { headers: { authorization: "Basic dXNlcjpwYXNz" } }), (error: ConnectError) => error.code === Code.Unauthenticated);
+      await assert.rejects(
+        connect11.echoAuthenticated({}, { headers: bearer(wrongIssuer) }),
+        (error: ConnectError) => error.code === Code.Unauthenticated,
+      );
+      await assert.rejects(
+        connect11.echoAuthenticated({}, { headers: { authorization: "Basic dXNlcjpwYXNz" } }),
+        (error: ConnectError) => error.code === Code.Unauthenticated,
+      );
     });
 
     it("follows key rotation: a token signed by a new kid is accepted once the JWKS publishes it", async () => {
@@ -141,7 +157,10 @@ describe("runtime server", () => {
     it("lets a user act only on their own resources", async () => {
       const token = await signToken(key, { subject: "user-1", kind: "user" });
       assert.equal((await connect11.echoOwner({ userId: "user-1" }, { headers: bearer(token) })).userId, "user-1");
-      await assert.rejects(connect11.echoOwner({ userId: "user-2" }, { headers: bearer(token) }), (error: ConnectError) => error.code === Code.PermissionDenied);
+      await assert.rejects(
+        connect11.echoOwner({ userId: "user-2" }, { headers: bearer(token) }),
+        (error: ConnectError) => error.code === Code.PermissionDenied,
+      );
       // EchoOwner's rule sets admins: true; EchoAdmin below shows admins are not admitted everywhere.
       const admin = await signToken(key, { subject: "root", kind: "user", roles: ["admin"] });
       assert.equal((await connect11.echoOwner({ userId: "user-2" }, { headers: bearer(admin) })).userId, "user-2");
@@ -151,7 +170,10 @@ describe("runtime server", () => {
       const admin = await signToken(key, { subject: "root", kind: "user", roles: ["admin"] });
       const user = await signToken(key, { subject: "user-1", kind: "user" });
       assert.equal((await connect11.echoAdmin({ message: "a" }, { headers: bearer(admin) })).message, "a");
-      await assert.rejects(connect11.echoAdmin({ message: "a" }, { headers: bearer(user) }), (error: ConnectError) => error.code === Code.PermissionDenied);
+      await assert.rejects(
+        connect11.echoAdmin({ message: "a" }, { headers: bearer(user) }),
+        (error: ConnectError) => error.code === Code.PermissionDenied,
+      );
     });
 
     it("admits only the named internal service to service RPCs", async () => {
@@ -165,8 +187,14 @@ describe("runtime server", () => {
         assert.equal(error.findDetails(ErrorInfoSchema)[0]?.reason, "TOKEN_WRONG_AUDIENCE");
         return true;
       });
-      await assert.rejects(connect11.echoFromService({}, { headers: bearer(face) }), (error: ConnectError) => error.code === Code.PermissionDenied);
-      await assert.rejects(connect11.echoFromService({}, { headers: bearer(user) }), (error: ConnectError) => error.code === Code.PermissionDenied);
+      await assert.rejects(
+        connect11.echoFromService({}, { headers: bearer(face) }),
+        (error: ConnectError) => error.code === Code.PermissionDenied,
+      );
+      await assert.rejects(
+        connect11.echoFromService({}, { headers: bearer(user) }),
+        (error: ConnectError) => error.code === Code.PermissionDenied,
+      );
     });
   });
 
@@ -199,7 +227,10 @@ describe("runtime server", () => {
         (error: GrpcJsError) => error.code === grpc.status.DEADLINE_EXCEEDED,
       );
       // The server's default deadline (2 s in this server) applies when the caller sets none.
-      await assert.rejects(connect11.echo({ behaviour: "sleep", sleepMs: 4000 }), (error: ConnectError) => error.code === Code.DeadlineExceeded);
+      await assert.rejects(
+        connect11.echo({ behaviour: "sleep", sleepMs: 4000 }),
+        (error: ConnectError) => error.code === Code.DeadlineExceeded,
+      );
       assert.ok(Date.now() - startedAt < 3500, "the default deadline cut the call short");
     });
   });
@@ -210,17 +241,25 @@ describe("runtime server", () => {
       assert.equal(overall.status, HealthCheckResponse_ServingStatus.SERVING);
       const echo = await grpcJsUnary(grpcClient, Health.method.check, { service: "trustmesh.testing.v1.EchoService" });
       assert.equal(echo.status, HealthCheckResponse_ServingStatus.SERVING);
-      await assert.rejects(grpcJsUnary(grpcClient, Health.method.check, { service: "nope.Service" }), (error: GrpcJsError) => error.code === grpc.status.NOT_FOUND);
+      await assert.rejects(
+        grpcJsUnary(grpcClient, Health.method.check, { service: "nope.Service" }),
+        (error: GrpcJsError) => error.code === grpc.status.NOT_FOUND,
+      );
 
       const seen: HealthCheckResponse_ServingStatus[] = [];
-      const watched = grpcJsServerStream(grpcClient, Health.method.watch, { service: "" }, {
-        limit: 3,
-        onMessage: (message) => {
-          seen.push(message.status);
-          // Take the dependency down after the first answer, and back up after the second.
-          healthy = seen.length !== 1;
+      const watched = grpcJsServerStream(
+        grpcClient,
+        Health.method.watch,
+        { service: "" },
+        {
+          limit: 3,
+          onMessage: (message) => {
+            seen.push(message.status);
+            // Take the dependency down after the first answer, and back up after the second.
+            healthy = seen.length !== 1;
+          },
         },
-      });
+      );
       const statuses = (await watched).map((message) => message.status);
       assert.deepEqual(statuses, [
         HealthCheckResponse_ServingStatus.SERVING,
@@ -247,7 +286,11 @@ describe("runtime server", () => {
       const preflight = (origin: string) =>
         fetch(`http://127.0.0.1:${server.httpPort}/trustmesh.testing.v1.EchoService/Echo`, {
           method: "OPTIONS",
-          headers: { origin, "access-control-request-method": "POST", "access-control-request-headers": "content-type,connect-protocol-version,authorization" },
+          headers: {
+            origin,
+            "access-control-request-method": "POST",
+            "access-control-request-headers": "content-type,connect-protocol-version,authorization",
+          },
         });
       const allowed = await preflight("http://console.example");
       assert.equal(allowed.headers.get("access-control-allow-origin"), "http://console.example");

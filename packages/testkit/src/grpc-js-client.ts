@@ -1,8 +1,17 @@
 // Calls any Trustmesh RPC with plain @grpc/grpc-js — the client most internal
 // callers use — rather than a Connect client, so tests prove the gRPC port
 // speaks standard gRPC.
+
+import {
+  create,
+  type DescMessage,
+  type DescMethod,
+  fromBinary,
+  type MessageInitShape,
+  type MessageShape,
+  toBinary,
+} from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
-import { type DescMessage, type DescMethod, fromBinary, type MessageInitShape, type MessageShape, toBinary, create } from "@bufbuild/protobuf";
 
 export interface GrpcJsError extends Error {
   code: grpc.status;
@@ -68,9 +77,16 @@ export function grpcJsServerStream<I extends DescMessage, O extends DescMessage>
   const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs;
   return new Promise((resolve, reject) => {
     const received: MessageShape<O>[] = [];
-    const call = client.makeServerStreamRequest(pathOf(method), serialize, deserialize, create(method.input, request), metadataOf(options.metadata), {
-      deadline,
-    });
+    const call = client.makeServerStreamRequest(
+      pathOf(method),
+      serialize,
+      deserialize,
+      create(method.input, request),
+      metadataOf(options.metadata),
+      {
+        deadline,
+      },
+    );
     call.on("data", (message: MessageShape<O>) => {
       received.push(message);
       options.onMessage?.(message);

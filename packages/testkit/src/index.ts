@@ -1,4 +1,5 @@
 export { findFreePort } from "./free-port.ts";
+export { type OtlpReceiver, type ReceivedSpan, startOtlpReceiver } from "./otlp-receiver.ts";
 export {
   type CreateDatabaseOptions,
   findPostgresBinaries,
@@ -10,11 +11,10 @@ export {
 export { type RedisServer, type StartRedisOptions, startRedis } from "./redis.ts";
 export {
   allServiceNames,
-  randomKeyEncryptionKeys,
   type RunningServices,
+  randomKeyEncryptionKeys,
   type ServiceAddresses,
   type ServiceName,
   type StartServicesOptions,
   startServices,
 } from "./services.ts";
-export { type OtlpReceiver, type ReceivedSpan, startOtlpReceiver } from "./otlp-receiver.ts";

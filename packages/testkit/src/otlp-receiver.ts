@@ -42,12 +42,12 @@ type OtlpExport = {
   }[];
 };
 
-function valueOf(value: OtlpValue): string | number | boolean {
+function attributeValue(value: OtlpValue): string | number | boolean {
   return value.stringValue ?? value.boolValue ?? value.doubleValue ?? Number(value.intValue ?? 0);
 }
 
 function attributesOf(attributes: OtlpAttribute[] = []): Record<string, string | number | boolean> {
-  return Object.fromEntries(attributes.map((attribute) => [attribute.key, valueOf(attribute.value)]));
+  return Object.fromEntries(attributes.map((attribute) => [attribute.key, attributeValue(attribute.value)]));
 }
 
 export async function startOtlpReceiver(): Promise<OtlpReceiver> {

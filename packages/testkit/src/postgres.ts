@@ -142,11 +142,9 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
       const initdbArgs = ["-D", dataDir, "-U", superuser, "--auth=trust", "--encoding=UTF8", "--locale=C"];
       // Skipping the final fsync saves time and only risks a cluster we delete anyway.
       if (ephemeral) initdbArgs.push("--no-sync");
-      await runToCompletion(binaries.initdb, initdbArgs, { runAs, timeoutMs: 120_000, env: localeFreeEnv() }).catch(
-        (error: unknown) => {
-          throw new Error(`${String(error)}${permissionHint(String(error), runAs, dataDir)}`);
-        },
-      );
+      await runToCompletion(binaries.initdb, initdbArgs, { runAs, timeoutMs: 120_000, env: localeFreeEnv() }).catch((error: unknown) => {
+        throw new Error(`${String(error)}${permissionHint(String(error), runAs, dataDir)}`);
+      });
     }
 
     const serverSettings = [
@@ -282,12 +280,7 @@ function permissionHint(output: string, runAs: OsUser | undefined, dataDir: stri
  * answer must come from our cluster: if another server took the port between our probe
  * and our bind, ours exits while that one would happily answer.
  */
-async function waitUntilReady(
-  server: ServerProcess,
-  port: number,
-  dataDir: string,
-  timeoutMs: number,
-): Promise<string> {
+async function waitUntilReady(server: ServerProcess, port: number, dataDir: string, timeoutMs: number): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   let lastError = "no attempt made";
   while (Date.now() < deadline) {
@@ -352,9 +345,7 @@ export async function findPostgresBinaries(only?: PostgresBinarySource): Promise
   const override = process.env.TRUSTMESH_POSTGRES_BIN_DIR;
   if (override !== undefined && override !== "") candidates.push(override);
   try {
-    candidates.push(
-      execFileSync("pg_config", ["--bindir"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim(),
-    );
+    candidates.push(execFileSync("pg_config", ["--bindir"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim());
   } catch {
     // pg_config is absent on machines without the PostgreSQL development package.
   }

@@ -65,9 +65,7 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
 
   // Redis holds nothing that cannot be rebuilt (DESIGN.md §4), but the local persistent
   // mode keeps sessions across restarts, which is what a developer expects.
-  const persistence = ephemeral
-    ? ["--save", "", "--appendonly", "no"]
-    : ["--appendonly", "yes", "--appendfsync", "everysec"];
+  const persistence = ephemeral ? ["--save", "", "--appendonly", "no"] : ["--appendonly", "yes", "--appendfsync", "everysec"];
 
   try {
     for (let attempt = 1; ; attempt++) {
@@ -126,9 +124,7 @@ function findRedisServer(): string {
   }
   const found = redisServerPaths.find((path) => isExecutable(path));
   if (found === undefined) {
-    throw new Error(
-      `redis-server not found in ${redisServerPaths.join(", ")}: install it (apt-get install redis-server)`,
-    );
+    throw new Error(`redis-server not found in ${redisServerPaths.join(", ")}: install it (apt-get install redis-server)`);
   }
   return found;
 }

@@ -98,9 +98,7 @@ export function spawnServer(options: SpawnServerOptions): ServerProcess {
   }
   if (setpriv !== undefined) {
     const privilegeArgs =
-      options.runAs === undefined
-        ? []
-        : [`--reuid=${options.runAs.uid}`, `--regid=${options.runAs.gid}`, "--clear-groups"];
+      options.runAs === undefined ? [] : [`--reuid=${options.runAs.uid}`, `--regid=${options.runAs.gid}`, "--clear-groups"];
     // setpriv applies the parent-death signal after changing user (the kernel clears it on
     // a uid change) and then execs, so the pid we hold is the server's own.
     args = [...privilegeArgs, `--pdeathsig=${options.parentDeathSignal}`, "--", command, ...args];
@@ -171,9 +169,7 @@ export function runToCompletion(
   const setpriv = findSetpriv();
   if (options.runAs !== undefined) {
     if (setpriv === undefined) {
-      throw new Error(
-        `setpriv (util-linux) is needed to run ${command} as user ${options.runAs.name} because this process runs as root`,
-      );
+      throw new Error(`setpriv (util-linux) is needed to run ${command} as user ${options.runAs.name} because this process runs as root`);
     }
     args = [`--reuid=${options.runAs.uid}`, `--regid=${options.runAs.gid}`, "--clear-groups", "--", command, ...args];
     command = setpriv;

@@ -5,7 +5,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
-import { HealthCheckResponse_ServingStatus, Health } from "@trustmesh/api/grpc/health/v1/health_pb.js";
+import { Health, HealthCheckResponse_ServingStatus } from "@trustmesh/api/grpc/health/v1/health_pb.js";
 import { findFreePort } from "./free-port.ts";
 import { createGrpcJsClient, grpcJsUnary } from "./grpc-js-client.ts";
 
@@ -62,12 +62,7 @@ async function portsFor(index: number, basePorts: StartServicesOptions["basePort
   return { grpc: await findFreePort(), http: await findFreePort(), admin: await findFreePort() };
 }
 
-async function waitUntilServing(
-  addresses: ServiceAddresses,
-  child: ChildProcess,
-  timeoutMs: number,
-  logs: () => string,
-): Promise<void> {
+async function waitUntilServing(addresses: ServiceAddresses, child: ChildProcess, timeoutMs: number, logs: () => string): Promise<void> {
   const client = createGrpcJsClient(`127.0.0.1:${addresses.grpcPort}`);
   const giveUpAt = Date.now() + timeoutMs;
   try {
@@ -81,8 +76,7 @@ async function waitUntilServing(
       } catch {
         // Not listening yet.
       }
-      if (Date.now() > giveUpAt)
-        throw new Error(`${addresses.name} did not become SERVING within ${timeoutMs} ms:\n${logs()}`);
+      if (Date.now() > giveUpAt) throw new Error(`${addresses.name} did not become SERVING within ${timeoutMs} ms:\n${logs()}`);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   } finally {
@@ -160,8 +154,7 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
         const collect = (chunk: Buffer) => {
           const text = chunk.toString("utf8");
           logs.set(name, ((logs.get(name) ?? "") + text).slice(-logTailCharsMax));
-          if (options.onOutput)
-            for (const line of text.split("\n")) if (line.trim() !== "") options.onOutput(name, line);
+          if (options.onOutput) for (const line of text.split("\n")) if (line.trim() !== "") options.onOutput(name, line);
         };
         child.stdout?.on("data", collect);
         child.stderr?.on("data", collect);

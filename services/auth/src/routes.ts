@@ -5,7 +5,7 @@ import { createSealer, parseKeyRing, registration, type ServiceDefinition } from
 import { createLocalJWKSet } from "jose";
 import { authConfigShape } from "./config.ts";
 import { createAuthServiceImpl } from "./service.ts";
-import { ensureSigningKey, toPublicJwk } from "./signing-keys.ts";
+import { ensureSigningKey, openPrivateKey, toPublicJwk } from "./signing-keys.ts";
 import { createAuthStore } from "./store.ts";
 
 /** Access tokens live at most this long, so retired keys are published this long after retiring. */
@@ -17,7 +17,10 @@ export const authDefinition: ServiceDefinition<typeof authConfigShape> = {
   migrationsDir: new URL("../prisma/migrations", import.meta.url).pathname,
   async tokenKeys({ config, pool }) {
     const store = createAuthStore(pool);
-    await ensureSigningKey(store, createSealer(parseKeyRing(config.AUTH_KEK_RING), config.AUTH_KEK_ACTIVE_ID));
+    const sealer = createSealer(parseKeyRing(config.AUTH_KEK_RING), config.AUTH_KEK_ACTIVE_ID);
+    const active = await ensureSigningKey(store, sealer);
+    // Fail at start, not at the first login, when the key ring cannot open the signing key.
+    openPrivateKey(active, sealer);
     const keys = await store.publishedSigningKeys(new Date(Date.now() - accessTokenLifetimeMaxMs));
     return createLocalJWKSet({ keys: keys.map(toPublicJwk) });
   },

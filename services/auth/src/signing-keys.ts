@@ -22,12 +22,23 @@ export async function createSigningKey(sealer: Sealer): Promise<StoredSigningKey
   const { kty, crv, x } = await exportJWK(publicKey);
   // The kid is the sealing context, so a sealed key cannot be swapped onto another row.
   const privateKeySealed = sealer.seal(Buffer.from(await exportPKCS8(privateKey)), kid);
-  return { kid, publicJwk: { kty: kty ?? "OKP", crv: crv ?? "Ed25519", x: x ?? "" }, privateKeySealed, createdAt: new Date(), retiredAt: null };
+  return {
+    kid,
+    publicJwk: { kty: kty ?? "OKP", crv: crv ?? "Ed25519", x: x ?? "" },
+    privateKeySealed,
+    createdAt: new Date(),
+    retiredAt: null,
+  };
 }
 
 export function toPublicJwk(key: StoredSigningKey): PublicJwk {
   const { kty = "OKP", crv = "Ed25519", x = "" } = key.publicJwk;
   return { kty, crv, x, kid: key.kid, alg: "EdDSA", use: "sig" };
+}
+
+/** The PKCS#8 private key; throws when the key ring cannot open it. */
+export function openPrivateKey(key: StoredSigningKey, sealer: Sealer): string {
+  return sealer.open(key.privateKeySealed, key.kid).toString("utf8");
 }
 
 /** Makes sure a signing key exists (creating and sealing one on first start). */

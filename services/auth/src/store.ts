@@ -26,7 +26,13 @@ export interface AuthStore {
 /** Advisory lock id for signing-key creation (any constant unique within auth's database). */
 const signingKeyLockId = 0x5349_474e;
 
-function toStored(row: { kid: string; publicJwk: unknown; privateKeySealed: Uint8Array; createdAt: Date; retiredAt: Date | null }): StoredSigningKey {
+function toStored(row: {
+  kid: string;
+  publicJwk: unknown;
+  privateKeySealed: Uint8Array;
+  createdAt: Date;
+  retiredAt: Date | null;
+}): StoredSigningKey {
   return { ...row, publicJwk: row.publicJwk as Record<string, string> };
 }
 
@@ -47,7 +53,12 @@ export function createAuthStore(pool: pg.Pool): AuthStore {
         if (active) return toStored(active);
         const fresh = await create();
         await transaction.signingKey.create({
-          data: { kid: fresh.kid, publicJwk: fresh.publicJwk, privateKeySealed: Buffer.from(fresh.privateKeySealed), createdAt: fresh.createdAt },
+          data: {
+            kid: fresh.kid,
+            publicJwk: fresh.publicJwk,
+            privateKeySealed: Buffer.from(fresh.privateKeySealed),
+            createdAt: fresh.createdAt,
+          },
         });
         return fresh;
       });

@@ -58,7 +58,9 @@ async function outcomeOf<T>(call: () => Promise<T>): Promise<Outcome<T>> {
         code: error.code,
         codeName: Code[error.code],
         message: error.rawMessage,
-        fieldViolations: error.findDetails(BadRequestSchema).flatMap((details) => details.fieldViolations.map((violation) => violation.field)),
+        fieldViolations: error
+          .findDetails(BadRequestSchema)
+          .flatMap((details) => details.fieldViolations.map((violation) => violation.field)),
       },
     };
   }

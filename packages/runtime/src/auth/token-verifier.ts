@@ -2,7 +2,7 @@
 // fetched once and refetched when a token names an unknown kid (rotation), and
 // each verified token is cached until it expires, because signature checks
 // cost about 96 µs each and the same token arrives many times a minute.
-import { createRemoteJWKSet, errors as joseErrors, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from "jose";
+import { createRemoteJWKSet, type JWTPayload, type JWTVerifyGetKey, errors as joseErrors, jwtVerify } from "jose";
 import { LRUCache } from "lru-cache";
 import type { Principal } from "../context.ts";
 import { unauthenticated } from "../errors.ts";
@@ -53,7 +53,8 @@ function principalFrom(claims: TrustmeshClaims, serviceName: string): Principal 
   if (typeof subject !== "string" || subject === "") throw unauthenticated("token has no subject", "TOKEN_INVALID");
   const tokenId = typeof claims.jti === "string" ? claims.jti : undefined;
   if (claims.token_kind === "service") {
-    if (!audiences(claims).includes(serviceName)) throw unauthenticated(`service token is not addressed to ${serviceName}`, "TOKEN_WRONG_AUDIENCE");
+    if (!audiences(claims).includes(serviceName))
+      throw unauthenticated(`service token is not addressed to ${serviceName}`, "TOKEN_WRONG_AUDIENCE");
     return { kind: "service", serviceName: subject, tokenId };
   }
   if (claims.token_kind !== "user") throw unauthenticated("token kind is not recognised", "TOKEN_INVALID");

@@ -24,11 +24,15 @@ const tagBytes = 16;
  */
 export function parseKeyRing(spec: string): Map<string, Buffer> {
   const ring = new Map<string, Buffer>();
-  for (const entry of spec.split(",").map((part) => part.trim()).filter(Boolean)) {
+  for (const entry of spec
+    .split(",")
+    .map((part) => part.trim())
+    .filter(Boolean)) {
     const separator = entry.indexOf(":");
     const id = entry.slice(0, separator);
     const key = Buffer.from(entry.slice(separator + 1), "base64");
-    if (separator < 1 || id.length > 255 || !/^[A-Za-z0-9._-]+$/.test(id)) throw new Error(`key id "${id}" must be 1-255 of [A-Za-z0-9._-]`);
+    if (separator < 1 || id.length > 255 || !/^[A-Za-z0-9._-]+$/.test(id))
+      throw new Error(`key id "${id}" must be 1-255 of [A-Za-z0-9._-]`);
     if (key.length !== 32) throw new Error(`key "${id}" must be 32 bytes of base64, got ${key.length}`);
     ring.set(id, key);
   }

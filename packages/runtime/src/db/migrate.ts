@@ -58,14 +58,11 @@ export async function applyMigrations(options: ApplyMigrationsOptions): Promise<
     // do not wait for each other. lock_timeout bounds the wait and is reset afterwards.
     await client.query(`SET lock_timeout = ${Math.max(1, Math.floor(lockTimeoutMs))}`);
     try {
-      await client.query(
-        `SELECT pg_advisory_lock(hashtextextended('${migrationsTableName}:' || coalesce(current_schema(), ''), 0))`,
-      );
+      await client.query(`SELECT pg_advisory_lock(hashtextextended('${migrationsTableName}:' || coalesce(current_schema(), ''), 0))`);
     } catch (error) {
-      throw new Error(
-        `could not take the migration lock within ${lockTimeoutMs} ms: another runner holds it (${errorMessage(error)})`,
-        { cause: error },
-      );
+      throw new Error(`could not take the migration lock within ${lockTimeoutMs} ms: another runner holds it (${errorMessage(error)})`, {
+        cause: error,
+      });
     }
     await client.query("RESET lock_timeout");
 
@@ -89,10 +86,7 @@ export async function applyMigrations(options: ApplyMigrationsOptions): Promise<
       if (lastApplied !== undefined && file.name < lastApplied) {
         // Two branches can each add a migration; the older-named one lands second. It is
         // applied, but someone should check it does not depend on running first.
-        options.logger?.warn(
-          { migration: file.name, lastApplied },
-          "applying a migration that sorts before one already applied",
-        );
+        options.logger?.warn({ migration: file.name, lastApplied }, "applying a migration that sorts before one already applied");
       }
       const startedAt = performance.now();
       await client.query("BEGIN");
@@ -151,9 +145,7 @@ function verifyAppliedUnchanged(applied: Map<string, string>, files: MigrationFi
     if (file === undefined) {
       problems.push(`migration ${name} was applied to the database but its folder is missing from ${migrationsDir}`);
     } else if (file.checksum !== checksum) {
-      problems.push(
-        `migration ${name} was changed after it was applied (recorded sha256 ${checksum}, file now ${file.checksum})`,
-      );
+      problems.push(`migration ${name} was changed after it was applied (recorded sha256 ${checksum}, file now ${file.checksum})`);
     }
   }
   if (problems.length > 0) {

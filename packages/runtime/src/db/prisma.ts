@@ -1,5 +1,5 @@
-import { PrismaPg } from '@prisma/adapter-pg';
-import type pg from 'pg';
+import { PrismaPg } from "@prisma/adapter-pg";
+import type pg from "pg";
 
 export type CreatePrismaClientOptions = {
   /** Where to connect; ignored when `pool` is given. */
@@ -35,18 +35,15 @@ export function createPrismaClient<Client>(
   options: CreatePrismaClientOptions,
 ): Client {
   const poolOrConfig: pg.Pool | pg.PoolConfig = options.pool ?? {
-      connectionString: options.databaseUrl,
-      max: options.poolMax ?? 10,
-      connectionTimeoutMillis: options.connectionTimeoutMs ?? 5_000,
-      idleTimeoutMillis: options.idleTimeoutMs ?? 30_000,
-      statement_timeout: options.statementTimeoutMs ?? 30_000,
-    };
-  const adapter = new PrismaPg(
-    poolOrConfig,
-    {
-      ...(options.schema === undefined ? {} : { schema: options.schema }),
-      ...(options.onPoolError === undefined ? {} : { onPoolError: options.onPoolError }),
-    },
-  );
+    connectionString: options.databaseUrl,
+    max: options.poolMax ?? 10,
+    connectionTimeoutMillis: options.connectionTimeoutMs ?? 5_000,
+    idleTimeoutMillis: options.idleTimeoutMs ?? 30_000,
+    statement_timeout: options.statementTimeoutMs ?? 30_000,
+  };
+  const adapter = new PrismaPg(poolOrConfig, {
+    ...(options.schema === undefined ? {} : { schema: options.schema }),
+    ...(options.onPoolError === undefined ? {} : { onPoolError: options.onPoolError }),
+  });
   return new PrismaClientClass({ adapter });
 }

@@ -38,8 +38,7 @@ export async function checkSchemaMatchesDatabase(options: CheckSchemaOptions): P
   await client.connect();
   try {
     const defaultSchema =
-      options.databaseSchema ??
-      (await client.query<{ schema: string }>("SELECT current_schema() AS schema")).rows[0]?.schema;
+      options.databaseSchema ?? (await client.query<{ schema: string }>("SELECT current_schema() AS schema")).rows[0]?.schema;
     if (defaultSchema === undefined || defaultSchema === null) {
       throw new Error("the connection has no current schema; pass databaseSchema");
     }
@@ -364,12 +363,7 @@ function sameList<T>(a: readonly T[], b: readonly T[]): boolean {
   return a.length === b.length && a.every((value, index) => value === b[index]);
 }
 
-function compare(
-  datamodel: Datamodel,
-  catalog: Catalog,
-  defaultSchema: string,
-  unsupportedColumns: Map<string, Set<string>>,
-): string[] {
+function compare(datamodel: Datamodel, catalog: Catalog, defaultSchema: string, unsupportedColumns: Map<string, Set<string>>): string[] {
   const differences: string[] = [];
   const tableOf = new Map<string, string>();
   for (const model of datamodel.models) {
@@ -386,8 +380,7 @@ function compare(
   const enumDbName = new Map(datamodel.enums.map((enumType) => [enumType.name, enumType.dbName ?? enumType.name]));
   const tables = new Set(catalog.tables);
   const columns = new Map(catalog.columns.map((column) => [columnKey(column.table, column.name), column]));
-  const show = (table: string): string =>
-    table.startsWith(`${defaultSchema}.`) ? table.slice(defaultSchema.length + 1) : table;
+  const show = (table: string): string => (table.startsWith(`${defaultSchema}.`) ? table.slice(defaultSchema.length + 1) : table);
 
   // Enums: every Prisma enum is a Postgres enum type with the same values.
   const catalogEnums = new Map(catalog.enums.map((enumType) => [enumType.name, enumType.values]));
@@ -406,8 +399,7 @@ function compare(
     }
   }
   for (const name of catalogEnums.keys()) {
-    if (!expectedEnums.has(name))
-      differences.push(`enum type ${show(name)} exists in the database but not in the schema`);
+    if (!expectedEnums.has(name)) differences.push(`enum type ${show(name)} exists in the database but not in the schema`);
   }
 
   // Tables and columns.
@@ -418,8 +410,7 @@ function compare(
       differences.push(`model ${model.name}: table ${show(table)} is missing from the database`);
       continue;
     }
-    for (const unsupported of unsupportedColumns.get(model.name) ?? [])
-      expectedColumns.add(columnKey(table, unsupported));
+    for (const unsupported of unsupportedColumns.get(model.name) ?? []) expectedColumns.add(columnKey(table, unsupported));
     for (const field of model.fields) {
       if (field.kind === "object") continue;
       const columnName = field.dbName ?? field.name;
@@ -433,9 +424,7 @@ function compare(
       if (field.kind === "enum") {
         const expectedEnum = enumDbName.get(field.type) ?? field.type;
         if (column.enum_name !== expectedEnum || column.is_array !== field.isList) {
-          differences.push(
-            `${where}: schema says enum ${expectedEnum}${field.isList ? "[]" : ""}, database has ${column.type}`,
-          );
+          differences.push(`${where}: schema says enum ${expectedEnum}${field.isList ? "[]" : ""}, database has ${column.type}`);
         }
       } else {
         const expectedType = expectedScalarType(field);
@@ -452,11 +441,8 @@ function compare(
         );
       }
       const defaultFunction =
-        typeof field.default === "object" && field.default !== null && !Array.isArray(field.default)
-          ? field.default.name
-          : undefined;
-      const databaseDefaultExpected =
-        field.hasDefaultValue && !(defaultFunction !== undefined && clientSideDefaults.has(defaultFunction));
+        typeof field.default === "object" && field.default !== null && !Array.isArray(field.default) ? field.default.name : undefined;
+      const databaseDefaultExpected = field.hasDefaultValue && !(defaultFunction !== undefined && clientSideDefaults.has(defaultFunction));
       // dbgenerated() without an argument says "the database does something the schema cannot describe".
       const eitherIsFine =
         defaultFunction === "dbgenerated" &&
@@ -508,9 +494,7 @@ function compare(
     );
     const found = candidates.find((candidate) => !matchedIndexes.has(candidate));
     if (found === undefined) {
-      const other = catalog.indexes.find(
-        (candidate) => candidate.table === table && index.type === "id" && candidate.is_primary,
-      );
+      const other = catalog.indexes.find((candidate) => candidate.table === table && index.type === "id" && candidate.is_primary);
       differences.push(
         other === undefined
           ? `${label}: missing from the database`
@@ -523,9 +507,7 @@ function compare(
       differences.push(`${label}: schema names it ${index.dbName}, database calls it ${found.name}`);
     }
     if (index.type === "normal" && found.method !== method) {
-      differences.push(
-        `${label}: schema says type ${index.algorithm ?? "BTree"}, database index ${found.name} uses ${found.method}`,
-      );
+      differences.push(`${label}: schema says type ${index.algorithm ?? "BTree"}, database index ${found.name} uses ${found.method}`);
     }
     if (found.method === "btree" && !sameList(found.descending, descending)) {
       differences.push(`${label}: sort order differs from database index ${found.name}`);

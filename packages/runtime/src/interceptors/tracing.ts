@@ -2,7 +2,7 @@
 // the outermost interceptor so that everything inside, logs and metrics
 // exemplars included, sees the span.
 import type { Interceptor } from "@connectrpc/connect";
-import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Span } from "@opentelemetry/api";
+import { context, propagation, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { codeName, codeOf, whenResponseEnds } from "../rpc-status.ts";
 import { headersGetter } from "../telemetry/headers.ts";
 

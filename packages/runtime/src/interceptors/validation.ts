@@ -2,10 +2,11 @@
 // @connectrpc/validate. Its error carries buf.validate.Violations; we add the
 // standard google.rpc.BadRequest and ErrorInfo next to it, so clients that know
 // only the gRPC error model still see which field was wrong.
+
+import { pathToString } from "@bufbuild/protobuf/reflect";
 import { ValidationError } from "@bufbuild/protovalidate";
 import { ConnectError, type Interceptor } from "@connectrpc/connect";
 import { createValidateInterceptor } from "@connectrpc/validate";
-import { pathToString } from "@bufbuild/protobuf/reflect";
 import { badRequestDetail, errorInfoDetail, type OutgoingDetails } from "../error-details.ts";
 
 function withStandardDetails(error: unknown, domain: string): unknown {

@@ -28,7 +28,8 @@ export async function startAdminServer(host: string, port: number, metrics: RpcM
     } else if (path === "/readyz") {
       const failing = health.failingChecks();
       if (health.isServing()) response.writeHead(200, { "content-type": "text/plain" }).end("ready\n");
-      else response.writeHead(503, { "content-type": "text/plain" }).end(`not ready: ${failing.length ? failing.join(", ") : "draining"}\n`);
+      else
+        response.writeHead(503, { "content-type": "text/plain" }).end(`not ready: ${failing.length ? failing.join(", ") : "draining"}\n`);
     } else {
       response.writeHead(404, { "content-type": "text/plain" }).end("not found\n");
     }

@@ -51,6 +51,21 @@ export async function startConnectServer(host: string, port: number, options: Co
     corsHandler(request as http.IncomingMessage, response as http.ServerResponse, () => handler(request, response));
   };
   const http1Server = http.createServer(listener);
+  // HTTP/1.1 sockets with a request in flight. Connections are handed to the
+  // server by hand (below), so its own closeIdleConnections() does not see
+  // them; we track busy ones so a drain can close the idle ones at once and the
+  // busy ones right after their response.
+  const http1Sockets = new Set<net.Socket>();
+  const busySockets = new Set<net.Socket>();
+  let draining = false;
+  http1Server.on("request", (request: http.IncomingMessage, response: http.ServerResponse) => {
+    const socket = request.socket;
+    busySockets.add(socket);
+    response.once("close", () => {
+      busySockets.delete(socket);
+      if (draining) socket.end();
+    });
+  });
   const http2Server = http2.createServer({}, listener);
 
   // One port for both: peek at the first bytes of each connection and hand it
@@ -58,12 +73,16 @@ export async function startConnectServer(host: string, port: number, options: Co
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
     sockets.add(socket);
-    socket.once("close", () => sockets.delete(socket));
+    socket.once("close", () => {
+      sockets.delete(socket);
+      http1Sockets.delete(socket);
+    });
     socket.once("readable", () => {
       const head: Buffer | null = socket.read(http2Preface.length) ?? socket.read();
       if (head === null) return socket.destroy();
       socket.unshift(head);
       const target = head.subarray(0, http2Preface.length).equals(http2Preface.subarray(0, head.length)) ? http2Server : http1Server;
+      if (target === http1Server) http1Sockets.add(socket);
       target.emit("connection", socket);
     });
   });
@@ -82,12 +101,11 @@ export async function startConnectServer(host: string, port: number, options: Co
       server.close();
       // GOAWAY lets HTTP/2 clients finish their streams and open none.
       for (const session of sessions) session.close();
-      // HTTP/1.1 connections close as soon as their current response is done.
+      // HTTP/1.1 connections close now when idle, else as soon as their response is done.
+      draining = true;
+      for (const socket of http1Sockets) if (!busySockets.has(socket)) socket.end();
       const giveUpAt = Date.now() + graceMs;
-      while (sockets.size > 0 && Date.now() < giveUpAt) {
-        http1Server.closeIdleConnections();
-        await new Promise((resolve) => setTimeout(resolve, 25));
-      }
+      while (sockets.size > 0 && Date.now() < giveUpAt) await new Promise((resolve) => setTimeout(resolve, 25));
       for (const socket of sockets) socket.destroy();
     },
   };

@@ -9,7 +9,7 @@
 // Unary and server-streaming RPCs are supported; Trustmesh contracts have no
 // client-streaming or bidi RPCs (server reflection, which is bidi, is served by
 // @grpc/reflection directly).
-import * as grpc from "@grpc/grpc-js";
+
 import { type DescMethod, type DescService, fromBinary, type Message, toBinary } from "@bufbuild/protobuf";
 import {
   Code,
@@ -24,8 +24,9 @@ import {
 } from "@connectrpc/connect";
 import { createAsyncIterable, invokeUnaryImplementation, transformInvokeImplementation } from "@connectrpc/connect/protocol";
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
-import type { ServiceRegistration } from "./registration.ts";
+import * as grpc from "@grpc/grpc-js";
 import { addReflection } from "./reflection.ts";
+import type { ServiceRegistration } from "./registration.ts";
 
 export interface GrpcServerOptions {
   services: readonly ServiceRegistration[];
@@ -76,7 +77,7 @@ function toServiceError(reason: unknown, trailer: Headers): Partial<grpc.StatusO
   // Connect's own encoder writes grpc-status-details-bin (google.rpc.Status
   // with the error details), exactly as Connect's gRPC handler would.
   const trailers = setTrailerStatus(new Headers(trailer), error);
-  error.metadata.forEach((value, key) => trailers.set(key, value));
+  for (const [key, value] of error.metadata) trailers.set(key, value);
   return { code: error.code as number as grpc.status, details: error.rawMessage, metadata: metadataFromHeaders(trailers) };
 }
 
@@ -173,8 +174,7 @@ function addService(server: grpc.Server, registration: ServiceRegistration, opti
       responseDeserialize: output.deserialize,
       originalName: method.localName,
     };
-    handlers[method.name] =
-      spec.kind === "unary" ? unaryHandler(spec, options) : serverStreamingHandler(spec, options);
+    handlers[method.name] = spec.kind === "unary" ? unaryHandler(spec, options) : serverStreamingHandler(spec, options);
   }
   server.addService(definition as grpc.ServiceDefinition, handlers);
 }

@@ -2,10 +2,11 @@
 // `grpcurl -plaintext host:port list` and `describe` work with no proto files.
 // @grpc/reflection reads serialized FileDescriptorProtos from a proto-loader
 // package definition; ours come straight from the generated descriptors.
-import type * as grpc from "@grpc/grpc-js";
-import type { PackageDefinition } from "@grpc/proto-loader";
+
 import { type DescFile, toBinary } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
+import type * as grpc from "@grpc/grpc-js";
+import type { PackageDefinition } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
 import type { ServiceRegistration } from "./registration.ts";
 

@@ -1,7 +1,8 @@
 // Starts the full runtime server (all three ports, the whole interceptor stack)
 // around the EchoService on free ports, for tests and benchmarks.
-import { createMetrics, createLogger, createTokenVerifier, registration, type RunningServer, startServer } from "../../src/index.ts";
+
 import type { ReadinessCheck } from "../../src/health.ts";
+import { createLogger, createMetrics, createTokenVerifier, type RunningServer, registration, startServer } from "../../src/index.ts";
 import { EchoService, echoServiceImpl } from "./echo-service.ts";
 
 export interface EchoServerOptions {
