@@ -40,7 +40,10 @@ fi
 # npm packages: again whenever the lockfile is newer than the last install.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "bootstrap: installing npm packages"
-  npm ci --no-audit --no-fund --loglevel=error
+  # Not `npm ci`: it rejects a lockfile that lacks optional packages for other
+  # platforms (npm/cli#8320), which our registry mirror cannot always serve.
+  # With an in-sync lockfile, `npm install` installs exactly what it pins.
+  npm install --no-audit --no-fund --loglevel=error
 fi
 
 # From here on Node 24 runs everything.
