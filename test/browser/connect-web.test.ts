@@ -1,5 +1,5 @@
 // Goal: a web page in headless Chromium, served from another origin than the
-// server, calls the real runtime server with @connectrpc/connect-web over both the
+// server, calls a real auth process and the runtime's test server with @connectrpc/connect-web over both the
 // Connect protocol and gRPC-Web, through the browser's own CORS checks: a public
 // RPC, gRPC health, an RPC needing a bearer token (so the Authorization header
 // must pass the preflight) and a request failing validation all come back as the
@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { Code } from "@connectrpc/connect";
 import { HealthCheckResponse_ServingStatus } from "@trustmesh/api/grpc/health/v1/health_pb.js";
+import { startPostgres, startRedis, startServices } from "@trustmesh/testkit";
 import type { Page } from "playwright-core";
 import type { RunningServer } from "../../packages/runtime/src/index.ts";
 import { startEchoServer } from "../../packages/runtime/test/support/echo-server.ts";
@@ -152,8 +153,43 @@ describe("browser clients (connect-web in headless Chromium)", () => {
             service,
           ] as const),
         ),
+      getJwks: (target) =>
+        inPage(
+          "getJwks",
+          page.evaluate((target) => (globalThis as unknown as PageGlobal).trustmeshPage.getJwks(target), target),
+        ),
     };
   }
+
+  describe("against a real service process (auth, on Postgres and Redis)", function () {
+    this.timeout(120_000);
+    let authBaseUrl: string;
+
+    before(async () => {
+      const [postgres, redis] = await Promise.all([startPostgres(), startRedis()]);
+      cleanups.push(
+        () => postgres.stop(),
+        () => redis.stop(),
+      );
+      const platform = await startServices({
+        names: ["auth"],
+        databaseUrlFor: (name) => postgres.createDatabase(`browser_${name}`),
+        redisUrl: redis.url,
+        env: { CORS_ALLOWED_ORIGINS: allowedPage.origin },
+      });
+      cleanups.push(() => platform.stop());
+      authBaseUrl = platform.services.auth?.httpUrl ?? assert.fail("auth did not start");
+    });
+
+    for (const protocol of protocols) {
+      it(`reads auth's signing keys over ${protocol} from an allowed origin`, async () => {
+        const { api } = await openPage(allowedPage.origin);
+        const jwks = expectOk(await api.getJwks({ baseUrl: authBaseUrl, protocol, timeoutMs: callTimeoutMs }));
+        assert.equal(jwks.keys.length, 1);
+        assert.deepEqual([jwks.keys[0]?.crv, jwks.keys[0]?.alg], ["Ed25519", "EdDSA"]);
+      });
+    }
+  });
 
   for (const protocol of protocols) {
     describe(`over ${protocol}`, () => {

@@ -7,6 +7,7 @@ import { type CallOptions, type Client, createClient, type Interceptor } from "@
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { context, propagation, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { currentCallScope } from "./call-scope.ts";
+import { createMetricsInterceptor } from "./interceptors/metrics.ts";
 import type { RpcMetrics } from "./metrics.ts";
 import { codeName, codeOf, whenResponseEnds } from "./rpc-status.ts";
 import { headersSetter } from "./telemetry/headers.ts";
@@ -43,27 +44,6 @@ function createClientTracingInterceptor(): Interceptor {
   };
 }
 
-function createClientMetricsInterceptor(metrics: RpcMetrics): Interceptor {
-  return (next) => async (request) => {
-    const startedAt = performance.now();
-    const record = (error: unknown) => {
-      const labels = {
-        service: request.service.typeName,
-        method: request.method.name,
-        code: codeName(error === undefined ? 0 : codeOf(error)),
-      };
-      metrics.clientRequests.inc(labels);
-      metrics.clientDuration.observe({ labels, value: (performance.now() - startedAt) / 1000 });
-    };
-    try {
-      return whenResponseEnds(await next(request), record);
-    } catch (error) {
-      record(error);
-      throw error;
-    }
-  };
-}
-
 function createServiceTokenInterceptor(serviceToken: () => Promise<string>): Interceptor {
   return (next) => async (request) => {
     request.header.set("authorization", `Bearer ${await serviceToken()}`);
@@ -84,7 +64,7 @@ function inheritedCallOptions(given: CallOptions | undefined, defaultTimeoutMs: 
 
 export function createServiceClient<S extends DescService>(service: S, options: ServiceClientOptions): Client<S> {
   const interceptors: Interceptor[] = [createClientTracingInterceptor()];
-  if (options.metrics) interceptors.push(createClientMetricsInterceptor(options.metrics));
+  if (options.metrics) interceptors.push(createMetricsInterceptor(options.metrics.clientRequests, options.metrics.clientDuration));
   if (options.serviceToken) interceptors.push(createServiceTokenInterceptor(options.serviceToken));
   const client = createClient(service, createGrpcTransport({ baseUrl: options.baseUrl, interceptors }));
   const defaultTimeoutMs = options.defaultTimeoutMs ?? 10_000;

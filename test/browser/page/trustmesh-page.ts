@@ -8,6 +8,7 @@ import { Code, ConnectError, createClient, type Transport } from "@connectrpc/co
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-web";
 import { BadRequestSchema } from "@trustmesh/api/google/rpc/error_details_pb.js";
 import { Health, HealthCheckResponse_ServingStatus } from "@trustmesh/api/grpc/health/v1/health_pb.js";
+import { AuthService } from "@trustmesh/api/trustmesh/auth/v1/auth_service_pb.js";
 import { EchoService } from "@trustmesh/api/trustmesh/testing/v1/echo_service_pb.js";
 
 export type BrowserProtocol = "connect" | "grpc-web";
@@ -34,6 +35,8 @@ export interface TrustmeshPage {
   echo(target: Target, message: string): Promise<Outcome<{ message: string }>>;
   echoAuthenticated(target: Target, message: string, accessToken?: string): Promise<Outcome<{ message: string; userId: string }>>;
   checkHealth(target: Target, service: string): Promise<Outcome<{ status: HealthCheckResponse_ServingStatus; statusName: string }>>;
+  /** A real service's RPC: auth's published signing keys. */
+  getJwks(target: Target): Promise<Outcome<{ keys: { kid: string; crv: string; alg: string }[] }>>;
 }
 
 /** How Node reaches this module's API inside the page. */
@@ -88,6 +91,13 @@ const trustmeshPage: TrustmeshPage = {
     return outcomeOf(async () => {
       const response = await client.check({ service });
       return { status: response.status, statusName: HealthCheckResponse_ServingStatus[response.status] };
+    });
+  },
+  getJwks(target) {
+    const client = createClient(AuthService, createTransport(target));
+    return outcomeOf(async () => {
+      const response = await client.getJwks({});
+      return { keys: response.keys.map(({ kid, crv, alg }) => ({ kid, crv, alg })) };
     });
   },
 };

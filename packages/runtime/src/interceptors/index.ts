@@ -26,7 +26,7 @@ export interface InterceptorStackOptions {
 export function createInterceptorStack(options: InterceptorStackOptions): Interceptor[] {
   return [
     createTracingInterceptor(),
-    createMetricsInterceptor(options.metrics),
+    createMetricsInterceptor(options.metrics.serverRequests, options.metrics.serverDuration),
     createLoggingInterceptor(options.logger),
     createDeadlineInterceptor(options),
     createAuthInterceptor(options),

@@ -1,12 +1,15 @@
 // Per-RPC request counter and duration histogram, labelled by service, method
 // and status code, with the trace id as an exemplar so a slow bucket in Grafana
-// links to an example trace.
+// links to an example trace. The same interceptor counts served RPCs
+// (rpc_server_*) and RPCs sent to other services (rpc_client_*).
 import type { Interceptor } from "@connectrpc/connect";
 import { trace } from "@opentelemetry/api";
-import type { RpcMetrics } from "../metrics.ts";
+import type { Counter, Histogram } from "prom-client";
 import { codeName, codeOf, whenResponseEnds } from "../rpc-status.ts";
 
-export function createMetricsInterceptor(metrics: RpcMetrics): Interceptor {
+type RpcLabel = "service" | "method" | "code";
+
+export function createMetricsInterceptor(requests: Counter<RpcLabel>, duration: Histogram<RpcLabel>): Interceptor {
   return (next) => async (request) => {
     const startedAt = performance.now();
     const traceId = trace.getActiveSpan()?.spanContext().traceId;
@@ -16,8 +19,8 @@ export function createMetricsInterceptor(metrics: RpcMetrics): Interceptor {
         method: request.method.name,
         code: codeName(error === undefined ? 0 : codeOf(error)),
       };
-      metrics.serverRequests.inc(labels);
-      metrics.serverDuration.observe({
+      requests.inc(labels);
+      duration.observe({
         labels,
         value: (performance.now() - startedAt) / 1000,
         // prom-client types exemplar labels like metric labels; OpenMetrics allows any.

@@ -118,6 +118,8 @@ function unaryHandler(spec: UnarySpec, options: GrpcServerOptions): grpc.handleU
       (response) => {
         if ([...context.responseHeader.keys()].length > 0) call.sendMetadata(metadataFromHeaders(context.responseHeader));
         callback(null, response, metadataFromHeaders(context.responseTrailer));
+        // Connect aborts a handler's signal when the call completes; so do we.
+        context.abort();
       },
       (reason: unknown) => {
         context.abort();
