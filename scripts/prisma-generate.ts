@@ -14,7 +14,8 @@ export function generatePrismaClient(serviceDir: string): void {
   const cli = join(dirname(createRequire(import.meta.url).resolve("prisma/package.json")), "build", "index.js");
   execFileSync(process.execPath, [cli, "generate", "--schema", join(serviceDir, "prisma", "schema.prisma")], {
     cwd: serviceDir,
-    stdio: ["ignore", "ignore", "inherit"],
+    // Prisma chats on stderr even when all is well; its output is shown only on failure.
+    stdio: ["ignore", "pipe", "pipe"],
     env: {
       ...process.env,
       PRISMA_SCHEMA_ENGINE_BINARY: process.execPath,

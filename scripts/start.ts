@@ -3,8 +3,9 @@
 // .data/, kept between runs. Each service gets its own database
 // (trustmesh_<service>), migrations are applied by the services as they start,
 // and Ctrl-C stops everything cleanly.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import {
   allServiceNames,
   type PostgresServer,
@@ -18,13 +19,34 @@ import {
 import pg from "pg";
 
 const root = join(import.meta.dirname, "..");
-const dataDir = join(root, ".data");
+/** Local PostgreSQL and Redis data and the local key ring; TRUSTMESH_DATA_DIR moves it. */
+const dataDir = process.env.TRUSTMESH_DATA_DIR ?? join(root, ".data");
 /** Fixed ports so addresses stay the same between runs: base + the service's index. */
 const basePorts = {
   grpc: Number(process.env.TRUSTMESH_GRPC_BASE_PORT ?? 50051),
   http: Number(process.env.TRUSTMESH_HTTP_BASE_PORT ?? 8081),
   admin: Number(process.env.TRUSTMESH_ADMIN_BASE_PORT ?? 9091),
 };
+
+/**
+ * PostgreSQL refuses to run as root, so as root it runs as the postgres user,
+ * who must be able to reach its data folder. A checkout under /root (mode 700)
+ * is out of its reach; then the cluster lives in /var/tmp instead, under a
+ * name derived from the checkout's path so each checkout keeps its own.
+ */
+function postgresDataDir(): string {
+  const preferred = join(dataDir, "postgres");
+  if (process.getuid?.() !== 0) return preferred;
+  let dir = dirname(preferred);
+  for (; dir !== dirname(dir); dir = dirname(dir)) {
+    if (existsSync(dir) && (statSync(dir).mode & 0o001) === 0) {
+      const fallback = join("/var/tmp", `trustmesh-postgres-${createHash("sha256").update(preferred).digest("hex").slice(0, 12)}`);
+      console.log(`PostgreSQL cannot reach ${preferred} as the postgres user (${dir} is not searchable); using ${fallback}`);
+      return fallback;
+    }
+  }
+  return preferred;
+}
 
 function databaseNameOf(service: ServiceName): string {
   return `trustmesh_${service.replace("-", "_")}`;
@@ -64,10 +86,10 @@ async function main(): Promise<void> {
     await Promise.allSettled([redis?.stop(), postgres?.stop()]);
   };
 
-  if (!process.env.DATABASE_URL) postgres = await startPostgres({ dataDir: join(dataDir, "postgres"), ephemeral: false });
+  if (!process.env.DATABASE_URL) postgres = await startPostgres({ dataDir: postgresDataDir(), ephemeral: false });
   if (!process.env.REDIS_URL) redis = await startRedis({ dataDir: join(dataDir, "redis"), ephemeral: false });
-  const databaseServerUrl = process.env.DATABASE_URL ?? (postgres as PostgresServer).url;
-  const redisUrl = process.env.REDIS_URL ?? (redis as RedisServer).url;
+  const databaseServerUrl = process.env.DATABASE_URL || (postgres as PostgresServer).url;
+  const redisUrl = process.env.REDIS_URL || (redis as RedisServer).url;
 
   let platform: Awaited<ReturnType<typeof startServices>>;
   try {

@@ -1,0 +1,109 @@
+// Goal: `npm start`'s script brings up the whole platform on its own — local
+// PostgreSQL and Redis, six services answering gRPC health SERVING to plain
+// @grpc/grpc-js — and Ctrl-C (SIGINT) stops every process it started, exiting
+// cleanly, with nothing left listening.
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { chmod, mkdtemp, rm } from "node:fs/promises";
+import * as net from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { trustmeshServices } from "@trustmesh/api";
+import { Health, HealthCheckResponse_ServingStatus } from "@trustmesh/api/grpc/health/v1/health_pb.js";
+import { allServiceNames } from "@trustmesh/testkit";
+import { createGrpcJsClient, grpcJsUnary } from "@trustmesh/testkit/grpc-js";
+
+const repoRoot = join(import.meta.dirname, "..", "..");
+
+function isListening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, "127.0.0.1");
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}
+
+/** A base port with the six after it all free, for each of the three ranges. */
+async function freeBase(): Promise<number> {
+  for (;;) {
+    const base = 20_000 + Math.floor(Math.random() * 30_000);
+    const busy = await Promise.all(allServiceNames.map((_, index) => isListening(base + index)));
+    if (!busy.includes(true)) return base;
+  }
+}
+
+describe("npm start", function () {
+  this.timeout(180_000);
+  let dataDir: string;
+  let child: ChildProcess;
+  let output = "";
+
+  before(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), "trustmesh-start-"));
+    // As root, PostgreSQL runs as the postgres user, who must be able to enter the folder.
+    await chmod(dataDir, 0o755);
+  });
+
+  after(async () => {
+    if (child?.exitCode === null) child.kill("SIGKILL");
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it("starts six services that answer gRPC health SERVING, and stops everything on SIGINT", async () => {
+    const ports = { grpc: await freeBase(), http: await freeBase(), admin: await freeBase() };
+    child = spawn(process.execPath, [join(repoRoot, "scripts", "start.ts")], {
+      cwd: repoRoot,
+      env: {
+        ...process.env,
+        DATABASE_URL: "",
+        REDIS_URL: "",
+        TRUSTMESH_DATA_DIR: dataDir,
+        TRUSTMESH_GRPC_BASE_PORT: String(ports.grpc),
+        TRUSTMESH_HTTP_BASE_PORT: String(ports.http),
+        TRUSTMESH_ADMIN_BASE_PORT: String(ports.admin),
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const collect = (chunk: Buffer) => {
+      output += chunk.toString("utf8");
+    };
+    child.stdout?.on("data", collect);
+    child.stderr?.on("data", collect);
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+
+    const giveUpAt = Date.now() + 120_000;
+    while (!output.includes("Trustmesh is running")) {
+      assert.equal(child.exitCode, null, `npm start exited early:\n${output}`);
+      assert.ok(Date.now() < giveUpAt, `npm start did not come up:\n${output}`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    const postgresPort = Number(/postgres\s+postgres:\/\/[^:]+@127\.0\.0\.1:(\d+)/.exec(output)?.[1]);
+    const redisPort = Number(/redis\s+redis:\/\/127\.0\.0\.1:(\d+)/.exec(output)?.[1]);
+    assert.ok(postgresPort > 0 && redisPort > 0, output);
+
+    for (const [index, name] of allServiceNames.entries()) {
+      assert.match(output, new RegExp(`${name}\\s+gRPC 127\\.0\\.0\\.1:${ports.grpc + index}`));
+      const client = createGrpcJsClient(`127.0.0.1:${ports.grpc + index}`);
+      try {
+        const answer = await grpcJsUnary(client, Health.method.check, { service: trustmeshServices[name].typeName });
+        assert.equal(answer.status, HealthCheckResponse_ServingStatus.SERVING, name);
+      } finally {
+        client.close();
+      }
+    }
+
+    child.kill("SIGINT");
+    assert.equal(await exited, 0, output);
+    const stillListening = await Promise.all(
+      [
+        postgresPort,
+        redisPort,
+        ...allServiceNames.flatMap((_, index) => [ports.grpc + index, ports.http + index, ports.admin + index]),
+      ].map(isListening),
+    );
+    assert.deepEqual(stillListening.filter(Boolean), [], "every port is closed after Ctrl-C");
+  });
+});
