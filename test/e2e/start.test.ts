@@ -26,12 +26,14 @@ function isListening(port: number): Promise<boolean> {
   });
 }
 
-/** A base port with the six after it all free, for each of the three ranges. */
-async function freeBase(): Promise<number> {
+/** Three non-overlapping ranges of six free ports: gRPC, HTTP and admin. */
+async function freePortRanges(): Promise<{ grpc: number; http: number; admin: number }> {
   for (;;) {
     const base = 20_000 + Math.floor(Math.random() * 30_000);
-    const busy = await Promise.all(allServiceNames.map((_, index) => isListening(base + index)));
-    if (!busy.includes(true)) return base;
+    const ranges = { grpc: base, http: base + 10, admin: base + 20 };
+    const ports = Object.values(ranges).flatMap((start) => allServiceNames.map((_, index) => start + index));
+    const busy = await Promise.all(ports.map(isListening));
+    if (!busy.includes(true)) return ranges;
   }
 }
 
@@ -53,7 +55,7 @@ describe("npm start", function () {
   });
 
   it("starts six services that answer gRPC health SERVING, and stops everything on SIGINT", async () => {
-    const ports = { grpc: await freeBase(), http: await freeBase(), admin: await freeBase() };
+    const ports = await freePortRanges();
     child = spawn(process.execPath, [join(repoRoot, "scripts", "start.ts")], {
       cwd: repoRoot,
       env: {
