@@ -10,21 +10,22 @@
 // client-streaming or bidi RPCs (server reflection, which is bidi, is served by
 // @grpc/reflection directly).
 
-import { type DescMethod, type DescService, fromBinary, type Message, toBinary } from "@bufbuild/protobuf";
+import { type DescMethod, fromBinary, type Message, toBinary } from "@bufbuild/protobuf";
 import {
   Code,
   ConnectError,
   createContextValues,
-  createHandlerContext,
   createServiceImplSpec,
   decodeBinaryHeader,
   encodeBinaryHeader,
+  type HandlerContext,
   type Interceptor,
   type MethodImplSpec,
 } from "@connectrpc/connect";
 import { createAsyncIterable, invokeUnaryImplementation, transformInvokeImplementation } from "@connectrpc/connect/protocol";
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import * as grpc from "@grpc/grpc-js";
+import { MetadataHeaders } from "./metadata-headers.ts";
 import { addReflection } from "./reflection.ts";
 import type { ServiceRegistration } from "./registration.ts";
 
@@ -41,17 +42,9 @@ export interface GrpcServerOptions {
 const reservedTrailers = new Set(["grpc-status", "grpc-message", "content-type", "te"]);
 
 function headersFromMetadata(metadata: grpc.Metadata, deadline: grpc.Deadline): Headers {
-  const headers = new Headers();
-  for (const [key, values] of Object.entries(metadata.toJSON())) {
-    for (const value of values) {
-      headers.append(key, typeof value === "string" ? value : encodeBinaryHeader(value));
-    }
-  }
-  // grpc-js consumes grpc-timeout; put it back so the deadline interceptor
-  // sees the same request on both transports.
   const timeoutMs = deadlineRemainingMs(deadline);
-  if (timeoutMs !== undefined) headers.set("grpc-timeout", `${Math.max(1, Math.ceil(timeoutMs))}m`);
-  return headers;
+  const grpcTimeout = timeoutMs === undefined ? undefined : `${Math.max(1, Math.ceil(timeoutMs))}m`;
+  return new MetadataHeaders(metadata, grpcTimeout) as unknown as Headers;
 }
 
 function deadlineRemainingMs(deadline: grpc.Deadline): number | undefined {
@@ -72,6 +65,11 @@ function metadataFromHeaders(headers: Headers): grpc.Metadata {
   return metadata;
 }
 
+function isEmpty(headers: Headers): boolean {
+  for (const _ of headers.keys()) return false;
+  return true;
+}
+
 function toServiceError(reason: unknown, trailer: Headers): Partial<grpc.StatusObject> {
   const error = ConnectError.from(reason);
   // Connect's own encoder writes grpc-status-details-bin (google.rpc.Status
@@ -81,30 +79,57 @@ function toServiceError(reason: unknown, trailer: Headers): Partial<grpc.StatusO
   return { code: error.code as number as grpc.status, details: error.rawMessage, metadata: metadataFromHeaders(trailers) };
 }
 
+/** One shared reason: building a ConnectError per cancelled call is measurable. */
+const callerCancelled = new ConnectError("the caller cancelled", Code.Canceled);
+
+/** A handler context the call can abort, as Connect's handlers hold it. */
+type CallContext = HandlerContext & { abort(reason?: unknown): void };
+
+/**
+ * The handler context of one call, built directly rather than with Connect's
+ * createHandlerContext: that one copies the request headers, and links a
+ * deadline timer and the server's shutdown signal to the context with
+ * listeners that only an abort() removes, which would cost an abort (a
+ * DOMException and an event) on every answered call. Here the deadline
+ * interceptor enforces deadlines, a draining server lets unary calls finish,
+ * and only streams, which can outlive a drain, follow the shutdown signal.
+ */
 function createCallContext(
-  service: DescService,
   method: DescMethod,
   call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>,
-  shutdownSignal: AbortSignal,
-) {
-  const context = createHandlerContext({
-    service,
+  shutdownSignal: AbortSignal | undefined,
+): CallContext {
+  const controller = new AbortController();
+  const deadlineAt = call.getDeadline();
+  const deadlineAtMs = deadlineAt instanceof Date ? deadlineAt.getTime() : deadlineAt;
+  if (shutdownSignal) {
+    const onShutdown = () => controller.abort(shutdownSignal.reason);
+    shutdownSignal.addEventListener("abort", onShutdown, { once: true });
+    controller.signal.addEventListener("abort", () => shutdownSignal.removeEventListener("abort", onShutdown), { once: true });
+  }
+  return {
+    service: method.parent,
     method,
     protocolName: "grpc",
     requestMethod: "POST",
-    url: `/${service.typeName}/${method.name}`,
-    timeoutMs: deadlineRemainingMs(call.getDeadline()),
-    shutdownSignal,
-    requestHeader: headersFromMetadata(call.metadata, call.getDeadline()),
-    contextValues: createContextValues(),
-  });
-  call.on("cancelled", () => context.abort(new ConnectError("the caller cancelled", Code.Canceled)));
-  return context;
+    url: `/${method.parent.typeName}/${method.name}`,
+    signal: controller.signal,
+    timeoutMs: () => (Number.isFinite(deadlineAtMs) ? deadlineAtMs - Date.now() : undefined),
+    requestHeader: headersFromMetadata(call.metadata, deadlineAt),
+    responseHeader: new Headers(),
+    responseTrailer: new Headers(),
+    values: createContextValues(),
+    abort: (reason) => controller.abort(reason),
+  };
 }
 
 function serializerFor<T extends Message>(schema: DescMethod["input"]) {
   return {
-    serialize: (message: T) => Buffer.from(toBinary(schema, message)),
+    // A view on the encoded bytes, not a copy of them.
+    serialize: (message: T) => {
+      const bytes = toBinary(schema, message);
+      return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    },
     deserialize: (bytes: Buffer) => fromBinary(schema, bytes) as T,
   };
 }
@@ -113,16 +138,21 @@ type UnarySpec = Extract<MethodImplSpec, { kind: "unary" }>;
 
 function unaryHandler(spec: UnarySpec, options: GrpcServerOptions): grpc.handleUnaryCall<Message, Message> {
   return (call, callback) => {
-    const context = createCallContext(spec.method.parent, spec.method, call, options.shutdownSignal);
+    const context = createCallContext(spec.method, call, undefined);
+    let answered = false;
+    // grpc-js may report a cancel for a call that has already been answered.
+    call.on("cancelled", () => answered || context.abort(callerCancelled));
     invokeUnaryImplementation(spec, context, call.request, options.interceptors).then(
       (response) => {
-        if ([...context.responseHeader.keys()].length > 0) call.sendMetadata(metadataFromHeaders(context.responseHeader));
-        callback(null, response, metadataFromHeaders(context.responseTrailer));
-        // Connect aborts a handler's signal when the call completes; so do we.
-        context.abort();
+        if (!isEmpty(context.responseHeader)) call.sendMetadata(metadataFromHeaders(context.responseHeader));
+        answered = true;
+        // Unlike Connect's handlers, the context's signal is not aborted after a
+        // successful answer: nothing listens by then, and aborting costs a
+        // DOMException and an event per call.
+        callback(null, response, isEmpty(context.responseTrailer) ? undefined : metadataFromHeaders(context.responseTrailer));
       },
       (reason: unknown) => {
-        context.abort();
+        answered = true;
         callback(toServiceError(reason, context.responseTrailer));
       },
     );
@@ -131,7 +161,8 @@ function unaryHandler(spec: UnarySpec, options: GrpcServerOptions): grpc.handleU
 
 function serverStreamingHandler(spec: MethodImplSpec, options: GrpcServerOptions): grpc.handleServerStreamingCall<Message, Message> {
   return (call) => {
-    const context = createCallContext(spec.method.parent, spec.method, call, options.shutdownSignal);
+    const context = createCallContext(spec.method, call, options.shutdownSignal);
+    call.on("cancelled", () => context.abort(callerCancelled));
     const invoke = transformInvokeImplementation(spec, context, options.interceptors);
     void (async () => {
       let headersSent = false;
