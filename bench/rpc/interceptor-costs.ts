@@ -6,7 +6,13 @@
 //
 //   taskset -c 0 node bench/rpc/interceptor-costs.ts
 import { create } from "@bufbuild/protobuf";
-import { createContextValues, createServiceImplSpec, type HandlerContext, type Interceptor, type MethodImplSpec } from "@connectrpc/connect";
+import {
+  createContextValues,
+  createServiceImplSpec,
+  type HandlerContext,
+  type Interceptor,
+  type MethodImplSpec,
+} from "@connectrpc/connect";
 import { invokeUnaryImplementation } from "@connectrpc/connect/protocol";
 import { createLogger, createMetrics, createTokenVerifier, registration, startTelemetry } from "../../packages/runtime/src/index.ts";
 import { createInterceptorStack } from "../../packages/runtime/src/interceptors/index.ts";

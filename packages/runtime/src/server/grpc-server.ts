@@ -17,7 +17,6 @@ import {
   createContextValues,
   createServiceImplSpec,
   decodeBinaryHeader,
-  encodeBinaryHeader,
   type HandlerContext,
   type Interceptor,
   type MethodImplSpec,
