@@ -2,6 +2,7 @@
 // AsyncLocalStorage so that clients created with createServiceClient pass them
 // on to downstream calls without every handler threading them through.
 import { AsyncLocalStorage } from "node:async_hooks";
+import { createContextKey } from "@connectrpc/connect";
 
 export interface CallScope {
   /** Epoch milliseconds after which the current RPC has failed. */
@@ -14,3 +15,12 @@ export const callScopeStorage = new AsyncLocalStorage<CallScope>();
 export function currentCallScope(): CallScope | undefined {
   return callScopeStorage.getStore();
 }
+
+/**
+ * Ends the call at once with the given error: its handler's signal aborts and
+ * the caller gets the error, whatever the handler does next. Transports that
+ * can (the grpc-js adapter) put it in the context values, so the deadline
+ * interceptor needs no controller, race or timer of its own per call.
+ */
+export type EndCall = (error: unknown) => void;
+export const endCallKey = createContextKey<EndCall | undefined>(undefined, { description: "trustmesh end call" });

@@ -65,3 +65,17 @@ export function whenResponseEnds<R extends UnaryResponse | StreamResponse>(
   };
   return { ...response, message } as R;
 }
+
+/**
+ * Calls the next step of an interceptor chain, turning a synchronous throw into
+ * a rejected promise. Interceptors here are plain functions rather than async
+ * ones — each async layer costs a promise and a microtask per call (bench/rpc)
+ * — so one that throws before returning must not escape as a throw.
+ */
+export function callNext<T>(step: () => Promise<T>): Promise<T> {
+  try {
+    return step();
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}

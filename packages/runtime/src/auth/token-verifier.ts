@@ -19,6 +19,8 @@ interface TrustmeshClaims extends JWTPayload {
 export interface TokenVerifier {
   /** Resolves the principal, or throws an UNAUTHENTICATED DomainError. */
   verify(token: string): Promise<Principal>;
+  /** The principal of a token verified before and not yet expired, without waiting. */
+  cached(token: string): Principal | undefined;
 }
 
 export interface TokenVerifierOptions {
@@ -76,6 +78,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   const verified = new LRUCache<string, Principal>({ max: options.cacheMax ?? 10_000 });
 
   return {
+    cached: (token) => verified.get(token),
     async verify(token) {
       const cached = verified.get(token);
       if (cached) return cached;

@@ -9,12 +9,13 @@ import { unauthenticated } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { toConnectError } from "./error-mapping.ts";
 
-async function authenticate(header: Headers, verifier: TokenVerifier): Promise<Principal | undefined> {
+/** The bearer token of the request, undefined when there is none; throws when malformed. */
+function bearerToken(header: Headers): string | undefined {
   const authorization = header.get("authorization");
   if (authorization === null) return undefined;
   const match = /^Bearer ([A-Za-z0-9._~+/=-]+)$/.exec(authorization);
   if (!match?.[1]) throw unauthenticated("authorization header must be 'Bearer <token>'", "TOKEN_INVALID");
-  return verifier.verify(match[1]);
+  return match[1];
 }
 
 /** Yields the first message after checking it, for owner rules on streaming requests. */
@@ -28,20 +29,32 @@ async function* authorizeFirst<T>(messages: AsyncIterable<T>, check: (message: T
 }
 
 export function createAuthInterceptor(options: { verifier: TokenVerifier; domain: string; logger: Logger }): Interceptor {
-  return (next) => async (request) => {
+  return (next) => (request) => {
     const rule = ruleOf(request.method);
-    let principal: Principal | undefined;
+    // This runs outside the error-mapping interceptor, so it maps its own errors.
+    const refuse = (error: unknown) => Promise.reject(toConnectError(error, options.domain, options.logger));
+    const proceed = (principal: Principal | undefined) => {
+      try {
+        request.contextValues.set(principalKey, principal);
+        // Everything but the owner comparison of a streaming request can be decided now.
+        const ruleNow = request.stream && rule?.ownerPath.length ? { ...rule, ownerPath: [] } : rule;
+        authorize(ruleNow, principal, request.stream ? undefined : request.message);
+      } catch (error) {
+        return refuse(error);
+      }
+      if (!request.stream || !rule?.ownerPath.length) return next(request);
+      return next({ ...request, message: authorizeFirst(request.message, (message) => authorize(rule, principal, message)) });
+    };
+    let token: string | undefined;
     try {
-      principal = await authenticate(request.header, options.verifier);
-      request.contextValues.set(principalKey, principal);
-      // Everything but the owner comparison of a streaming request can be decided now.
-      const ruleNow = request.stream && rule?.ownerPath.length ? { ...rule, ownerPath: [] } : rule;
-      authorize(ruleNow, principal, request.stream ? undefined : request.message);
+      token = bearerToken(request.header);
     } catch (error) {
-      // This runs outside the error-mapping interceptor, so it maps its own errors.
-      throw toConnectError(error, options.domain, options.logger);
+      return refuse(error);
     }
-    if (!request.stream || !rule?.ownerPath.length) return next(request);
-    return next({ ...request, message: authorizeFirst(request.message, (message) => authorize(rule, principal, message)) });
+    // No token, or one verified before: decided without waiting (the common case).
+    if (token === undefined) return proceed(undefined);
+    const known = options.verifier.cached(token);
+    if (known) return proceed(known);
+    return options.verifier.verify(token).then(proceed, refuse);
   };
 }

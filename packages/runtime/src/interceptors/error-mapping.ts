@@ -6,6 +6,7 @@ import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { badRequestDetail, errorInfoDetail } from "../error-details.ts";
 import { DomainError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
+import { callNext } from "../rpc-status.ts";
 
 export function toConnectError(error: unknown, domain: string, logger: Logger): ConnectError {
   if (error instanceof ConnectError) return error;
@@ -31,13 +32,11 @@ async function* mapStreamErrors<T>(messages: AsyncIterable<T>, map: (error: unkn
 
 export function createErrorMappingInterceptor(options: { domain: string; logger: Logger }): Interceptor {
   const map = (error: unknown) => toConnectError(error, options.domain, options.logger);
-  return (next) => async (request) => {
-    try {
-      const response = await next(request);
-      if (!response.stream) return response;
-      return { ...response, message: mapStreamErrors(response.message, map) };
-    } catch (error) {
-      throw map(error);
-    }
-  };
+  return (next) => (request) =>
+    callNext(() => next(request)).then(
+      (response) => (response.stream ? { ...response, message: mapStreamErrors(response.message, map) } : response),
+      (error: unknown) => {
+        throw map(error);
+      },
+    );
 }

@@ -4,13 +4,13 @@
 import { Code, type Interceptor } from "@connectrpc/connect";
 import { principalKey } from "../context.ts";
 import type { Logger } from "../logger.ts";
-import { codeName, codeOf, whenResponseEnds } from "../rpc-status.ts";
+import { callNext, codeName, codeOf, whenResponseEnds } from "../rpc-status.ts";
 
 /** Codes that mean the server, not the caller, is at fault. */
 const serverFaultCodes = new Set<Code>([Code.Internal, Code.Unknown, Code.DataLoss, Code.Unavailable, Code.Unimplemented]);
 
 export function createLoggingInterceptor(logger: Logger): Interceptor {
-  return (next) => async (request) => {
+  return (next) => (request) => {
     const startedAt = performance.now();
     const finish = (error: unknown) => {
       const code = error === undefined ? undefined : codeOf(error);
@@ -28,11 +28,12 @@ export function createLoggingInterceptor(logger: Logger): Interceptor {
         "rpc finished",
       );
     };
-    try {
-      return whenResponseEnds(await next(request), finish);
-    } catch (error) {
-      finish(error);
-      throw error;
-    }
+    return callNext(() => next(request)).then(
+      (response) => whenResponseEnds(response, finish),
+      (error: unknown) => {
+        finish(error);
+        throw error;
+      },
+    );
   };
 }

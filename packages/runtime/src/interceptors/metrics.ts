@@ -5,12 +5,12 @@
 import type { Interceptor } from "@connectrpc/connect";
 import { trace } from "@opentelemetry/api";
 import type { Counter, Histogram } from "prom-client";
-import { codeName, codeOf, whenResponseEnds } from "../rpc-status.ts";
+import { callNext, codeName, codeOf, whenResponseEnds } from "../rpc-status.ts";
 
 type RpcLabel = "service" | "method" | "code";
 
 export function createMetricsInterceptor(requests: Counter<RpcLabel>, duration: Histogram<RpcLabel>): Interceptor {
-  return (next) => async (request) => {
+  return (next) => (request) => {
     const startedAt = performance.now();
     const traceId = trace.getActiveSpan()?.spanContext().traceId;
     const record = (error: unknown) => {
@@ -27,11 +27,12 @@ export function createMetricsInterceptor(requests: Counter<RpcLabel>, duration: 
         exemplarLabels: (traceId ? { trace_id: traceId } : {}) as Record<string, string>,
       });
     };
-    try {
-      return whenResponseEnds(await next(request), record);
-    } catch (error) {
-      record(error);
-      throw error;
-    }
+    return callNext(() => next(request)).then(
+      (response) => whenResponseEnds(response, record),
+      (error: unknown) => {
+        record(error);
+        throw error;
+      },
+    );
   };
 }

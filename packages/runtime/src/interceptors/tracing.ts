@@ -3,7 +3,7 @@
 // exemplars included, sees the span.
 import type { Interceptor } from "@connectrpc/connect";
 import { context, propagation, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
-import { codeName, codeOf, whenResponseEnds } from "../rpc-status.ts";
+import { callNext, codeName, codeOf, whenResponseEnds } from "../rpc-status.ts";
 import { headersGetter } from "../telemetry/headers.ts";
 
 function endSpan(span: Span, error: unknown): void {
@@ -18,7 +18,7 @@ function endSpan(span: Span, error: unknown): void {
 
 export function createTracingInterceptor(): Interceptor {
   const tracer = trace.getTracer("@trustmesh/runtime");
-  return (next) => async (request) => {
+  return (next) => (request) => {
     const parent = propagation.extract(ROOT_CONTEXT, request.header, headersGetter);
     const span = tracer.startSpan(
       `${request.service.typeName}/${request.method.name}`,
@@ -33,18 +33,19 @@ export function createTracingInterceptor(): Interceptor {
       parent,
     );
     const spanContext = trace.setSpan(parent, span);
-    try {
-      const response = await context.with(spanContext, () => next(request));
+    return callNext(() => context.with(spanContext, next, undefined, request)).then(
       // Stream bodies are produced after this function returns, so each pull
       // re-enters the span's context.
-      return whenResponseEnds(
-        response,
-        (error) => endSpan(span, error),
-        (pull) => context.with(spanContext, pull),
-      );
-    } catch (error) {
-      endSpan(span, error);
-      throw error;
-    }
+      (response) =>
+        whenResponseEnds(
+          response,
+          (error) => endSpan(span, error),
+          (pull) => context.with(spanContext, pull),
+        ),
+      (error: unknown) => {
+        endSpan(span, error);
+        throw error;
+      },
+    );
   };
 }

@@ -25,11 +25,15 @@ export function createValidationInterceptor(options: { domain: string }): Interc
   const validate = createValidateInterceptor();
   return (next) => {
     const validated = validate(next);
-    return async (request) => {
+    const decorate = (error: unknown) => Promise.reject(withStandardDetails(error, options.domain));
+    return (request) => {
+      // A streaming request is validated as its messages are read, inside next.
+      if (request.stream) return validated(request).catch(decorate);
       try {
-        return await validated(request);
+        // A unary request is validated, and refused by a throw, before next is called.
+        return validated(request);
       } catch (error) {
-        throw withStandardDetails(error, options.domain);
+        return decorate(error);
       }
     };
   };

@@ -24,6 +24,7 @@ import {
 import { createAsyncIterable, invokeUnaryImplementation, transformInvokeImplementation } from "@connectrpc/connect/protocol";
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import * as grpc from "@grpc/grpc-js";
+import { endCallKey } from "../call-scope.ts";
 import { MetadataHeaders } from "./metadata-headers.ts";
 import { addReflection } from "./reflection.ts";
 import type { ServiceRegistration } from "./registration.ts";
@@ -139,22 +140,29 @@ function unaryHandler(spec: UnarySpec, options: GrpcServerOptions): grpc.handleU
   return (call, callback) => {
     const context = createCallContext(spec.method, call, undefined);
     let answered = false;
+    const answerWithError = (reason: unknown) => {
+      if (answered) return;
+      answered = true;
+      callback(toServiceError(reason, context.responseTrailer));
+    };
+    // The deadline interceptor ends an overdue call through this: the handler's
+    // signal aborts and the caller is answered now, whatever the handler does.
+    context.values.set(endCallKey, (error) => {
+      if (answered) return;
+      context.abort(error);
+      answerWithError(error);
+    });
     // grpc-js may report a cancel for a call that has already been answered.
     call.on("cancelled", () => answered || context.abort(callerCancelled));
-    invokeUnaryImplementation(spec, context, call.request, options.interceptors).then(
-      (response) => {
-        if (!isEmpty(context.responseHeader)) call.sendMetadata(metadataFromHeaders(context.responseHeader));
-        answered = true;
-        // Unlike Connect's handlers, the context's signal is not aborted after a
-        // successful answer: nothing listens by then, and aborting costs a
-        // DOMException and an event per call.
-        callback(null, response, isEmpty(context.responseTrailer) ? undefined : metadataFromHeaders(context.responseTrailer));
-      },
-      (reason: unknown) => {
-        answered = true;
-        callback(toServiceError(reason, context.responseTrailer));
-      },
-    );
+    invokeUnaryImplementation(spec, context, call.request, options.interceptors).then((response) => {
+      if (answered) return;
+      answered = true;
+      if (!isEmpty(context.responseHeader)) call.sendMetadata(metadataFromHeaders(context.responseHeader));
+      // Unlike Connect's handlers, the context's signal is not aborted after a
+      // successful answer: nothing listens by then, and aborting costs a
+      // DOMException and an event per call.
+      callback(null, response, isEmpty(context.responseTrailer) ? undefined : metadataFromHeaders(context.responseTrailer));
+    }, answerWithError);
   };
 }
 
