@@ -15,8 +15,8 @@ import {
   type MethodImplSpec,
 } from "@connectrpc/connect";
 import { invokeUnaryImplementation } from "@connectrpc/connect/protocol";
-import { createLogger, createMetrics, createTokenVerifier, registration, startTelemetry } from "../../packages/runtime/src/index.ts";
 import { endCallKey } from "../../packages/runtime/src/call-scope.ts";
+import { createLogger, createMetrics, createTokenVerifier, registration, startTelemetry } from "../../packages/runtime/src/index.ts";
 import { createInterceptorStack } from "../../packages/runtime/src/interceptors/index.ts";
 import { EchoService, echoServiceImpl } from "../../packages/runtime/test/support/echo-service.ts";
 import { stackOrder } from "./ablation-variants.ts";

@@ -20,6 +20,7 @@ import {
   allServiceNames,
   type OtlpReceiver,
   type PostgresServer,
+  type ReceivedSpan,
   type RedisServer,
   type RunningServices,
   startOtlpReceiver,
@@ -106,23 +107,18 @@ describe("platform end to end", function () {
       ),
       (error: ConnectError) => error.code === Code.Unauthenticated,
     );
-    const spans = await receiver.waitFor((all) => {
-      const ours = all.filter((span) => span.traceId === traceId);
-      return (
-        ours.some((span) => span.serviceName === "auth" && span.attributes["db.system.name"] !== undefined) ||
-        ours.some((span) => span.serviceName === "auth" && span.attributes["db.system"] !== undefined)
-      );
-    });
+    // pg instrumentation names the database system in either of two attributes, by semantic-convention version.
+    const isPostgresQuery = (span: ReceivedSpan) => (span.attributes["db.system.name"] ?? span.attributes["db.system"]) === "postgresql";
+    const spans = await receiver.waitFor((all) =>
+      all.some((span) => span.traceId === traceId && span.serviceName === "auth" && isPostgresQuery(span)),
+    );
     const ours = spans.filter((span) => span.traceId === traceId);
-    const find = (service: string, predicate: (span: (typeof ours)[number]) => boolean) =>
+    const find = (service: string, predicate: (span: ReceivedSpan) => boolean) =>
       ours.find((span) => span.serviceName === service && predicate(span));
     const ledgerServer = find("ledger", (span) => span.kind === 2 && span.name === "trustmesh.ledger.v1.LedgerService/GetBalance");
     const ledgerClient = find("ledger", (span) => span.kind === 3 && span.name === "trustmesh.auth.v1.AuthService/GetJwks");
     const authServer = find("auth", (span) => span.kind === 2 && span.name === "trustmesh.auth.v1.AuthService/GetJwks");
-    const authQuery = find(
-      "auth",
-      (span) => span.attributes["db.system"] === "postgresql" || span.attributes["db.system.name"] === "postgresql",
-    );
+    const authQuery = find("auth", isPostgresQuery);
     assert.ok(ledgerServer, "ledger's server span");
     assert.ok(ledgerClient, "ledger's client span for GetJwks");
     assert.ok(authServer, "auth's server span for GetJwks");

@@ -34,6 +34,8 @@ export function createPrismaClient<Client>(
   PrismaClientClass: new (options: { adapter: PrismaPg }) => Client,
   options: CreatePrismaClientOptions,
 ): Client {
+  // Without either, pg would quietly fall back to PG* environment variables.
+  if (options.pool === undefined && options.databaseUrl === undefined) throw new Error("createPrismaClient needs a pool or a databaseUrl");
   const poolOrConfig: pg.Pool | pg.PoolConfig = options.pool ?? {
     connectionString: options.databaseUrl,
     max: options.poolMax ?? 10,
