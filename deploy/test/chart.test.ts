@@ -283,6 +283,8 @@ describe("Helm chart", function () {
       const missing: string[] = [];
       const walk = (value: unknown, node: Json, path: string) => {
         if (value === null || typeof value !== "object" || Array.isArray(value)) return;
+        // A Kubernetes object passed through as it is (affinity, selectors): free-form by design.
+        if (node.properties === undefined && node.patternProperties === undefined && node.additionalProperties === undefined) return;
         for (const [key, child] of Object.entries(value)) {
           const next = childSchema(node, key);
           if (!next) missing.push(`${path}${key}`);
