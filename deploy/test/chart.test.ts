@@ -73,7 +73,15 @@ describe("Helm chart", function () {
     assert.equal(ofKind(defaults, "Service").length, 6);
     assert.equal(ofKind(defaults, "ServiceAccount").length, 6);
     assert.equal(ofKind(defaults, "PodDisruptionBudget").length, 6);
-    for (const kind of ["HorizontalPodAutoscaler", "NetworkPolicy", "Cluster", "Database", "ServiceMonitor", "PrometheusRule", "ConfigMap"]) {
+    for (const kind of [
+      "HorizontalPodAutoscaler",
+      "NetworkPolicy",
+      "Cluster",
+      "Database",
+      "ServiceMonitor",
+      "PrometheusRule",
+      "ConfigMap",
+    ]) {
       assert.equal(ofKind(defaults, kind).length, 0, `${kind} is off by default`);
     }
     const counts = Object.fromEntries(
@@ -133,7 +141,7 @@ describe("Helm chart", function () {
     }
   });
 
-  it("probes every service with native gRPC health: startup and readiness on the server, liveness on \"liveness\"", () => {
+  it('probes every service with native gRPC health: startup and readiness on the server, liveness on "liveness"', () => {
     for (const deployment of ofKind(everything, "Deployment")) {
       const container = (field(deployment, "spec", "template", "spec", "containers") as Json[])[0] as Json;
       assert.deepEqual(container.args, ["serve", component(deployment)]);
@@ -145,7 +153,10 @@ describe("Helm chart", function () {
       const env = Object.fromEntries((container.env as Json[]).map((variable) => [variable.name, variable.value ?? "(secret)"]));
       assert.equal(env.GRPC_PORT, "50051");
       assert.equal(env.AUTH_GRPC_URL, "http://trustmesh-auth.trustmesh.svc:50051");
-      assert.equal(env.DATABASE_URL, `postgresql://trustmesh_${String(component(deployment)).replace("-", "_")}:$(DATABASE_PASSWORD)@trustmesh-postgres-rw.trustmesh.svc:5432/trustmesh_${String(component(deployment)).replace("-", "_")}`);
+      assert.equal(
+        env.DATABASE_URL,
+        `postgresql://trustmesh_${String(component(deployment)).replace("-", "_")}:$(DATABASE_PASSWORD)@trustmesh-postgres-rw.trustmesh.svc:5432/trustmesh_${String(component(deployment)).replace("-", "_")}`,
+      );
       assert.equal(env.OTEL_EXPORTER_OTLP_ENDPOINT, everyToggleOn["otel.endpoint"]);
       // With autoscaling on, the HPA owns the replica count.
       assert.equal(field(deployment, "spec", "replicas"), undefined);
@@ -173,8 +184,9 @@ describe("Helm chart", function () {
       const rulePort = (rule: Json) => ((rule.ports as Json[])[0] as Json).port;
       const grpcRule = rules.find((rule) => rulePort(rule) === "grpc") as Json;
       const callers = (grpcRule.from as Json[]).map((peer) => field(peer, "podSelector", "matchLabels", "app.kubernetes.io/component"));
-      assert.deepEqual(callers, [...expectedCallers[name] as string[], "health-test"], `callers of ${name}`);
-      for (const peer of grpcRule.from as Json[]) assert.equal(field(peer, "namespaceSelector"), undefined, "callers only from this namespace");
+      assert.deepEqual(callers, [...(expectedCallers[name] as string[]), "health-test"], `callers of ${name}`);
+      for (const peer of grpcRule.from as Json[])
+        assert.equal(field(peer, "namespaceSelector"), undefined, "callers only from this namespace");
       const adminRule = rules.find((rule) => rulePort(rule) === "admin") as Json;
       assert.deepEqual(adminRule.from, [
         {
@@ -183,7 +195,9 @@ describe("Helm chart", function () {
         },
       ]);
       const httpRule = rules.find((rule) => rulePort(rule) === "http") as Json;
-      assert.deepEqual(field(httpRule, "from"), [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "ingress-nginx" } } }]);
+      assert.deepEqual(field(httpRule, "from"), [
+        { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "ingress-nginx" } } },
+      ]);
       assert.equal(rules.length, 3, "no other way in");
       // Egress: DNS, the services it calls, its database, Redis, the collector.
       const egress = field(policy, "spec", "egress") as Json[];
@@ -192,7 +206,9 @@ describe("Helm chart", function () {
         .map(([callee]) => callee);
       const grpcEgress = egress.find((rule) => ((rule.ports as Json[])[0] as Json).port === 50051);
       assert.deepEqual(
-        ((grpcEgress?.to as Json[] | undefined) ?? []).map((peer) => field(peer, "podSelector", "matchLabels", "app.kubernetes.io/component")),
+        ((grpcEgress?.to as Json[] | undefined) ?? []).map((peer) =>
+          field(peer, "podSelector", "matchLabels", "app.kubernetes.io/component"),
+        ),
         callees,
         `services ${name} may call`,
       );
@@ -250,9 +266,8 @@ describe("Helm chart", function () {
     const withExisting = renderChart({ set: { "secrets.existingSecret": "mine" } });
     assert.equal(ofKind(withExisting, "Secret").length, 0);
     const auth = ofKind(withExisting, "Deployment").find((deployment) => component(deployment) === "auth");
-    const ring = ((field(auth, "spec", "template", "spec", "containers") as Json[])[0]?.env as Json[]).find(
-      (variable) => variable.name === "AUTH_KEK_RING",
-    );
+    const container = (field(auth, "spec", "template", "spec", "containers") as Json[])[0] as Json;
+    const ring = (container.env as Json[]).find((variable) => variable.name === "AUTH_KEK_RING");
     assert.equal(field(ring, "valueFrom", "secretKeyRef", "name"), "mine");
   });
 

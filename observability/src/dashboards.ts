@@ -2,9 +2,9 @@
 // overview and one per service. Every query is also kept in `dashboardQueries`
 // so the acceptance test can run each against a real Prometheus.
 import {
+  type Dashboard,
   DashboardBuilder,
   DatasourceVariableBuilder,
-  type Dashboard,
   QueryVariableBuilder,
   RowBuilder,
 } from "@grafana/grafana-foundation-sdk/dashboard";
@@ -28,7 +28,8 @@ export interface GeneratedDashboard {
   readonly json: Dashboard;
 }
 
-const datasource = { type: "prometheus", uid: "${datasource}" };
+/** Grafana's own variable syntax: every panel uses the dashboard's data source variable. */
+const datasource = { type: "prometheus", uid: ["$", "{datasource}"].join("") };
 const errorCodes = serverErrorCodes.join("|");
 
 interface PanelSpec {
@@ -81,7 +82,13 @@ class DashboardAssembler {
 
   panel(spec: PanelSpec): this {
     const panel = spec.kind === "stat" ? new StatPanelBuilder() : new TimeseriesPanelBuilder();
-    panel.title(spec.title).description(spec.description).unit(spec.unit).datasource(datasource).height(8).span(spec.kind === "stat" ? 6 : 12);
+    panel
+      .title(spec.title)
+      .description(spec.description)
+      .unit(spec.unit)
+      .datasource(datasource)
+      .height(8)
+      .span(spec.kind === "stat" ? 6 : 12);
     spec.queries.forEach((query, index) => {
       panel.withTarget(
         new DataqueryBuilder()
@@ -139,7 +146,9 @@ function addRpcPanels(assembler: DashboardAssembler, selector: string, by: strin
       title: "Status codes",
       description: "RPCs by status code; caller errors (INVALID_ARGUMENT, UNAUTHENTICATED ...) show here but do not alert.",
       unit: "reqps",
-      queries: [{ expr: `sum by (${by}, code) (rate(rpc_server_requests_total{${selector}}[$__rate_interval]))`, legend: `{{${by}}} {{code}}` }],
+      queries: [
+        { expr: `sum by (${by}, code) (rate(rpc_server_requests_total{${selector}}[$__rate_interval]))`, legend: `{{${by}}} {{code}}` },
+      ],
     })
     .row("Per method")
     .panel({
@@ -196,7 +205,9 @@ function addSaturationPanels(assembler: DashboardAssembler, selector: string): v
       title: "CPU",
       description: "CPU cores used per instance.",
       unit: "short",
-      queries: [{ expr: `sum by (app, instance) (rate(process_cpu_seconds_total{${selector}}[$__rate_interval]))`, legend: "{{app}} {{instance}}" }],
+      queries: [
+        { expr: `sum by (app, instance) (rate(process_cpu_seconds_total{${selector}}[$__rate_interval]))`, legend: "{{app}} {{instance}}" },
+      ],
     })
     .panel({
       title: "Event loop lag p99",
@@ -229,13 +240,17 @@ function addSaturationPanels(assembler: DashboardAssembler, selector: string): v
       title: "Garbage collection",
       description: "Seconds per second spent in garbage collection, by kind.",
       unit: "percentunit",
-      queries: [{ expr: `sum by (app, kind) (rate(nodejs_gc_duration_seconds_sum{${selector}}[$__rate_interval]))`, legend: "{{app}} {{kind}}" }],
+      queries: [
+        { expr: `sum by (app, kind) (rate(nodejs_gc_duration_seconds_sum{${selector}}[$__rate_interval]))`, legend: "{{app}} {{kind}}" },
+      ],
     })
     .panel({
       title: "File descriptors",
       description: "Open file descriptors as a share of the limit.",
       unit: "percentunit",
-      queries: [{ expr: `max by (app, instance) (process_open_fds{${selector}} / process_max_fds{${selector}})`, legend: "{{app}} {{instance}}" }],
+      queries: [
+        { expr: `max by (app, instance) (process_open_fds{${selector}} / process_max_fds{${selector}})`, legend: "{{app}} {{instance}}" },
+      ],
     });
 }
 
@@ -327,7 +342,10 @@ const businessPanels: Readonly<Record<ServiceName, (selector: string) => PanelSp
       unit: "reqps",
       queries: [
         { expr: `sum by (channel) (rate(auth_verification_codes_sent_total{${s}}[$__rate_interval]))`, legend: "sent {{channel}}" },
-        { expr: `sum by (channel) (rate(auth_verification_codes_confirmed_total{${s}}[$__rate_interval]))`, legend: "confirmed {{channel}}" },
+        {
+          expr: `sum by (channel) (rate(auth_verification_codes_confirmed_total{${s}}[$__rate_interval]))`,
+          legend: "confirmed {{channel}}",
+        },
       ],
     },
   ],
@@ -454,9 +472,12 @@ const serviceTitles: Readonly<Record<ServiceName, string>> = {
 };
 
 function buildServiceDashboard(name: ServiceName): { dashboard: GeneratedDashboard; queries: DashboardQuery[] } {
-  const assembler = new DashboardAssembler(`trustmesh-${name}`, `Trustmesh / ${serviceTitles[name]}`, `The ${name} service: RPCs and business metrics.`, [
-    name,
-  ]);
+  const assembler = new DashboardAssembler(
+    `trustmesh-${name}`,
+    `Trustmesh / ${serviceTitles[name]}`,
+    `The ${name} service: RPCs and business metrics.`,
+    [name],
+  );
   const selector = `namespace=~"$namespace", app="${name}"`;
   addRpcPanels(assembler, selector, "app");
   assembler.row("Business");

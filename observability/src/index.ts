@@ -8,8 +8,8 @@ export {
   pendingBusinessMetrics,
   platformMetrics,
   prometheusTargetMetrics,
-  scrapeJobName,
   type ServiceName,
+  scrapeJobName,
   serviceNames,
 } from "./metrics-catalog.ts";
 export { selectorsOf, withGrafanaVariables } from "./promql.ts";

@@ -85,7 +85,13 @@ export const platformMetrics: readonly CatalogMetric[] = [
  */
 export const businessMetrics: readonly CatalogMetric[] = [
   { name: "auth_logins_total", kind: "counter", labels: ["app", "outcome"], owner: "auth", help: "Login attempts by outcome." },
-  { name: "auth_mfa_total", kind: "counter", labels: ["app", "method", "outcome"], owner: "auth", help: "MFA challenges by method and outcome." },
+  {
+    name: "auth_mfa_total",
+    kind: "counter",
+    labels: ["app", "method", "outcome"],
+    owner: "auth",
+    help: "MFA challenges by method and outcome.",
+  },
   { name: "auth_token_refreshes_total", kind: "counter", labels: ["app"], owner: "auth", help: "Refresh-token rotations." },
   {
     name: "auth_refresh_token_reuse_total",
@@ -150,7 +156,13 @@ export const businessMetrics: readonly CatalogMetric[] = [
     help: "1 when the audit log's chain verified, else 0.",
   },
   { name: "face_validations_total", kind: "counter", labels: ["app", "outcome"], owner: "face", help: "Face validations by outcome." },
-  { name: "face_matches_total", kind: "counter", labels: ["app", "result"], owner: "face", help: "Face comparisons by result (match, no_match)." },
+  {
+    name: "face_matches_total",
+    kind: "counter",
+    labels: ["app", "result"],
+    owner: "face",
+    help: "Face comparisons by result (match, no_match).",
+  },
   { name: "credential_issued_total", kind: "counter", labels: ["app", "type"], owner: "credential", help: "Credentials issued, by type." },
 ];
 

@@ -186,7 +186,8 @@ const businessAlerts: readonly AlertingRule[] = [
     labels: { severity: "warning" },
     annotations: {
       summary: "Many reused refresh tokens: stolen tokens are being replayed.",
-      description: "{{ $value | humanize }} refresh tokens were presented again after rotation in 10 minutes; each revoked its session family.",
+      description:
+        "{{ $value | humanize }} refresh tokens were presented again after rotation in 10 minutes; each revoked its session family.",
       runbook_url: runbook("TrustmeshRefreshTokenReuseSpike"),
     },
   },

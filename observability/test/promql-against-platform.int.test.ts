@@ -126,20 +126,30 @@ describe("PromQL of dashboards and rules against the real platform and a real Pr
     await waitUntil("Prometheus ready", async () => (await fetch(`${prometheusUrl}/-/ready`).catch(() => undefined))?.ok === true);
     await waitUntil("every target up", async () => {
       const answer = await query(`sum(up{job="${scrapeJobName}"})`);
-      return answer.data?.result[0] !== undefined && Number((answer.data.result[0] as unknown as { value: [number, string] }).value[1]) === 6;
+      return (
+        answer.data?.result[0] !== undefined && Number((answer.data.result[0] as unknown as { value: [number, string] }).value[1]) === 6
+      );
     });
 
     // Real traffic: successes (auth's GetJwks), caller errors (a protected RPC
     // without a token), and a cross-service call (ledger fetching auth's keys
     // for a token whose key it has not seen).
-    const auth = createClient(AuthService, createConnectTransport({ baseUrl: platform.services.auth?.httpUrl as string, httpVersion: "1.1" }));
-    const ledger = createClient(LedgerService, createConnectTransport({ baseUrl: platform.services.ledger?.httpUrl as string, httpVersion: "1.1" }));
+    const auth = createClient(
+      AuthService,
+      createConnectTransport({ baseUrl: platform.services.auth?.httpUrl as string, httpVersion: "1.1" }),
+    );
+    const ledger = createClient(
+      LedgerService,
+      createConnectTransport({ baseUrl: platform.services.ledger?.httpUrl as string, httpVersion: "1.1" }),
+    );
     const header = Buffer.from(JSON.stringify({ alg: "EdDSA", kid: "unknown-kid" })).toString("base64url");
     const forged = `${header}.${Buffer.from("{}").toString("base64url")}.${Buffer.from("x").toString("base64url")}`;
     for (let round = 0; round < 5; round++) {
       await auth.getJwks({});
       await ledger.reconcile({}).catch(() => undefined);
-      await ledger.getBalance({ accountId: crypto.randomUUID() }, { headers: { authorization: `Bearer ${forged}` } }).catch(() => undefined);
+      await ledger
+        .getBalance({ accountId: crypto.randomUUID() }, { headers: { authorization: `Bearer ${forged}` } })
+        .catch(() => undefined);
       await new Promise((resolve) => setTimeout(resolve, 400));
     }
     // Rates need two scrapes after the traffic, recording rules one evaluation after that.
@@ -161,7 +171,11 @@ describe("PromQL of dashboards and rules against the real platform and a real Pr
   });
 
   const ruleExpressions = ruleGroups.flatMap((group) =>
-    group.rules.map((rule) => ({ where: isAlertingRule(rule) ? `alert ${rule.alert}` : `record ${rule.record}`, expr: rule.expr, mayBeEmpty: true })),
+    group.rules.map((rule) => ({
+      where: isAlertingRule(rule) ? `alert ${rule.alert}` : `record ${rule.record}`,
+      expr: rule.expr,
+      mayBeEmpty: true,
+    })),
   );
   const dashboardExpressions = dashboardQueries.map((entry) => ({
     where: `dashboard ${entry.dashboard} / ${entry.panel}`,
@@ -184,7 +198,8 @@ describe("PromQL of dashboards and rules against the real platform and a real Pr
     const scraped = new Set((await api<{ data: string[] }>("/api/v1/label/__name__/values")).data);
     // Metadata also knows metrics with labels but no samples yet (a counter never incremented).
     const metadata = (await api<{ data: Record<string, unknown> }>("/api/v1/metadata")).data;
-    const exported = (name: string) => scraped.has(name) || name in metadata || (catalogEntryOf(name) !== undefined && catalogEntryOf(name)?.name as string in metadata);
+    const exported = (name: string) =>
+      scraped.has(name) || name in metadata || (catalogEntryOf(name) !== undefined && (catalogEntryOf(name)?.name as string) in metadata);
 
     const missing: string[] = [];
     const notInCatalog: string[] = [];
@@ -240,7 +255,10 @@ describe("PromQL of dashboards and rules against the real platform and a real Pr
     const nowExported = Object.keys(pendingBusinessMetrics).filter((name) => name in metadata);
     assert.deepEqual(nowExported, [], "remove these from pendingBusinessMetrics: their service exports them now");
     for (const name of Object.keys(pendingBusinessMetrics)) {
-      assert.ok(allCatalogMetrics.some((metric) => metric.name === name && metric.owner !== "platform"), `${name} is a business metric of the catalog`);
+      assert.ok(
+        allCatalogMetrics.some((metric) => metric.name === name && metric.owner !== "platform"),
+        `${name} is a business metric of the catalog`,
+      );
     }
   });
 
@@ -248,7 +266,11 @@ describe("PromQL of dashboards and rules against the real platform and a real Pr
     const empty: string[] = [];
     const alwaysPresent = [
       ...dashboardExpressions.filter((entry) => !entry.mayBeEmpty),
-      ...ruleGroups.flatMap((group) => group.rules.filter((rule) => !isAlertingRule(rule)).map((rule) => ({ where: `record ${"record" in rule ? rule.record : ""}`, expr: "record" in rule ? rule.record : "" }))),
+      ...ruleGroups.flatMap((group) =>
+        group.rules
+          .filter((rule) => !isAlertingRule(rule))
+          .map((rule) => ({ where: `record ${"record" in rule ? rule.record : ""}`, expr: "record" in rule ? rule.record : "" })),
+      ),
     ];
     for (const { where, expr } of alwaysPresent) {
       const answer = await query(expr);

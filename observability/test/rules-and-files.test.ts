@@ -9,7 +9,17 @@ import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
-import { dashboardQueries, dashboards, isAlertingRule, repositoryRoot, ruleGroups, rulesFilePath, selectorsOf, staleFiles, withGrafanaVariables } from "../src/index.ts";
+import {
+  dashboardQueries,
+  dashboards,
+  isAlertingRule,
+  repositoryRoot,
+  ruleGroups,
+  rulesFilePath,
+  selectorsOf,
+  staleFiles,
+  withGrafanaVariables,
+} from "../src/index.ts";
 
 const testsDirectory = join(repositoryRoot, "observability", "prometheus", "tests");
 const testFiles = readdirSync(testsDirectory)
@@ -52,11 +62,19 @@ describe("Prometheus rules", () => {
   it("have promtool tests where each alert fires and where it stays quiet", () => {
     type AlertTest = { alertname: string; exp_alerts?: unknown[] };
     const cases = testFiles.flatMap((file) =>
-      ((parse(readFileSync(file, "utf8")) as { tests: { alert_rule_test?: AlertTest[] }[] }).tests ?? []).flatMap((test) => test.alert_rule_test ?? []),
+      ((parse(readFileSync(file, "utf8")) as { tests: { alert_rule_test?: AlertTest[] }[] }).tests ?? []).flatMap(
+        (test) => test.alert_rule_test ?? [],
+      ),
     );
     for (const name of new Set(alerts.map((alert) => alert.alert))) {
-      assert.ok(cases.some((entry) => entry.alertname === name && (entry.exp_alerts?.length ?? 0) > 0), `${name} has a firing test`);
-      assert.ok(cases.some((entry) => entry.alertname === name && (entry.exp_alerts?.length ?? 0) === 0), `${name} has a quiet test`);
+      assert.ok(
+        cases.some((entry) => entry.alertname === name && (entry.exp_alerts?.length ?? 0) > 0),
+        `${name} has a firing test`,
+      );
+      assert.ok(
+        cases.some((entry) => entry.alertname === name && (entry.exp_alerts?.length ?? 0) === 0),
+        `${name} has a quiet test`,
+      );
     }
   });
 });
@@ -106,7 +124,8 @@ describe("OpenTelemetry Collector config", () => {
       for (const name of pipeline.exporters) used.exporters.add(name);
     }
     const connectors = Object.keys(config.connectors);
-    const defined = (kind: "receivers" | "processors" | "exporters") => new Set([...Object.keys(config[kind]), ...(kind === "processors" ? [] : connectors)]);
+    const defined = (kind: "receivers" | "processors" | "exporters") =>
+      new Set([...Object.keys(config[kind]), ...(kind === "processors" ? [] : connectors)]);
     for (const kind of ["receivers", "processors", "exporters"] as const) {
       for (const name of used[kind]) assert.ok(defined(kind).has(name), `${kind}: ${name} is used but not defined`);
       for (const name of Object.keys(config[kind])) assert.ok(used[kind].has(name), `${kind}: ${name} is defined but not used`);
