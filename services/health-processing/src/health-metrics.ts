@@ -25,7 +25,12 @@ export function createHealthMetrics(metrics: RpcMetrics, queueDepth: () => Promi
     },
   });
   return {
-    uploads: new Counter({ name: "healthprocessing_uploads_total", help: "Documents accepted, by content type.", labelNames: ["content_type"], registers }),
+    uploads: new Counter({
+      name: "healthprocessing_uploads_total",
+      help: "Documents accepted, by content type.",
+      labelNames: ["content_type"],
+      registers,
+    }),
     stageDuration: new Histogram({
       name: "healthprocessing_stage_duration_seconds",
       help: "Time each pipeline stage took, in seconds.",
@@ -41,8 +46,18 @@ export function createHealthMetrics(metrics: RpcMetrics, queueDepth: () => Promi
       registers,
     }),
     jobs: new Counter({ name: "healthprocessing_jobs_total", help: "Jobs reaching each state.", labelNames: ["state"], registers }),
-    failures: new Counter({ name: "healthprocessing_job_failures_total", help: "Failed attempts, by reason.", labelNames: ["reason"], registers }),
-    flags: new Counter({ name: "healthprocessing_flags_raised_total", help: "Lab values flagged, by flag.", labelNames: ["flag"], registers }),
+    failures: new Counter({
+      name: "healthprocessing_job_failures_total",
+      help: "Failed attempts, by reason.",
+      labelNames: ["reason"],
+      registers,
+    }),
+    flags: new Counter({
+      name: "healthprocessing_flags_raised_total",
+      help: "Lab values flagged, by flag.",
+      labelNames: ["flag"],
+      registers,
+    }),
     auditChainOk: new Gauge({
       name: "healthprocessing_audit_chain_ok",
       help: "1 when the last audit-chain verification found it intact, 0 when it found a broken entry.",

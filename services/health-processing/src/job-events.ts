@@ -2,8 +2,9 @@
 // hear what a worker on another one did. A notice carries only the job id: the
 // stream re-reads the job from Postgres, which stays the only source of truth,
 // and streams also poll, so a lost notice or a Redis outage only delays updates.
-import type { Redis } from "ioredis";
+
 import type { Logger } from "@trustmesh/runtime";
+import type { Redis } from "ioredis";
 
 const channelPrefix = "healthprocessing:job:";
 
@@ -24,7 +25,9 @@ export function createJobEvents(redis: Redis, logger: Logger): JobEvents {
   });
   return {
     publish(jobId) {
-      redis.publish(channelPrefix + jobId, "changed").catch((error: Error) => logger.warn({ err: error.message }, "job-events publish failed"));
+      redis
+        .publish(channelPrefix + jobId, "changed")
+        .catch((error: Error) => logger.warn({ err: error.message }, "job-events publish failed"));
     },
     subscribe(jobId, listener) {
       const channel = channelPrefix + jobId;

@@ -86,13 +86,19 @@ export async function runPipeline(dependencies: PipelineDependencies, input: Pip
       return await extractText(input.content, input.contentType, dependencies.ocr, input.signal);
     } catch (error) {
       if (input.signal.aborted) throw error;
-      if (error instanceof UnreadableDocumentError) throw new PipelineFailure(JobFailureReason.UNREADABLE_DOCUMENT, "The file could not be read; it may be damaged or password-protected.", { cause: error });
+      if (error instanceof UnreadableDocumentError)
+        throw new PipelineFailure(
+          JobFailureReason.UNREADABLE_DOCUMENT,
+          "The file could not be read; it may be damaged or password-protected.",
+          { cause: error },
+        );
       throw new PipelineFailure(JobFailureReason.UNREADABLE_DOCUMENT, "The file could not be read as an image or PDF.", { cause: error });
     }
   });
   if (extracted.lines.length === 0) throw new PipelineFailure(JobFailureReason.NO_TEXT_FOUND, "No text could be read from the document.");
   const parsed = await stage(input, JobStage.PARSING_LAB_RESULTS, () => parseReport(extracted.lines));
-  if (parsed.rows.length === 0) throw new PipelineFailure(JobFailureReason.NO_LAB_RESULTS_FOUND, "Text was read, but no lab results were recognised in it.");
+  if (parsed.rows.length === 0)
+    throw new PipelineFailure(JobFailureReason.NO_LAB_RESULTS_FOUND, "Text was read, but no lab results were recognised in it.");
   const findings = await stage(input, JobStage.FLAGGING_RESULTS, () => assessRows(parsed.rows));
   const confidence = reportConfidence(findings, parsed.candidateLineCount);
   const lowConfidence = confidence < lowConfidenceThreshold;
@@ -102,7 +108,9 @@ export async function runPipeline(dependencies: PipelineDependencies, input: Pip
       return await dependencies.interpreter.interpret(interpretationInput, input.signal);
     } catch (error) {
       if (error instanceof InterpreterUnavailableError) {
-        throw new PipelineFailure(JobFailureReason.INTERPRETER_UNAVAILABLE, "The interpretation service could not be reached.", { cause: error });
+        throw new PipelineFailure(JobFailureReason.INTERPRETER_UNAVAILABLE, "The interpretation service could not be reached.", {
+          cause: error,
+        });
       }
       throw error;
     }

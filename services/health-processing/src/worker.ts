@@ -8,14 +8,19 @@
 // Logs name jobs, stages, reasons and durations only, never document text or values.
 import { randomUUID } from "node:crypto";
 import { toBinary } from "@bufbuild/protobuf";
-import { JobFailureReason, JobStage, LabFlag, LabReportResultSchema } from "@trustmesh/api/trustmesh/healthprocessing/v1/healthprocessing_pb.js";
-import { type Logger, type Sealer } from "@trustmesh/runtime";
-import { trace, SpanStatusCode } from "@opentelemetry/api";
+import { SpanStatusCode, trace } from "@opentelemetry/api";
+import {
+  JobFailureReason,
+  JobStage,
+  LabFlag,
+  LabReportResultSchema,
+} from "@trustmesh/api/trustmesh/healthprocessing/v1/healthprocessing_pb.js";
+import type { Logger, Sealer } from "@trustmesh/runtime";
 import { deriveConsentStatus, type RequiredConsentVersions } from "./consent/consent-status.ts";
 import { openDocument } from "./documents/envelope.ts";
 import type { HealthMetrics } from "./health-metrics.ts";
 import type { JobEvents } from "./job-events.ts";
-import { PipelineFailure, type PipelineDependencies, runPipeline } from "./pipeline.ts";
+import { type PipelineDependencies, PipelineFailure, runPipeline } from "./pipeline.ts";
 import { latestConsents } from "./store/consent-store.ts";
 import { fromDbContentType } from "./store/enums.ts";
 import {
@@ -89,7 +94,7 @@ export function createWorker(options: WorkerOptions, dependencies: WorkerDepende
   let stopping = false;
   let polling = false;
 
-  const audit = (job: ClaimedJob, requestId: string, action: string, resourceType: AuditEvent["resourceType"], resourceId: string): AuditEvent => ({
+  const audit = (requestId: string, action: string, resourceType: AuditEvent["resourceType"], resourceId: string): AuditEvent => ({
     actor: "system:worker",
     action,
     resourceType,
@@ -130,22 +135,32 @@ export function createWorker(options: WorkerOptions, dependencies: WorkerDepende
     }
     const original = await loadOriginal(prisma, job.documentId);
     if (!original) {
-      await finishFailure(job, JobFailureReason.ORIGINAL_EXPIRED, "The document was deleted at the end of its retention window; upload it again.");
+      await finishFailure(
+        job,
+        JobFailureReason.ORIGINAL_EXPIRED,
+        "The document was deleted at the end of its retention window; upload it again.",
+      );
       return;
     }
-    await prisma.$transaction((transaction) => appendAudit(transaction, [audit(job, requestId, "document.read_original", "document", job.documentId)]), transactionOptions);
+    await prisma.$transaction(
+      (transaction) => appendAudit(transaction, [audit(requestId, "document.read_original", "document", job.documentId)]),
+      transactionOptions,
+    );
     const content = openDocument(original, job.documentId, dependencies.sealer);
     const timeout = AbortSignal.timeout(options.jobTimeoutMs);
     const signal = AbortSignal.any([controller.signal, timeout]);
     let stage = JobStage.EXTRACTING_TEXT;
     let progress = 5;
-    const keepAlive = setInterval(() => {
-      heartbeat(prisma, job, options.leaseMs, stage, progress)
-        .then((held) => {
-          if (!held) controller.abort(new LeaseLostError());
-        })
-        .catch((error: Error) => logger.warn({ job_id: job.id, err: error.message }, "lease renewal failed"));
-    }, Math.max(100, Math.floor(options.leaseMs / 3)));
+    const keepAlive = setInterval(
+      () => {
+        heartbeat(prisma, job, options.leaseMs, stage, progress)
+          .then((held) => {
+            if (!held) controller.abort(new LeaseLostError());
+          })
+          .catch((error: Error) => logger.warn({ job_id: job.id, err: error.message }, "lease renewal failed"));
+      },
+      Math.max(100, Math.floor(options.leaseMs / 3)),
+    );
     try {
       const result = await runPipeline(dependencies.pipeline, {
         jobId: job.id,
@@ -169,7 +184,9 @@ export function createWorker(options: WorkerOptions, dependencies: WorkerDepende
       });
       const expiresAt = keepResult?.action === "GRANTED" ? null : new Date(Date.now() + options.resultRetentionMs);
       const sealed = dependencies.sealer.seal(toBinary(LabReportResultSchema, result), `result:${job.id}`);
-      const stored = await completeJob(prisma, job, { resultSealed: sealed, expiresAt }, [audit(job, requestId, "result.write", "result", job.id)]);
+      const stored = await completeJob(prisma, job, { resultSealed: sealed, expiresAt }, [
+        audit(requestId, "result.write", "result", job.id),
+      ]);
       if (!stored) throw new LeaseLostError();
       for (const labResult of result.labResults) metrics.flags.inc({ flag: LabFlag[labResult.flag] ?? "UNSPECIFIED" });
       metrics.jobs.inc({ state: "SUCCEEDED" });

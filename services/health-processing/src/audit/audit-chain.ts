@@ -54,7 +54,10 @@ export interface ChainCursor {
  * Checks entries (in sequence order) against the cursor; returns the first break
  * or the cursor after the last entry.
  */
-export function verifyAuditEntries(entries: readonly StoredAuditEntry[], cursor: ChainCursor): { broken?: ChainBreak; cursor: ChainCursor } {
+export function verifyAuditEntries(
+  entries: readonly StoredAuditEntry[],
+  cursor: ChainCursor,
+): { broken?: ChainBreak; cursor: ChainCursor } {
   let current = cursor;
   for (const entry of entries) {
     if (entry.sequence !== current.sequence + 1n) return { broken: { entry, reason: AuditBreakReason.SEQUENCE_GAP }, cursor: current };

@@ -24,7 +24,11 @@ export function sealDocument(content: Uint8Array, documentId: string, keyEncrypt
   }
 }
 
-export function openDocument(sealed: { sealedDataKey: Uint8Array; ciphertext: Uint8Array }, documentId: string, keyEncryption: Sealer): Buffer {
+export function openDocument(
+  sealed: { sealedDataKey: Uint8Array; ciphertext: Uint8Array },
+  documentId: string,
+  keyEncryption: Sealer,
+): Buffer {
   const dataKey = keyEncryption.open(sealed.sealedDataKey, `data-key:${documentId}`);
   try {
     return createSealer(new Map([[dataKeyId, dataKey]]), dataKeyId).open(sealed.ciphertext, `document:${documentId}`);

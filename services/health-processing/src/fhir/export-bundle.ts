@@ -3,9 +3,9 @@
 // HL7 v3 interpretation codes. Decimals keep the precision the lab printed
 // ("11.20" stays 11.20), which JSON.stringify alone would lose.
 import { randomUUID } from "node:crypto";
+import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { Bundle, CodeableConcept, DiagnosticReport, Observation, Quantity } from "@medplum/fhirtypes";
 import { LabFlag, type LabReportResult, type LabResult } from "@trustmesh/api/trustmesh/healthprocessing/v1/healthprocessing_pb.js";
-import { timestampDate } from "@bufbuild/protobuf/wkt";
 
 export const fhirVersion = "4.0.1";
 export const fhirMediaType = "application/fhir+json";
@@ -29,7 +29,10 @@ interface RawDecimal {
 }
 
 function decimal(value: number, printed?: string): number {
-  const digits = printed?.replace(/^[<>≤≥=]+/, "").replace(",", ".").trim();
+  const digits = printed
+    ?.replace(/^[<>≤≥=]+/, "")
+    .replace(",", ".")
+    .trim();
   // Only a printed form that is the same number keeps its digits.
   if (digits !== undefined && /^-?\d+(\.\d+)?$/.test(digits) && Number(digits) === value) {
     return { __decimal: digits } satisfies RawDecimal as unknown as number;
@@ -77,7 +80,9 @@ function observationOf(result: LabResult, id: string, effective: string | undefi
     ...(result.value === undefined
       ? { valueString: result.valueText }
       : { valueQuantity: { ...quantity(result.value, result, result.valueText), ...comparator } }),
-    ...(interpretation ? { interpretation: [{ coding: [{ system: interpretationSystem, ...interpretation }], text: interpretation.display }] } : {}),
+    ...(interpretation
+      ? { interpretation: [{ coding: [{ system: interpretationSystem, ...interpretation }], text: interpretation.display }] }
+      : {}),
     ...(referenceRange ? { referenceRange } : {}),
     ...(result.interpretation === "" ? {} : { note: [{ text: result.interpretation }] }),
   };
@@ -95,7 +100,8 @@ export function buildFhirBundle(result: LabReportResult, subjectId: string, now:
   const reportId = randomUUID();
   const observationIds = result.labResults.map(() => randomUUID());
   const effective = result.collectedAt ? timestampDate(result.collectedAt).toISOString() : undefined;
-  const issued = (result.reportedAt ?? result.completedAt) ? timestampDate(result.reportedAt ?? result.completedAt!).toISOString() : undefined;
+  const issuedAt = result.reportedAt ?? result.completedAt;
+  const issued = issuedAt ? timestampDate(issuedAt).toISOString() : undefined;
   const subject = { identifier: { system: "urn:trustmesh:user", value: subjectId } };
   const report: DiagnosticReport = {
     resourceType: "DiagnosticReport",

@@ -33,7 +33,8 @@ export class InterpreterUnavailableError extends Error {
   }
 }
 
-const generalWarning = "This explanation is for information only and is not a diagnosis; only a healthcare provider can interpret your results for you.";
+const generalWarning =
+  "This explanation is for information only and is not a diagnosis; only a healthcare provider can interpret your results for you.";
 
 function namesWith(findings: readonly LabFinding[], flags: readonly LabFlag[]): string[] {
   return findings.filter((finding) => flags.includes(finding.flag)).map((finding) => finding.row.testName);

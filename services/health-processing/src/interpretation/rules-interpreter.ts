@@ -47,9 +47,13 @@ function summarize(findings: readonly LabFinding[]): string {
   const normal = findings.filter((finding) => finding.flag === LabFlag.NORMAL).length;
   const flagged = findings.filter((finding) => isFlagged(finding.flag));
   const unjudged = total - normal - flagged.length;
-  const parts = [`${total} ${total === 1 ? "result was" : "results were"} found; ${normal} ${normal === 1 ? "is" : "are"} within the reference range.`];
+  const parts = [
+    `${total} ${total === 1 ? "result was" : "results were"} found; ${normal} ${normal === 1 ? "is" : "are"} within the reference range.`,
+  ];
   if (flagged.length > 0) {
-    parts.push(`${flagged.length} ${flagged.length === 1 ? "is" : "are"} outside it: ${flagged.map((finding) => finding.row.testName).join(", ")}.`);
+    parts.push(
+      `${flagged.length} ${flagged.length === 1 ? "is" : "are"} outside it: ${flagged.map((finding) => finding.row.testName).join(", ")}.`,
+    );
   } else if (normal === total) {
     parts.push("Nothing in this report is outside its reference range.");
   }

@@ -99,7 +99,10 @@ export function flagValue(row: ParsedRow, range: AssessedRange | undefined): Lab
       return row.valueText.toLowerCase().replace("-", " ") === range.qualitative.replace("-", " ") ? LabFlag.NORMAL : LabFlag.ABNORMAL;
     }
     if (normalQualitative.test(row.valueText)) return LabFlag.NORMAL;
-    return printedFlagToLabFlag(row.printedFlag) ?? (/positive|reactive|detected|abnormal/i.test(row.valueText) ? LabFlag.ABNORMAL : LabFlag.NO_REFERENCE_RANGE);
+    return (
+      printedFlagToLabFlag(row.printedFlag) ??
+      (/positive|reactive|detected|abnormal/i.test(row.valueText) ? LabFlag.ABNORMAL : LabFlag.NO_REFERENCE_RANGE)
+    );
   }
   const value = row.value;
   if (range?.criticalLow !== undefined && value < range.criticalLow && row.comparator !== ">" && row.comparator !== ">=") {
@@ -146,7 +149,13 @@ export function reportConfidence(findings: readonly LabFinding[], candidateLineC
 }
 
 export function isFlagged(flag: LabFlag): boolean {
-  return flag === LabFlag.LOW || flag === LabFlag.HIGH || flag === LabFlag.CRITICAL_LOW || flag === LabFlag.CRITICAL_HIGH || flag === LabFlag.ABNORMAL;
+  return (
+    flag === LabFlag.LOW ||
+    flag === LabFlag.HIGH ||
+    flag === LabFlag.CRITICAL_LOW ||
+    flag === LabFlag.CRITICAL_HIGH ||
+    flag === LabFlag.ABNORMAL
+  );
 }
 
 export function isCritical(flag: LabFlag): boolean {

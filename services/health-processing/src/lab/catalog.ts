@@ -212,7 +212,8 @@ export const labCatalog: readonly CatalogTest[] = [
   },
   {
     loinc: "62238-1",
-    display: "Glomerular filtration rate/1.73 sq M.predicted [Volume Rate/Area] in Serum, Plasma or Blood by Creatinine-based formula (CKD-EPI)",
+    display:
+      "Glomerular filtration rate/1.73 sq M.predicted [Volume Rate/Area] in Serum, Plasma or Blood by Creatinine-based formula (CKD-EPI)",
     aliases: ["egfr", "estimated gfr", "gfr"],
     unit: "mL/min/{1.73_m2}",
     low: 60,
@@ -258,7 +259,7 @@ export const labCatalog: readonly CatalogTest[] = [
     unit: "mg/dL",
     high: 100,
     conversions: { "mmol/L": cholesterolFactor },
-    meaningHigh: "A high LDL (\"bad\") cholesterol raises the long-term risk of heart disease.",
+    meaningHigh: 'A high LDL ("bad") cholesterol raises the long-term risk of heart disease.',
   },
   {
     loinc: "2085-9",
@@ -267,7 +268,7 @@ export const labCatalog: readonly CatalogTest[] = [
     unit: "mg/dL",
     low: 40,
     conversions: { "mmol/L": cholesterolFactor },
-    meaningLow: "A low HDL (\"good\") cholesterol raises the long-term risk of heart disease.",
+    meaningLow: 'A low HDL ("good") cholesterol raises the long-term risk of heart disease.',
   },
   {
     loinc: "2571-8",

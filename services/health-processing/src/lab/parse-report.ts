@@ -48,8 +48,8 @@ export interface ParsedReport {
 }
 
 const number = String.raw`[-+]?\d+(?:[.,]\d+)?`;
-const qualitative = String.raw`non[- ]?reactive|not detected|positive|negative|reactive|detected|trace|normal|abnormal`;
-const comparator = String.raw`<=|>=|≤|≥|<|>`;
+const qualitative = "non[- ]?reactive|not detected|positive|negative|reactive|detected|trace|normal|abnormal";
+const comparator = "<=|>=|≤|≥|<|>";
 const flagToken = String.raw`HH|LL|H|L|HIGH|LOW|CRITICAL|CRIT|ABN|A|\*{1,2}`;
 const unitToken = String.raw`(?:${knownUnitPattern}|(?!(?:${qualitative})\b)[A-Za-zµμ%][A-Za-z0-9µμ%/.*^\[\]{}_-]*)`;
 const rangePart = String.raw`\(?\s*(?:(?<rlow>${number})\s*(?:-|–|—|to)\s*(?<rhigh>${number})|(?<rcmp>${comparator})\s*(?<rbound>${number})|(?<rqual>${qualitative}))\s*\)?`;
@@ -61,10 +61,12 @@ const remainderPattern = new RegExp(
 );
 
 /** A name not in the catalog: letters first, then letters, digits and light punctuation. */
-const genericNamePattern = /^(?<name>[A-Za-z][A-Za-z0-9 ,/'()-]*?[A-Za-z)])\s*:?\s+(?=[<>≤≥]?\s*[-+]?\d|positive|negative|reactive|non|detected|not detected)/i;
+const genericNamePattern =
+  /^(?<name>[A-Za-z][A-Za-z0-9 ,/'()-]*?[A-Za-z)])\s*:?\s+(?=[<>≤≥]?\s*[-+]?\d|positive|negative|reactive|non|detected|not detected)/i;
 
 /** Lines about the patient or the report rather than results. */
-const metadataPattern = /\b(date|collected|collection|reported|received|issued|page|dob|birth|age|sex|gender|patient|name|account|mrn|phone|fax|address|physician|doctor|specimen|id|no\.)\b/i;
+const metadataPattern =
+  /\b(date|collected|collection|reported|received|issued|page|dob|birth|age|sex|gender|patient|name|account|mrn|phone|fax|address|physician|doctor|specimen|id|no\.)\b/i;
 
 const flagWords: ReadonlyMap<string, string> = new Map([
   ["h", "H"],
@@ -103,12 +105,7 @@ function normalizeComparator(text: string | undefined): ParsedRow["comparator"] 
   }
 }
 
-function parseRemainder(
-  testName: string,
-  test: CatalogTest | undefined,
-  remainder: string,
-  lineConfidence: number,
-): ParsedRow | undefined {
+function parseRemainder(testName: string, test: CatalogTest | undefined, remainder: string, lineConfidence: number): ParsedRow | undefined {
   const match = remainderPattern.exec(remainder.trim());
   const groups = match?.groups;
   if (!groups?.value) return undefined;
@@ -159,7 +156,12 @@ export function parseLine(line: TextLine): ParsedRow | undefined {
     // The printed name may go on past the alias, as in "Glucose (serum):".
     const rest = text.slice(known.nameLength);
     const extra = /^(\s*\([^)]*\))?\s*:?/.exec(rest)?.[0] ?? "";
-    const parsed = parseRemainder(text.slice(0, known.nameLength + extra.length).replace(/:$/, ""), known.test, rest.slice(extra.length), confidence);
+    const parsed = parseRemainder(
+      text.slice(0, known.nameLength + extra.length).replace(/:$/, ""),
+      known.test,
+      rest.slice(extra.length),
+      confidence,
+    );
     if (parsed) return parsed;
   }
   const generic = genericNamePattern.exec(text);

@@ -2,7 +2,14 @@
 import { randomUUID } from "node:crypto";
 import type { ConsentAction, ConsentSource, ConsentType } from "@trustmesh/api/trustmesh/healthprocessing/v1/healthprocessing_pb.js";
 import type { ConsentHistoryEntry } from "../consent/consent-status.ts";
-import { fromDbConsentAction, fromDbConsentSource, fromDbConsentType, toDbConsentAction, toDbConsentSource, toDbConsentType } from "./enums.ts";
+import {
+  fromDbConsentAction,
+  fromDbConsentSource,
+  fromDbConsentType,
+  toDbConsentAction,
+  toDbConsentSource,
+  toDbConsentType,
+} from "./enums.ts";
 import type { Prisma, Transaction } from "./prisma.ts";
 
 export interface StoredConsentRecord extends ConsentHistoryEntry {
@@ -31,7 +38,10 @@ function toStored(row: {
 }
 
 /** The newest record of each type, and the newest grant of each type. */
-export async function latestConsents(client: Client, userId: string): Promise<{ latest: StoredConsentRecord[]; latestGrants: StoredConsentRecord[] }> {
+export async function latestConsents(
+  client: Client,
+  userId: string,
+): Promise<{ latest: StoredConsentRecord[]; latestGrants: StoredConsentRecord[] }> {
   const order = [{ type: "asc" as const }, { recordedAt: "desc" as const }];
   const [latest, latestGrants] = await Promise.all([
     client.consentRecord.findMany({ where: { userId }, orderBy: order, distinct: ["type"] }),
@@ -56,7 +66,11 @@ export async function appendConsents(
   userId: string,
   entries: readonly { type: ConsentType; action: ConsentAction; version: string; source: ConsentSource }[],
 ): Promise<StoredConsentRecord[]> {
-  const newest = await transaction.consentRecord.findFirst({ where: { userId }, orderBy: { recordedAt: "desc" }, select: { recordedAt: true } });
+  const newest = await transaction.consentRecord.findFirst({
+    where: { userId },
+    orderBy: { recordedAt: "desc" },
+    select: { recordedAt: true },
+  });
   const now = Date.now();
   const recordedAt = new Date(newest && newest.recordedAt.getTime() >= now ? newest.recordedAt.getTime() + 1 : now);
   const rows = entries.map((entry) => ({

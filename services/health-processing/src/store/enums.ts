@@ -20,23 +20,23 @@ function nameOf<T extends string>(enumObject: NumericEnum, value: number): T {
   return name as T;
 }
 
-function valueOf<T extends number>(enumObject: NumericEnum, name: string): T {
+function enumValueOf<T extends number>(enumObject: NumericEnum, name: string): T {
   const value = enumObject[name];
   if (typeof value !== "number") throw new Error(`unknown enum label ${name}`);
   return value as T;
 }
 
 export const toDbConsentType = (value: ProtoConsentType) => nameOf<db.ConsentType>(proto.ConsentType, value);
-export const fromDbConsentType = (name: db.ConsentType) => valueOf<ProtoConsentType>(proto.ConsentType, name);
+export const fromDbConsentType = (name: db.ConsentType) => enumValueOf<ProtoConsentType>(proto.ConsentType, name);
 export const toDbConsentAction = (value: ProtoConsentAction) => nameOf<db.ConsentAction>(proto.ConsentAction, value);
-export const fromDbConsentAction = (name: db.ConsentAction) => valueOf<ProtoConsentAction>(proto.ConsentAction, name);
+export const fromDbConsentAction = (name: db.ConsentAction) => enumValueOf<ProtoConsentAction>(proto.ConsentAction, name);
 export const toDbConsentSource = (value: ProtoConsentSource) => nameOf<db.ConsentSource>(proto.ConsentSource, value);
-export const fromDbConsentSource = (name: db.ConsentSource) => valueOf<ProtoConsentSource>(proto.ConsentSource, name);
+export const fromDbConsentSource = (name: db.ConsentSource) => enumValueOf<ProtoConsentSource>(proto.ConsentSource, name);
 export const toDbContentType = (value: ProtoDocumentContentType) => nameOf<db.DocumentContentType>(proto.DocumentContentType, value);
-export const fromDbContentType = (name: db.DocumentContentType) => valueOf<ProtoDocumentContentType>(proto.DocumentContentType, name);
+export const fromDbContentType = (name: db.DocumentContentType) => enumValueOf<ProtoDocumentContentType>(proto.DocumentContentType, name);
 export const toDbJobStatus = (value: ProtoJobStatus) => nameOf<db.JobStatus>(proto.JobStatus, value);
-export const fromDbJobStatus = (name: db.JobStatus) => valueOf<ProtoJobStatus>(proto.JobStatus, name);
+export const fromDbJobStatus = (name: db.JobStatus) => enumValueOf<ProtoJobStatus>(proto.JobStatus, name);
 export const toDbJobStage = (value: ProtoJobStage) => nameOf<db.JobStage>(proto.JobStage, value);
-export const fromDbJobStage = (name: db.JobStage) => valueOf<ProtoJobStage>(proto.JobStage, name);
+export const fromDbJobStage = (name: db.JobStage) => enumValueOf<ProtoJobStage>(proto.JobStage, name);
 export const toDbFailureReason = (value: ProtoJobFailureReason) => nameOf<db.JobFailureReason>(proto.JobFailureReason, value);
-export const fromDbFailureReason = (name: db.JobFailureReason) => valueOf<ProtoJobFailureReason>(proto.JobFailureReason, name);
+export const fromDbFailureReason = (name: db.JobFailureReason) => enumValueOf<ProtoJobFailureReason>(proto.JobFailureReason, name);

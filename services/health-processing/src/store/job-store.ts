@@ -45,7 +45,12 @@ export async function insertUpload(
     data: { ...fields, fileNameSealed: toBytes(fileNameSealed), requestHash: toBytes(requestHash) },
   });
   await transaction.documentOriginal.create({
-    data: { documentId: document.id, sealedDataKey: toBytes(sealedDataKey), ciphertext: toBytes(ciphertext), createdAt: document.uploadedAt },
+    data: {
+      documentId: document.id,
+      sealedDataKey: toBytes(sealedDataKey),
+      ciphertext: toBytes(ciphertext),
+      createdAt: document.uploadedAt,
+    },
   });
   const jobRow = await transaction.job.create({
     data: {
@@ -96,7 +101,10 @@ export async function listJobsOfUser(
 /** Jobs that stop when processing is no longer allowed: queued or running. */
 export async function cancelActiveJobs(transaction: Transaction, userId: string, message: string): Promise<string[]> {
   const now = new Date();
-  const active = await transaction.job.findMany({ where: { userId, status: { in: ["QUEUED", "RUNNING"] } }, select: { id: true, documentId: true } });
+  const active = await transaction.job.findMany({
+    where: { userId, status: { in: ["QUEUED", "RUNNING"] } },
+    select: { id: true, documentId: true },
+  });
   if (active.length === 0) return [];
   await transaction.job.updateMany({
     where: { id: { in: active.map((job) => job.id) } },
@@ -234,7 +242,13 @@ export async function failAbandonedJobs(prisma: Prisma, message: string): Promis
 }
 
 /** Extends the lease and records progress; false when the lease was lost (cancelled, or taken over). */
-export async function heartbeat(prisma: Prisma, job: ClaimedJob, leaseMs: number, stage: JobStage, progressPercent: number): Promise<boolean> {
+export async function heartbeat(
+  prisma: Prisma,
+  job: ClaimedJob,
+  leaseMs: number,
+  stage: JobStage,
+  progressPercent: number,
+): Promise<boolean> {
   const count = await prisma.$executeRaw`
     UPDATE "job" SET "lease_expires_at" = now() + make_interval(secs => ${leaseMs / 1000}::double precision),
       "stage" = ${toDbJobStage(stage)}::"job_stage", "progress_percent" = ${progressPercent}, "updated_at" = now()
@@ -282,7 +296,9 @@ export async function completeJob(
     });
     if (updated.count !== 1) return false;
     await transaction.labReportResult.createMany({
-      data: [{ jobId: job.id, userId: job.userId, resultSealed: toBytes(result.resultSealed), createdAt: now, expiresAt: result.expiresAt }],
+      data: [
+        { jobId: job.id, userId: job.userId, resultSealed: toBytes(result.resultSealed), createdAt: now, expiresAt: result.expiresAt },
+      ],
       skipDuplicates: true,
     });
     await appendAudit(transaction, audit);

@@ -42,9 +42,18 @@ export async function deleteExpiredOriginals(
 }
 
 /** Deletes results kept without data-retention consent once their time is up. */
-export async function deleteExpiredResults(prisma: Prisma, now: Date, batchSize: number, audit: (jobId: string) => AuditEvent): Promise<string[]> {
+export async function deleteExpiredResults(
+  prisma: Prisma,
+  now: Date,
+  batchSize: number,
+  audit: (jobId: string) => AuditEvent,
+): Promise<string[]> {
   return prisma.$transaction(async (transaction) => {
-    const expired = await transaction.labReportResult.findMany({ where: { expiresAt: { lte: now } }, select: { jobId: true }, take: batchSize });
+    const expired = await transaction.labReportResult.findMany({
+      where: { expiresAt: { lte: now } },
+      select: { jobId: true },
+      take: batchSize,
+    });
     const jobIds = expired.map((row) => row.jobId);
     if (jobIds.length === 0) return jobIds;
     await transaction.labReportResult.deleteMany({ where: { jobId: { in: jobIds } } });
@@ -84,7 +93,10 @@ export async function findIdempotencyRecord(
   scope: string,
   key: string,
 ): Promise<{ method: string; requestHash: Uint8Array; response: Uint8Array } | null> {
-  return transaction.idempotencyRecord.findUnique({ where: { scope_key: { scope, key } }, select: { method: true, requestHash: true, response: true } });
+  return transaction.idempotencyRecord.findUnique({
+    where: { scope_key: { scope, key } },
+    select: { method: true, requestHash: true, response: true },
+  });
 }
 
 export async function saveIdempotencyRecord(
