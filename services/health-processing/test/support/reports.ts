@@ -1,0 +1,77 @@
+// Lab reports made by the tests themselves, with known values: a PDF with a text
+// layer (pdfkit) and a PNG image of a report (an SVG of text rendered by sharp
+// with the DejaVu font, large and clear so OCR reads it reliably).
+import PDFDocument from "pdfkit";
+import sharp from "sharp";
+
+export interface KnownValue {
+  name: string;
+  value: string;
+  unit: string;
+  range: string;
+  loinc: string;
+  ucum: string;
+  /** The LabFlag name expected. */
+  flag: "NORMAL" | "HIGH" | "LOW";
+}
+
+/** Glucose high, hemoglobin low, sodium normal: one of each flag. */
+export const knownValues: readonly KnownValue[] = [
+  { name: "Glucose, fasting", value: "187", unit: "mg/dL", range: "70 - 99", loinc: "1558-6", ucum: "mg/dL", flag: "HIGH" },
+  { name: "Hemoglobin", value: "10.4", unit: "g/dL", range: "13.5 - 17.5", loinc: "718-7", ucum: "g/dL", flag: "LOW" },
+  { name: "Sodium", value: "139", unit: "mmol/L", range: "135 - 145", loinc: "2951-2", ucum: "mmol/L", flag: "NORMAL" },
+];
+
+/** Words that occur only in the documents, to look for in logs. */
+export const documentOnlyMarker = "ZEPHYR PATHOLOGY";
+
+export async function labReportPdf(): Promise<Buffer> {
+  const document = new PDFDocument({ size: "A4", margin: 50 });
+  const chunks: Buffer[] = [];
+  document.on("data", (chunk: Buffer) => chunks.push(chunk));
+  const ended = new Promise((resolve) => document.on("end", resolve));
+  document.fontSize(16).text(`${documentOnlyMarker} - Laboratory Report`);
+  document.fontSize(11).text("Collected: 2025-03-14");
+  document.text("Reported: 2025-03-15");
+  const columns = [50, 220, 300, 380];
+  let y = 160;
+  for (const row of [
+    ["Test", "Result", "Units", "Reference Range"],
+    ...knownValues.map((known) => [known.name, known.value, known.unit, known.range]),
+  ]) {
+    row.forEach((cell, index) => {
+      document.text(cell, columns[index], y, { lineBreak: false });
+    });
+    y += 22;
+  }
+  document.end();
+  await ended;
+  return Buffer.concat(chunks);
+}
+
+function escapeXml(text: string): string {
+  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
+/**
+ * A PNG of a report. `commentLines` adds lines of narrative text, which makes OCR
+ * take longer: the worker-kill test needs the job to be running for a while.
+ */
+export async function labReportPng(commentLines = 0): Promise<Buffer> {
+  const lines = [
+    `${documentOnlyMarker} - Laboratory Report`,
+    "Collected: 2025-03-14",
+    "Test    Result    Units    Reference Range",
+    ...knownValues.map((known) => `${known.name}    ${known.value}    ${known.unit}    ${known.range}`),
+    ...Array.from(
+      { length: commentLines },
+      (_, index) => `Comment ${index + 1}: specimen received in good condition and analysed as requested`,
+    ),
+  ];
+  const lineHeight = 64;
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="2000" height="${120 + lines.length * lineHeight}">
+<rect width="100%" height="100%" fill="white"/>
+${lines.map((line, index) => `<text x="40" y="${80 + index * lineHeight}" font-family="DejaVu Sans" font-size="40" fill="black" xml:space="preserve">${escapeXml(line)}</text>`).join("\n")}
+</svg>`;
+  return sharp(Buffer.from(svg)).png().toBuffer();
+}
