@@ -6,7 +6,7 @@
 # when nothing changed.
 #
 #   sh scripts/bootstrap.sh start   what `npm start` needs
-#   sh scripts/bootstrap.sh test    also what the tests drive: Chromium, grpcurl
+#   sh scripts/bootstrap.sh test    also what the tests drive: Chromium, grpcurl, DejaVu fonts
 set -eu
 mode="${1:-start}"
 cd "$(dirname "$0")/.."
@@ -20,6 +20,8 @@ ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing="$missing postg
 if [ "$mode" = test ]; then
   need chromium chromium
   need go golang-go
+  # The tests draw a lab-report PNG in DejaVu Sans (health-processing's OCR test).
+  [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing="$missing fonts-dejavu-core"
 fi
 if [ -n "$missing" ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
