@@ -105,14 +105,26 @@ export function flagValue(row: ParsedRow, range: AssessedRange | undefined): Lab
     );
   }
   const value = row.value;
-  if (range?.criticalLow !== undefined && value < range.criticalLow && row.comparator !== ">" && row.comparator !== ">=") {
+  // A censored value lies beyond its bound: "<40" against a critical low of 40 is
+  // critically low. A value censored the other way (">30" against a critical low
+  // of 40) is not called critical, since the lab did not measure it as such.
+  const { comparator } = row;
+  const criticalLow = range?.criticalLow;
+  if (
+    criticalLow !== undefined &&
+    ((value < criticalLow && comparator !== ">" && comparator !== ">=") || (comparator === "<" && value <= criticalLow))
+  ) {
     return LabFlag.CRITICAL_LOW;
   }
-  if (range?.criticalHigh !== undefined && value > range.criticalHigh && row.comparator !== "<" && row.comparator !== "<=") {
+  const criticalHigh = range?.criticalHigh;
+  if (
+    criticalHigh !== undefined &&
+    ((value > criticalHigh && comparator !== "<" && comparator !== "<=") || (comparator === ">" && value >= criticalHigh))
+  ) {
     return LabFlag.CRITICAL_HIGH;
   }
   if (range && (range.low !== undefined || range.high !== undefined)) {
-    // A censored value ("<0.1") is below its bound, so "<0.1" against a low of 0.1 is low.
+    // Likewise "<0.1" against a low of 0.1 is low.
     if (range.low !== undefined && (value < range.low || (row.comparator === "<" && value <= range.low))) return LabFlag.LOW;
     if (range.high !== undefined && (value > range.high || (row.comparator === ">" && value >= range.high))) return LabFlag.HIGH;
     return LabFlag.NORMAL;

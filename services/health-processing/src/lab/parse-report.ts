@@ -61,8 +61,15 @@ const remainderPattern = new RegExp(
 );
 
 /** A name not in the catalog: letters first, then letters, digits and light punctuation. */
-const genericNamePattern =
-  /^(?<name>[A-Za-z][A-Za-z0-9 ,/'()-]*?[A-Za-z)])\s*:?\s+(?=[<>≤≥]?\s*[-+]?\d|positive|negative|reactive|non|detected|not detected)/i;
+const genericNamePattern = /^[A-Za-z][A-Za-z0-9 ,/'()-]*[A-Za-z)]$/;
+/**
+ * Where such a name may end: after a letter or bracket, before something that
+ * looks like a value. A name can hold digits ("HIV 1/2 Antibody"), so each such
+ * place is tried, shortest name first.
+ */
+const genericNameEndPattern = /(?<=[A-Za-z)])\s*:?\s+(?=[<>≤≥]?\s*[-+]?\d|positive|negative|reactive|non|detected|not detected)/gi;
+/** Name ends tried per line at most, so a long line costs bounded work. */
+const genericNameEndsMax = 8;
 
 /** Lines about the patient or the report rather than results. */
 const metadataPattern =
@@ -164,11 +171,17 @@ export function parseLine(line: TextLine): ParsedRow | undefined {
     );
     if (parsed) return parsed;
   }
-  const generic = genericNamePattern.exec(text);
-  if (!generic?.groups?.name) return undefined;
-  const name = generic.groups.name;
-  if (metadataPattern.test(name)) return undefined;
-  return parseRemainder(name, undefined, text.slice(generic[0].length), confidence);
+  let tried = 0;
+  for (const end of text.matchAll(genericNameEndPattern)) {
+    if (++tried > genericNameEndsMax) break;
+    const name = text.slice(0, end.index);
+    if (!genericNamePattern.test(name)) continue;
+    // A longer name would still hold the metadata word.
+    if (metadataPattern.test(name)) return undefined;
+    const parsed = parseRemainder(name, undefined, text.slice(end.index + end[0].length), confidence);
+    if (parsed) return parsed;
+  }
+  return undefined;
 }
 
 function findDate(lines: readonly TextLine[], label: RegExp): Date | undefined {
