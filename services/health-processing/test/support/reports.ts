@@ -1,6 +1,9 @@
 // Lab reports made by the tests themselves, with known values: a PDF with a text
-// layer (pdfkit) and a PNG image of a report (an SVG of text rendered by sharp
-// with the DejaVu font, large and clear so OCR reads it reliably).
+// layer (pdfkit), a PNG image of a report (an SVG of text rendered by sharp
+// with the DejaVu font, large and clear so OCR reads it reliably), a scanned PDF
+// (that PNG as the page's only content, no text layer) and a PDF with text but
+// no results. Each is made once per test run and shared, since making them (and
+// reading them back by OCR) costs time on a small machine.
 import PDFDocument from "pdfkit";
 import sharp from "sharp";
 
@@ -25,11 +28,34 @@ export const knownValues: readonly KnownValue[] = [
 /** Words that occur only in the documents, to look for in logs. */
 export const documentOnlyMarker = "ZEPHYR PATHOLOGY";
 
-export async function labReportPdf(): Promise<Buffer> {
+/** Each fixture is made on first use and the same bytes are returned after. */
+const made = new Map<string, Promise<Buffer>>();
+function once(key: string, make: () => Promise<Buffer>): Promise<Buffer> {
+  let bytes = made.get(key);
+  if (!bytes) {
+    bytes = make();
+    made.set(key, bytes);
+  }
+  return bytes;
+}
+
+/** Writes a PDF with pdfkit and collects its bytes. */
+async function writePdf(draw: (document: PDFKit.PDFDocument) => void): Promise<Buffer> {
   const document = new PDFDocument({ size: "A4", margin: 50 });
   const chunks: Buffer[] = [];
   document.on("data", (chunk: Buffer) => chunks.push(chunk));
   const ended = new Promise((resolve) => document.on("end", resolve));
+  draw(document);
+  document.end();
+  await ended;
+  return Buffer.concat(chunks);
+}
+
+export function labReportPdf(): Promise<Buffer> {
+  return once("pdf", () => writePdf(drawLabReport));
+}
+
+function drawLabReport(document: PDFKit.PDFDocument): void {
   document.fontSize(16).text(`${documentOnlyMarker} - Laboratory Report`);
   document.fontSize(11).text("Collected: 2025-03-14");
   document.text("Reported: 2025-03-15");
@@ -44,9 +70,25 @@ export async function labReportPdf(): Promise<Buffer> {
     });
     y += 22;
   }
-  document.end();
-  await ended;
-  return Buffer.concat(chunks);
+}
+
+/** A letter with text but no lab results: the pipeline reads it and finds nothing to report. */
+export function noResultsPdf(): Promise<Buffer> {
+  return once("no-results-pdf", () =>
+    writePdf((document) => {
+      document.fontSize(12).text("Dear patient, your appointment on Tuesday is confirmed. Please bring your insurance card.");
+    }),
+  );
+}
+
+/** A scanned report: the PNG as the page's only content, with no text layer at all. */
+export function scannedLabReportPdf(): Promise<Buffer> {
+  return once("scanned-pdf", async () => {
+    const png = await labReportPng();
+    return writePdf((document) => {
+      document.image(png, 50, 50, { width: 495 });
+    });
+  });
 }
 
 function escapeXml(text: string): string {
@@ -57,7 +99,11 @@ function escapeXml(text: string): string {
  * A PNG of a report. `commentLines` adds lines of narrative text, which makes OCR
  * take longer: the worker-kill test needs the job to be running for a while.
  */
-export async function labReportPng(commentLines = 0): Promise<Buffer> {
+export function labReportPng(commentLines = 0): Promise<Buffer> {
+  return once(`png-${commentLines}`, () => drawLabReportPng(commentLines));
+}
+
+async function drawLabReportPng(commentLines: number): Promise<Buffer> {
   const lines = [
     `${documentOnlyMarker} - Laboratory Report`,
     "Collected: 2025-03-14",
