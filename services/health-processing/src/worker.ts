@@ -92,7 +92,8 @@ export function createWorker(options: WorkerOptions, dependencies: WorkerDepende
   const running = new Map<string, { controller: AbortController; done: Promise<void> }>();
   let timer: NodeJS.Timeout | undefined;
   let stopping = false;
-  let polling = false;
+  /** The poll under way, which stop() waits for. */
+  let polling: Promise<void> | undefined;
 
   const audit = (requestId: string, action: string, resourceType: AuditEvent["resourceType"], resourceId: string): AuditEvent => ({
     actor: "system:worker",
@@ -241,9 +242,7 @@ export function createWorker(options: WorkerOptions, dependencies: WorkerDepende
     running.set(job.id, { controller, done });
   }
 
-  async function poll(): Promise<void> {
-    if (stopping || polling) return;
-    polling = true;
+  async function pollOnce(): Promise<void> {
     try {
       for (const id of await failAbandonedJobs(prisma, "Processing stopped unexpectedly on every attempt.")) {
         metrics.jobs.inc({ state: "FAILED" });
@@ -251,12 +250,23 @@ export function createWorker(options: WorkerOptions, dependencies: WorkerDepende
         events.publish(id);
       }
       const free = options.concurrency - running.size;
-      if (free > 0) for (const job of await claimJobs(prisma, workerId, free, options.leaseMs)) launch(job);
+      if (free <= 0) return;
+      for (const job of await claimJobs(prisma, workerId, free, options.leaseMs)) {
+        // A job claimed while the worker began to stop is given back at once, its attempt uncounted.
+        if (stopping) await releaseJob(prisma, job);
+        else launch(job);
+      }
     } catch (error) {
       logger.warn({ err: error instanceof Error ? error.message : String(error) }, "job queue poll failed");
-    } finally {
-      polling = false;
     }
+  }
+
+  function poll(): Promise<void> {
+    if (stopping || polling) return polling ?? Promise.resolve();
+    polling = pollOnce().finally(() => {
+      polling = undefined;
+    });
+    return polling;
   }
 
   return {
@@ -267,6 +277,8 @@ export function createWorker(options: WorkerOptions, dependencies: WorkerDepende
     async stop() {
       stopping = true;
       clearInterval(timer);
+      // A poll under way may still claim jobs; it gives them back, and then nothing new starts.
+      await polling;
       for (const { controller } of running.values()) controller.abort(new ShutdownError());
       await Promise.allSettled([...running.values()].map((entry) => entry.done));
     },

@@ -18,8 +18,6 @@ import {
   type Job,
   JobFailureReason,
   JobStatus,
-  LabFlag,
-  type LabResult,
   TextExtractionMethod,
 } from "@trustmesh/api/trustmesh/healthprocessing/v1/healthprocessing_pb.js";
 import {
@@ -30,7 +28,7 @@ import {
 } from "../src/interpretation/interpreter.ts";
 import { createRulesInterpreter } from "../src/interpretation/rules-interpreter.ts";
 import { type HandlerHarness, type HealthClient, ocrNotExpected, startHandlerHarness } from "./support/handler-harness.ts";
-import { knownValues, labReportPdf, noResultsPdf } from "./support/reports.ts";
+import { assertKnownValues, knownValues, labReportPdf, noResultsPdf } from "./support/reports.ts";
 
 const allConsents = [
   ConsentType.TERMS_OF_SERVICE,
@@ -403,13 +401,7 @@ describe("health-processing handlers through createRouterTransport", function ()
       assert.ok(result);
       assert.equal(result.jobId, succeeded.jobId);
       assert.equal(result.textExtractionMethod, TextExtractionMethod.PDF_TEXT_LAYER);
-      assert.equal(result.labResults.length, knownValues.length);
-      for (const known of knownValues) {
-        const found: LabResult | undefined = result.labResults.find((labResult) => labResult.loincCode === known.loinc);
-        assert.equal(found?.value, Number(known.value), known.name);
-        assert.equal(LabFlag[found?.flag ?? 0], known.flag, known.name);
-      }
-      assert.ok(result.safetyWarnings.some((warning) => /consult your healthcare provider/i.test(warning)));
+      assertKnownValues(result);
 
       await harness.stopWorker();
       try {

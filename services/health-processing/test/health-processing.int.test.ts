@@ -11,17 +11,13 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { type Client, Code, type ConnectError, createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
-import { HealthProcessingService } from "@trustmesh/api";
+import { Code, type ConnectError } from "@connectrpc/connect";
 import { ErrorInfoSchema } from "@trustmesh/api/google/rpc/error_details_pb.js";
 import {
   ConsentSource,
   ConsentType,
   JobFailureReason,
   JobStatus,
-  LabFlag,
-  ReferenceRangeSource,
   TextExtractionMethod,
 } from "@trustmesh/api/trustmesh/healthprocessing/v1/healthprocessing_pb.js";
 import { AuditBreakReason } from "@trustmesh/api/trustmesh/healthprocessing/v1/healthprocessing_service_pb.js";
@@ -36,11 +32,10 @@ import {
 } from "@trustmesh/testkit";
 import { Ajv } from "ajv";
 import pg from "pg";
-import { createTokenMinter, type HealthProcess, startHealthProcess } from "./support/platform.ts";
-import { documentOnlyMarker, knownValues, labReportPdf, labReportPng } from "./support/reports.ts";
+import { createHealthClient, createTokenMinter, type HealthClient, type HealthProcess, startHealthProcess } from "./support/platform.ts";
+import { assertKnownValues, documentOnlyMarker, knownValues, labReportPdf, labReportPng } from "./support/reports.ts";
 
 const require = createRequire(import.meta.url);
-type HealthClient = Client<typeof HealthProcessingService>;
 const allConsents = [
   ConsentType.TERMS_OF_SERVICE,
   ConsentType.PRIVACY_POLICY,
@@ -105,19 +100,7 @@ describe("health-processing end to end", function () {
   });
 
   async function clientFor(process: HealthProcess, userId: string, roles: string[] = []): Promise<HealthClient> {
-    const token = await mint(userId, roles);
-    return createClient(
-      HealthProcessingService,
-      createGrpcTransport({
-        baseUrl: process.grpcUrl,
-        interceptors: [
-          (next) => (request) => {
-            request.header.set("authorization", `Bearer ${token}`);
-            return next(request);
-          },
-        ],
-      }),
-    );
+    return createHealthClient(process.grpcUrl, await mint(userId, roles));
   }
 
   async function grantAll(client: HealthClient, key: string) {
@@ -147,23 +130,6 @@ describe("health-processing end to end", function () {
     } finally {
       await client.end();
     }
-  }
-
-  function checkKnownValues(result: NonNullable<Awaited<ReturnType<HealthClient["getResult"]>>["result"]>) {
-    assert.equal(result.labResults.length, knownValues.length);
-    for (const known of knownValues) {
-      const found = result.labResults.find((labResult) => labResult.loincCode === known.loinc);
-      assert.ok(found, `${known.name} was found`);
-      assert.equal(found.valueText, known.value);
-      assert.equal(found.value, Number(known.value));
-      assert.equal(found.unit, known.unit);
-      assert.equal(found.ucumUnit, known.ucum);
-      assert.equal(LabFlag[found.flag], known.flag, known.name);
-      assert.equal(found.referenceRange?.source, ReferenceRangeSource.REPORT);
-      assert.ok(found.interpretation.length > 0);
-    }
-    assert.ok(result.safetyWarnings.some((warning) => /consult your healthcare provider.*high.*Glucose/i.test(warning)));
-    assert.ok(result.safetyWarnings.some((warning) => /consult your healthcare provider.*low.*Hemoglobin/i.test(warning)));
   }
 
   async function checkFhirExport(client: HealthClient, jobId: string) {
@@ -314,7 +280,7 @@ describe("health-processing end to end", function () {
     assert.ok(result);
     assert.equal(result.textExtractionMethod, TextExtractionMethod.PDF_TEXT_LAYER);
     assert.equal(result.interpreter, "rules/1");
-    checkKnownValues(result);
+    assertKnownValues(result);
     await checkFhirExport(alice, job.jobId);
 
     const logs = service.output();
@@ -459,7 +425,7 @@ describe("health-processing end to end", function () {
       const { result } = await carol.getResult({ jobId: job.jobId });
       assert.ok(result);
       assert.equal(result.textExtractionMethod, TextExtractionMethod.OCR);
-      checkKnownValues(result);
+      assertKnownValues(result);
       await checkFhirExport(carol, job.jobId);
       const [counts] = await query<{ results: string; writes: string }>(
         killDatabase,

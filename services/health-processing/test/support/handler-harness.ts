@@ -69,6 +69,9 @@ export async function startHandlerHarness(options: HarnessOptions): Promise<Hand
   const [postgres, redisServer]: [PostgresServer, RedisServer] = await Promise.all([startPostgres(), startRedis()]);
   const databaseUrl = await postgres.createDatabase("hp_handlers", { migrationsDir });
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 8 });
+  let openConnections = 0;
+  pool.on("connect", () => openConnections++);
+  pool.on("remove", () => openConnections--);
   const prisma = createHealthPrisma(pool);
   const redis = new Redis(redisServer.url, { maxRetriesPerRequest: 1 });
   const logger = createLogger({ name: "health-processing", level: "silent" });
@@ -175,6 +178,11 @@ export async function startHandlerHarness(options: HarnessOptions): Promise<Hand
       redis.disconnect();
       await prisma.$disconnect();
       await pool.end();
+      // pool.end() resolves before its connections have closed; stopping the server
+      // under them would make them fail mid-close, outside any query.
+      for (const giveUpAt = Date.now() + 5_000; openConnections > 0 && Date.now() < giveUpAt; ) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
       await Promise.all([redisServer.stop(), postgres.stop()]);
     },
   };

@@ -3,6 +3,8 @@
 // health-processing processes this file starts itself, so a test can SIGKILL one.
 import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
+import { type Client, createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
 import { HealthProcessingService } from "@trustmesh/api";
 import { Health, HealthCheckResponse_ServingStatus } from "@trustmesh/api/grpc/health/v1/health_pb.js";
 import { createSealer, parseKeyRing } from "@trustmesh/runtime";
@@ -36,6 +38,24 @@ export async function createTokenMinter(authDatabaseUrl: string, keyRing: { ring
       .setExpirationTime("15m")
       .setJti(crypto.randomUUID())
       .sign(privateKey);
+}
+
+export type HealthClient = Client<typeof HealthProcessingService>;
+
+/** A gRPC client of a health-processing process that sends this bearer token on every call. */
+export function createHealthClient(grpcUrl: string, token: string): HealthClient {
+  return createClient(
+    HealthProcessingService,
+    createGrpcTransport({
+      baseUrl: grpcUrl,
+      interceptors: [
+        (next) => (request) => {
+          request.header.set("authorization", `Bearer ${token}`);
+          return next(request);
+        },
+      ],
+    }),
+  );
 }
 
 export interface HealthProcess {

@@ -4,6 +4,13 @@
 // (that PNG as the page's only content, no text layer) and a PDF with text but
 // no results. Each is made once per test run and shared, since making them (and
 // reading them back by OCR) costs time on a small machine.
+import assert from "node:assert/strict";
+import {
+  LabFlag,
+  type LabReportResult,
+  type LabResult,
+  ReferenceRangeSource,
+} from "@trustmesh/api/trustmesh/healthprocessing/v1/healthprocessing_pb.js";
 import PDFDocument from "pdfkit";
 import sharp from "sharp";
 
@@ -24,6 +31,27 @@ export const knownValues: readonly KnownValue[] = [
   { name: "Hemoglobin", value: "10.4", unit: "g/dL", range: "13.5 - 17.5", loinc: "718-7", ucum: "g/dL", flag: "LOW" },
   { name: "Sodium", value: "139", unit: "mmol/L", range: "135 - 145", loinc: "2951-2", ucum: "mmol/L", flag: "NORMAL" },
 ];
+
+/**
+ * Asserts a result holds exactly the known values, each with its value, unit, UCUM
+ * code, flag, printed range and an explanation, and the warnings for the flagged ones.
+ */
+export function assertKnownValues(result: LabReportResult): void {
+  assert.equal(result.labResults.length, knownValues.length);
+  for (const known of knownValues) {
+    const found: LabResult | undefined = result.labResults.find((labResult) => labResult.loincCode === known.loinc);
+    assert.ok(found, `${known.name} was found`);
+    assert.equal(found.valueText, known.value, known.name);
+    assert.equal(found.value, Number(known.value), known.name);
+    assert.equal(found.unit, known.unit, known.name);
+    assert.equal(found.ucumUnit, known.ucum, known.name);
+    assert.equal(LabFlag[found.flag], known.flag, known.name);
+    assert.equal(found.referenceRange?.source, ReferenceRangeSource.REPORT, known.name);
+    assert.ok(found.interpretation.length > 0, known.name);
+  }
+  assert.ok(result.safetyWarnings.some((warning) => /consult your healthcare provider.*high.*Glucose/i.test(warning)));
+  assert.ok(result.safetyWarnings.some((warning) => /consult your healthcare provider.*low.*Hemoglobin/i.test(warning)));
+}
 
 /** Words that occur only in the documents, to look for in logs. */
 export const documentOnlyMarker = "ZEPHYR PATHOLOGY";
