@@ -6,7 +6,7 @@
 # when nothing changed.
 #
 #   sh scripts/bootstrap.sh start   what `npm start` needs
-#   sh scripts/bootstrap.sh test    also what the tests drive: Chromium, grpcurl
+#   sh scripts/bootstrap.sh test    also what the tests drive: Chromium, grpcurl, DejaVu fonts
 set -eu
 mode="${1:-start}"
 cd "$(dirname "$0")/.."
@@ -22,6 +22,8 @@ if [ "$mode" = test ]; then
   need go golang-go
   # Prometheus and promtool: the deploy and observability tests run the real ones.
   need promtool prometheus
+  # The tests draw a lab-report PNG in DejaVu Sans (health-processing's OCR test).
+  [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing="$missing fonts-dejavu-core"
 fi
 if [ -n "$missing" ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -188,9 +188,6 @@ export const pendingBusinessMetrics: Readonly<Record<string, { issue: number }>>
   ledger_chain_ok: { issue: 4 },
   payments_total: { issue: 5 },
   credential_issued_total: { issue: 7 },
-  healthprocessing_jobs_total: { issue: 8 },
-  healthprocessing_queue_depth: { issue: 8 },
-  healthprocessing_audit_chain_ok: { issue: 8 },
   face_validations_total: { issue: 9 },
   face_matches_total: { issue: 9 },
 };

@@ -25,6 +25,12 @@ export interface ServiceDependencies<S extends ConfigShape> {
   pool: pg.Pool;
   redis: Redis;
   verifier: TokenVerifier;
+  /**
+   * Registers work to finish when the service stops (background workers,
+   * sweepers, subscriptions). Hooks run while RPCs drain, before the pool and
+   * Redis close, so they can still write their last state.
+   */
+  onStop(hook: () => Promise<void>): void;
 }
 
 export interface ServiceDefinition<S extends ConfigShape> {
@@ -39,7 +45,7 @@ export interface ServiceDefinition<S extends ConfigShape> {
    * Where token signing keys come from. Every service but auth leaves this out
    * and fetches auth's keys over gRPC; auth, which holds the keys, supplies them.
    */
-  tokenKeys?(dependencies: Omit<ServiceDependencies<S>, "verifier">): JWTVerifyGetKey | Promise<JWTVerifyGetKey>;
+  tokenKeys?(dependencies: Omit<ServiceDependencies<S>, "verifier" | "onStop">): JWTVerifyGetKey | Promise<JWTVerifyGetKey>;
 }
 
 export interface RunningService {
@@ -82,6 +88,11 @@ export async function startService<S extends ConfigShape>(
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true });
   redis.on("error", (error) => logger.warn({ err: error.message }, "Redis connection error"));
   let server: RunningServer;
+  const stopHooks: (() => Promise<void>)[] = [];
+  const runStopHooks = () =>
+    Promise.allSettled(stopHooks.map((hook) => hook())).then((results) => {
+      for (const result of results) if (result.status === "rejected") logger.warn({ err: result.reason }, "stop hook failed");
+    });
   try {
     await redis.connect();
 
@@ -91,7 +102,7 @@ export async function startService<S extends ConfigShape>(
     const base = { config, logger, metrics, pool, redis };
     const keys = definition.tokenKeys ? await definition.tokenKeys(base) : createAuthJwks({ authGrpcUrl: config.AUTH_GRPC_URL, metrics });
     const verifier = createTokenVerifier({ keys, issuer: config.AUTH_ISSUER, serviceName: definition.name });
-    const services = await definition.createServices({ ...base, verifier });
+    const services = await definition.createServices({ ...base, verifier, onStop: (hook) => stopHooks.push(hook) });
     server = await startServer({
       name: definition.name,
       host: config.HOST,
@@ -112,6 +123,7 @@ export async function startService<S extends ConfigShape>(
     });
   } catch (error) {
     // Whatever was opened before the failure must not keep the process alive.
+    await runStopHooks();
     await Promise.allSettled([pool.end(), redis.quit()]);
     throw error;
   }
@@ -122,7 +134,7 @@ export async function startService<S extends ConfigShape>(
   return {
     server,
     async stop() {
-      await server.shutdown(config.SHUTDOWN_GRACE_MS);
+      await Promise.all([server.shutdown(config.SHUTDOWN_GRACE_MS), runStopHooks()]);
       await Promise.allSettled([pool.end(), redis.quit()]);
       logger.info("stopped");
     },

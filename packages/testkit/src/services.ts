@@ -142,6 +142,9 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
           AUTH_GRPC_URL: authGrpcUrl,
           AUTH_KEK_RING: keys.ring,
           AUTH_KEK_ACTIVE_ID: keys.activeId,
+          // health-processing seals documents and results under its own key ring.
+          HEALTH_KEK_RING: keys.ring,
+          HEALTH_KEK_ACTIVE_ID: keys.activeId,
           OTEL_SERVICE_NAME: name,
           ...options.env,
         };
