@@ -1,4 +1,5 @@
 // Values that interceptors put into a call's context for handlers to read.
+import { isIP } from "node:net";
 import { createContextKey, type HandlerContext } from "@connectrpc/connect";
 import { unauthenticated } from "./errors.ts";
 
@@ -23,4 +24,28 @@ export function requireUserId(context: HandlerContext): string {
 
 export function isAdmin(principal: Principal | undefined): boolean {
   return principal?.kind === "user" && principal.roles.includes("admin");
+}
+
+/**
+ * Reads the IP address of the connection's other end. Set by both transports
+ * as a function, so calls whose handler never asks pay for no string work.
+ */
+export const peerAddressKey = createContextKey<(() => string) | undefined>(undefined, { description: "trustmesh peer address" });
+
+/**
+ * The IP address the call arrived from (the proxy's, behind one), or "" when
+ * unknown. Handlers use it to record where a user called from; a service that
+ * forwards an end user's address says so in its request instead.
+ */
+export function peerAddressOf(context: HandlerContext): string {
+  const address = context.values.get(peerAddressKey)?.() ?? "";
+  return isIP(address) === 0 ? "" : address;
+}
+
+/** The IP part of grpc-js's peer string ("127.0.0.1:5000", "::1:5000", "unknown"). */
+export function ipOfGrpcPeer(peer: string): string {
+  if (isIP(peer) !== 0) return peer;
+  const portAt = peer.lastIndexOf(":");
+  const address = portAt > 0 ? peer.slice(0, portAt) : "";
+  return isIP(address) === 0 ? "" : address;
 }
