@@ -42,10 +42,15 @@ export function peerAddressOf(context: HandlerContext): string {
   return isIP(address) === 0 ? "" : address;
 }
 
-/** The IP part of grpc-js's peer string ("127.0.0.1:5000", "::1:5000", "unknown"). */
+/**
+ * The IP part of grpc-js's peer string: "<address>:<port>" for TCP, IPv6
+ * without brackets ("::1:5000", itself a valid IPv6 address), the bare address
+ * when there is no port, or "unknown". So the port is cut off whenever what is
+ * left is an address.
+ */
 export function ipOfGrpcPeer(peer: string): string {
-  if (isIP(peer) !== 0) return peer;
   const portAt = peer.lastIndexOf(":");
-  const address = portAt > 0 ? peer.slice(0, portAt) : "";
-  return isIP(address) === 0 ? "" : address;
+  const withoutPort = portAt > 0 && /^\d+$/.test(peer.slice(portAt + 1)) ? peer.slice(0, portAt) : "";
+  if (isIP(withoutPort) !== 0) return withoutPort;
+  return isIP(peer) === 0 ? "" : peer;
 }
