@@ -188,8 +188,6 @@ export const pendingBusinessMetrics: Readonly<Record<string, { issue: number }>>
   ledger_chain_ok: { issue: 4 },
   payments_total: { issue: 5 },
   credential_issued_total: { issue: 7 },
-  face_validations_total: { issue: 9 },
-  face_matches_total: { issue: 9 },
 };
 
 /** `up` and the other series Prometheus writes itself for each target. */

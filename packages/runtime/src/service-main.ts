@@ -26,11 +26,12 @@ export interface ServiceDependencies<S extends ConfigShape> {
   redis: Redis;
   verifier: TokenVerifier;
   /**
-   * Registers work to finish when the service stops (background workers,
-   * sweepers, subscriptions). Hooks run while RPCs drain, before the pool and
-   * Redis close, so they can still write their last state.
+   * Registers work to do when the service stops (worker pools, timers), after
+   * in-flight RPCs have drained and before Postgres and Redis close. Hooks run
+   * in reverse order of registration, each awaited, and also when start-up
+   * fails after they were registered.
    */
-  onStop(hook: () => Promise<void>): void;
+  onStop(hook: () => Promise<void> | void): void;
 }
 
 export interface ServiceDefinition<S extends ConfigShape> {
@@ -88,11 +89,16 @@ export async function startService<S extends ConfigShape>(
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true });
   redis.on("error", (error) => logger.warn({ err: error.message }, "Redis connection error"));
   let server: RunningServer;
-  const stopHooks: (() => Promise<void>)[] = [];
-  const runStopHooks = () =>
-    Promise.allSettled(stopHooks.map((hook) => hook())).then((results) => {
-      for (const result of results) if (result.status === "rejected") logger.warn({ err: result.reason }, "stop hook failed");
-    });
+  const stopHooks: (() => Promise<void> | void)[] = [];
+  const runStopHooks = async () => {
+    for (const hook of stopHooks.splice(0).reverse()) {
+      try {
+        await hook();
+      } catch (error) {
+        logger.error({ err: error }, "a stop hook failed");
+      }
+    }
+  };
   try {
     await redis.connect();
 
@@ -134,7 +140,8 @@ export async function startService<S extends ConfigShape>(
   return {
     server,
     async stop() {
-      await Promise.all([server.shutdown(config.SHUTDOWN_GRACE_MS), runStopHooks()]);
+      await server.shutdown(config.SHUTDOWN_GRACE_MS);
+      await runStopHooks();
       await Promise.allSettled([pool.end(), redis.quit()]);
       logger.info("stopped");
     },

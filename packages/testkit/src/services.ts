@@ -43,7 +43,7 @@ export interface StartServicesOptions {
   env?: Record<string, string>;
   /** Fixed ports instead of free ones: base + index of the service in allServiceNames. */
   basePorts?: { grpc: number; http: number; admin: number };
-  /** Key-encryption key ring for auth; a fresh random one by default. */
+  /** Key-encryption key ring for auth and face; a fresh random one by default. */
   keyEncryptionKeys?: { ring: string; activeId: string };
   /** Pipe each line of service output here (npm start prints it, tests keep it). */
   onOutput?: (name: ServiceName, line: string) => void;
@@ -145,6 +145,9 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
           // health-processing seals documents and results under its own key ring.
           HEALTH_KEK_RING: keys.ring,
           HEALTH_KEK_ACTIVE_ID: keys.activeId,
+          // face seals embeddings under its own key ring.
+          FACE_KEK_RING: keys.ring,
+          FACE_KEK_ACTIVE_ID: keys.activeId,
           OTEL_SERVICE_NAME: name,
           ...options.env,
         };

@@ -4,9 +4,10 @@
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
-import { cors as connectCors, type Interceptor } from "@connectrpc/connect";
+import { cors as connectCors, createContextValues, type Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import cors from "cors";
+import { peerAddressKey } from "../context.ts";
 import type { ServiceRegistration } from "./registration.ts";
 
 export interface ConnectServerOptions {
@@ -36,6 +37,11 @@ export async function startConnectServer(host: string, port: number, options: Co
     writeMaxBytes: options.messageBytesMax,
     maxTimeoutMs: options.maxTimeoutMs,
     shutdownSignal: options.shutdownSignal,
+    contextValues(request) {
+      const values = createContextValues();
+      values.set(peerAddressKey, () => request.socket?.remoteAddress ?? "");
+      return values;
+    },
   });
   const corsHandler = cors({
     origin: [...options.corsAllowedOrigins],

@@ -25,6 +25,7 @@ import { createAsyncIterable, invokeUnaryImplementation, transformInvokeImplemen
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import * as grpc from "@grpc/grpc-js";
 import { endCallKey } from "../call-scope.ts";
+import { ipOfGrpcPeer, peerAddressKey } from "../context.ts";
 import { MetadataHeaders } from "./metadata-headers.ts";
 import { addReflection } from "./reflection.ts";
 import type { ServiceRegistration } from "./registration.ts";
@@ -107,6 +108,8 @@ function createCallContext(
     shutdownSignal.addEventListener("abort", onShutdown, { once: true });
     controller.signal.addEventListener("abort", () => shutdownSignal.removeEventListener("abort", onShutdown), { once: true });
   }
+  const values = createContextValues();
+  values.set(peerAddressKey, () => ipOfGrpcPeer(call.getPeer()));
   return {
     service: method.parent,
     method,
@@ -118,7 +121,7 @@ function createCallContext(
     requestHeader: headersFromMetadata(call.metadata, deadlineAt),
     responseHeader: new Headers(),
     responseTrailer: new Headers(),
-    values: createContextValues(),
+    values,
     abort: (reason) => controller.abort(reason),
   };
 }
