@@ -271,6 +271,27 @@ describe("Helm chart", function () {
     assert.equal(field(ring, "valueFrom", "secretKeyRef", "name"), "mine");
   });
 
+  it("gives every service that seals data at rest its own key ring, and no other service one", () => {
+    const sealing: Record<string, string> = { auth: "AUTH", "health-processing": "HEALTH", face: "FACE" };
+    const secret = ofKind(defaults, "Secret").find((candidate) => candidate.metadata.name === "trustmesh-secrets");
+    const data = field(secret, "data") as Record<string, string>;
+    const rings = Object.keys(sealing).map((service) => Buffer.from(data[`${service}-kek-ring`] ?? "", "base64").toString());
+    for (const ring of rings) assert.match(ring, /^k1:[A-Za-z0-9+/]{43}=$/);
+    assert.equal(new Set(rings).size, rings.length, "each service has a different key");
+    for (const deployment of ofKind(defaults, "Deployment")) {
+      const container = (field(deployment, "spec", "template", "spec", "containers") as Json[])[0] as Json;
+      const keyVariables = (container.env as Json[]).filter((variable) => String(variable.name).endsWith("_KEK_RING"));
+      const prefix = sealing[component(deployment)];
+      if (!prefix) {
+        assert.deepEqual(keyVariables, [], `${component(deployment)} gets no key ring`);
+        continue;
+      }
+      assert.equal(keyVariables.length, 1);
+      assert.equal(keyVariables[0]?.name, `${prefix}_KEK_RING`);
+      assert.equal(field(keyVariables[0], "valueFrom", "secretKeyRef", "key"), `${component(deployment)}-kek-ring`);
+    }
+  });
+
   describe("values.schema.json", () => {
     const schema = JSON.parse(readFileSync(join(chartDirectory, "values.schema.json"), "utf8")) as Json;
     const values = parse(readFileSync(join(chartDirectory, "values.yaml"), "utf8")) as Json;

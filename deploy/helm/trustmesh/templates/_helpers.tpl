@@ -90,6 +90,15 @@ Returns the callers of a service as a JSON list. Takes a service name.
 {{- end -}}
 {{- end -}}
 
+{{- /*
+The services that seal data at rest (DESIGN.md §4), each with the prefix of its
+key-encryption variables: <PREFIX>_KEK_RING and <PREFIX>_KEK_ACTIVE_ID. Each gets its
+own ring, so one service's key opens none of another's data.
+*/ -}}
+{{- define "trustmesh.sealingServices" -}}
+{"auth": "AUTH", "health-processing": "HEALTH", "face": "FACE"}
+{{- end -}}
+
 {{- define "trustmesh.secretName" -}}
 {{- .Values.secrets.existingSecret | default (printf "%s-secrets" (include "trustmesh.fullname" .)) -}}
 {{- end -}}
