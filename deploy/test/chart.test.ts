@@ -281,7 +281,7 @@ describe("Helm chart", function () {
     for (const deployment of ofKind(defaults, "Deployment")) {
       const container = (field(deployment, "spec", "template", "spec", "containers") as Json[])[0] as Json;
       const keyVariables = (container.env as Json[]).filter((variable) => String(variable.name).endsWith("_KEK_RING"));
-      const prefix = sealing[component(deployment)];
+      const prefix = sealing[String(component(deployment))];
       if (!prefix) {
         assert.deepEqual(keyVariables, [], `${component(deployment)} gets no key ring`);
         continue;

@@ -240,6 +240,9 @@ function addSaturationPanels(assembler: DashboardAssembler, selector: string): v
       title: "Garbage collection",
       description: "Seconds per second spent in garbage collection, by kind.",
       unit: "percentunit",
+      // A quiet process (face does its work in worker threads) can go a whole
+      // rate window without a collection on its main thread.
+      mayBeEmpty: true,
       queries: [
         { expr: `sum by (app, kind) (rate(nodejs_gc_duration_seconds_sum{${selector}}[$__rate_interval]))`, legend: "{{app}} {{kind}}" },
       ],

@@ -3,7 +3,8 @@
 import type { RpcMetrics } from "@trustmesh/runtime";
 import { Counter, Gauge, Histogram } from "prom-client";
 
-export type ValidationOutcome = "success" | "no_face" | "multiple_faces" | "low_quality" | "no_match" | "spoof_suspected";
+const validationOutcomes = ["success", "no_face", "multiple_faces", "low_quality", "no_match", "spoof_suspected"] as const;
+export type ValidationOutcome = (typeof validationOutcomes)[number];
 export type EnrolmentOutcome = "enrolled" | "no_face" | "multiple_faces" | "low_quality" | "spoof_suspected";
 export type QualityLabel = "high" | "medium" | "low" | "ungraded";
 export type InferenceOperation = "enrol" | "validate";
@@ -27,7 +28,7 @@ const inferenceBuckets = [0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 2, 5, 10];
 
 export function createFaceMetrics(metrics: RpcMetrics): FaceMetrics {
   const registers = [metrics.registry];
-  return {
+  const faceMetrics: FaceMetrics = {
     validations: new Counter({
       name: "face_validations_total",
       help: "Validation attempts recorded, by outcome (success or the failure reason).",
@@ -102,4 +103,9 @@ export function createFaceMetrics(metrics: RpcMetrics): FaceMetrics {
       });
     },
   };
+  // Every outcome and result exists from the start, at 0, so rates and the match
+  // rate are defined before the first validation and dashboards show a line at 0.
+  for (const outcome of validationOutcomes) faceMetrics.validations.inc({ outcome }, 0);
+  for (const result of ["match", "no_match"]) faceMetrics.matches.inc({ result }, 0);
+  return faceMetrics;
 }

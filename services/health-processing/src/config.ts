@@ -15,6 +15,8 @@ export const healthProcessingConfigShape = {
   /** How long an uploaded original is kept (the sweeper deletes it after). */
   HEALTH_ORIGINAL_RETENTION_SECONDS: positiveInt.max(30 * 86_400).default(3600),
   HEALTH_SWEEP_INTERVAL_MS: positiveInt.min(100).max(3_600_000).default(60_000),
+  /** How often the whole audit chain is verified in the background (also once at start). */
+  HEALTH_AUDIT_VERIFY_INTERVAL_MS: positiveInt.min(1000).max(86_400_000).default(900_000),
   /** Whether this process runs the job worker (API-only replicas set false). */
   HEALTH_WORKER_ENABLED: z.enum(["true", "false"]).default("true"),
   /** Jobs processed at once by this process. */

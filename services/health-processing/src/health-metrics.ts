@@ -10,7 +10,8 @@ export interface HealthMetrics {
   jobs: Counter<"state">;
   failures: Counter<"reason">;
   flags: Counter<"flag">;
-  auditChainOk: Gauge;
+  /** Records the outcome of a whole-chain audit verification (see audit/audit-chain-monitor.ts). */
+  recordAuditChainVerified(intact: boolean): void;
 }
 
 export function createHealthMetrics(metrics: RpcMetrics, queueDepth: () => Promise<number>): HealthMetrics {
@@ -24,7 +25,12 @@ export function createHealthMetrics(metrics: RpcMetrics, queueDepth: () => Promi
       this.set(await queueDepth());
     },
   });
-  return {
+  const auditChainOk = new Gauge({
+    name: "healthprocessing_audit_chain_ok",
+    help: "1 when the last whole-chain audit verification found it intact, 0 when it found a broken entry.",
+    registers: [],
+  });
+  const healthMetrics: HealthMetrics = {
     uploads: new Counter({
       name: "healthprocessing_uploads_total",
       help: "Documents accepted, by content type.",
@@ -58,10 +64,15 @@ export function createHealthMetrics(metrics: RpcMetrics, queueDepth: () => Promi
       labelNames: ["flag"],
       registers,
     }),
-    auditChainOk: new Gauge({
-      name: "healthprocessing_audit_chain_ok",
-      help: "1 when the last audit-chain verification found it intact, 0 when it found a broken entry.",
-      registers,
-    }),
+    recordAuditChainVerified(intact) {
+      // Registered on the first verification, not before: an unlabelled gauge
+      // always exports a value, and a 0 from a process that has not checked yet
+      // would page someone for tampering that nobody found.
+      if (!metrics.registry.getSingleMetric("healthprocessing_audit_chain_ok")) metrics.registry.registerMetric(auditChainOk);
+      auditChainOk.set(intact ? 1 : 0);
+    },
   };
+  // Every job state exists from the start, at 0, so rates are defined before the first job.
+  for (const state of ["QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"]) healthMetrics.jobs.inc({ state }, 0);
+  return healthMetrics;
 }

@@ -1,7 +1,8 @@
 // What the health-processing process serves and runs: the RPC handlers, and in
-// the background the job worker and the retention sweeper.
+// the background the job worker, the retention sweeper and the audit-chain monitor.
 import { HealthProcessingService } from "@trustmesh/api";
 import { createSealer, parseKeyRing, registration, type ServiceDefinition } from "@trustmesh/runtime";
+import { createAuditChainMonitor } from "./audit/audit-chain-monitor.ts";
 import { healthProcessingConfigShape } from "./config.ts";
 import { createOcrEngine } from "./extraction/ocr.ts";
 import { createHealthMetrics } from "./health-metrics.ts";
@@ -28,6 +29,12 @@ export const healthProcessingDefinition: ServiceDefinition<typeof healthProcessi
     const sweeper = createSweeper({ intervalMs: config.HEALTH_SWEEP_INTERVAL_MS }, { prisma, logger, events, metrics: healthMetrics });
     sweeper.start();
     onStop(() => sweeper.stop());
+    const auditChainMonitor = createAuditChainMonitor(
+      { intervalMs: config.HEALTH_AUDIT_VERIFY_INTERVAL_MS },
+      { prisma, logger, metrics: healthMetrics },
+    );
+    auditChainMonitor.start();
+    onStop(() => auditChainMonitor.stop());
     if (config.HEALTH_WORKER_ENABLED === "true") {
       const ocr = createOcrEngine({ poolSizeMax: config.HEALTH_WORKER_CONCURRENCY });
       const worker = createWorker(

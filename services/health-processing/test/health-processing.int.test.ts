@@ -367,6 +367,8 @@ describe("health-processing end to end", function () {
   });
 
   it("VerifyAuditLog proves the chain intact, then names the one audit row changed in SQL", async () => {
+    // The background monitor verified the whole chain at start, before anyone asked.
+    assert.match(await (await fetch(service.metricsUrl)).text(), /healthprocessing_audit_chain_ok\{[^}]*\} 1/);
     const intact = await admin.verifyAuditLog({});
     assert.equal(intact.intact, true);
     assert.ok(intact.entriesChecked > 5n);

@@ -86,7 +86,9 @@ export function createAuditHandlers(dependencies: HandlerDependencies) {
         request.fromSequence,
         request.maxEntries === 0 ? defaultEntriesMax : request.maxEntries,
       );
-      dependencies.metrics.auditChainOk.set(result.intact ? 1 : 0);
+      // A break anywhere is news for the gauge; "intact" only when the whole chain was walked.
+      const wholeChain = request.fromSequence === 0n && result.nextSequence === 0n;
+      if (!result.intact || wholeChain) dependencies.metrics.recordAuditChainVerified(result.intact);
       const broken = result.broken;
       return {
         $typeName: "trustmesh.healthprocessing.v1.VerifyAuditLogResponse",
