@@ -7,6 +7,8 @@ import * as net from "node:net";
 import { cors as connectCors, type Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import cors from "cors";
+import type { Logger } from "../logger.ts";
+import { type HttpRoute, serveHttpRoute } from "./http-routes.ts";
 import type { ServiceRegistration } from "./registration.ts";
 
 export interface ConnectServerOptions {
@@ -16,6 +18,9 @@ export interface ConnectServerOptions {
   messageBytesMax: number;
   maxTimeoutMs: number;
   shutdownSignal: AbortSignal;
+  /** GET routes answered before Connect sees the request (see http-routes.ts). */
+  httpRoutes?: readonly HttpRoute[];
+  logger: Logger;
 }
 
 export interface StartedConnectServer {
@@ -47,8 +52,11 @@ export async function startConnectServer(host: string, port: number, options: Co
   });
   type Request = http.IncomingMessage | http2.Http2ServerRequest;
   type Response = http.ServerResponse | http2.Http2ServerResponse;
+  const httpRoutes = options.httpRoutes ?? [];
   const listener = (request: Request, response: Response) => {
-    corsHandler(request as http.IncomingMessage, response as http.ServerResponse, () => handler(request, response));
+    corsHandler(request as http.IncomingMessage, response as http.ServerResponse, () => {
+      if (!serveHttpRoute(httpRoutes, request, response, options.logger)) handler(request, response);
+    });
   };
   const http1Server = http.createServer(listener);
   // HTTP/1.1 sockets with a request in flight. Connections are handed to the
