@@ -43,7 +43,7 @@ export interface StartServicesOptions {
   env?: Record<string, string>;
   /** Fixed ports instead of free ones: base + index of the service in allServiceNames. */
   basePorts?: { grpc: number; http: number; admin: number };
-  /** Key-encryption key ring for auth; a fresh random one by default. */
+  /** Key-encryption key ring for auth and credential; a fresh random one by default. */
   keyEncryptionKeys?: { ring: string; activeId: string };
   /** Pipe each line of service output here (npm start prints it, tests keep it). */
   onOutput?: (name: ServiceName, line: string) => void;
@@ -142,6 +142,9 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
           AUTH_GRPC_URL: authGrpcUrl,
           AUTH_KEK_RING: keys.ring,
           AUTH_KEK_ACTIVE_ID: keys.activeId,
+          // A throwaway environment: one ring serves both; in production each service has its own.
+          CREDENTIAL_KEK_RING: keys.ring,
+          CREDENTIAL_KEK_ACTIVE_ID: keys.activeId,
           OTEL_SERVICE_NAME: name,
           ...options.env,
         };
