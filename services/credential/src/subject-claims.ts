@@ -51,7 +51,7 @@ export function subjectClaimsOf(request: IssueCredentialRequest, now: Date): Sub
       return {
         kind: "VERIFIED_EMAIL",
         claims: {
-          email: claims.value.email.toLowerCase(),
+          email: claims.value.email,
           ...(claims.value.verifiedAt ? { verified_at: timestampDate(claims.value.verifiedAt).toISOString() } : {}),
         },
       };
