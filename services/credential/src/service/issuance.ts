@@ -19,12 +19,15 @@ import { toCredentialMessage } from "./messages.ts";
 
 type Handlers = Pick<ServiceImpl<typeof CredentialService>, "issueCredential">;
 
+const wholeSeconds = (date: Date) => new Date(Math.floor(date.getTime() / 1000) * 1000);
+
 export function createIssuanceHandlers(dependencies: CredentialServiceDependencies): Handlers {
   const now = dependencies.now ?? (() => new Date());
   return {
     async issueCredential(request, context) {
       const caller = callerOf(context);
-      const issuedAt = now();
+      // Whole seconds: JWT times (iat, nbf, exp) have no finer grain, and validFrom/validUntil must say the same.
+      const issuedAt = wholeSeconds(now());
       const subject = subjectClaimsOf(request, issuedAt);
       const definition = credentialTypeOfKind(subject.kind);
       const encoding: CredentialEncoding =
@@ -33,7 +36,9 @@ export function createIssuanceHandlers(dependencies: CredentialServiceDependenci
           : request.format === CredentialFormat.SD_JWT_VC
             ? "SD_JWT_VC"
             : dependencies.defaultEncoding;
-      const validUntil = request.validUntil ? timestampDate(request.validUntil) : new Date(issuedAt.getTime() + dependencies.validityMs);
+      const validUntil = wholeSeconds(
+        request.validUntil ? timestampDate(request.validUntil) : new Date(issuedAt.getTime() + dependencies.validityMs),
+      );
       const requestHash = requestHashOf(IssueCredentialRequestSchema, request);
 
       const outcome = await dependencies.store.issue({
