@@ -269,6 +269,20 @@ describe("Helm chart", function () {
     const container = (field(auth, "spec", "template", "spec", "containers") as Json[])[0] as Json;
     const ring = (container.env as Json[]).find((variable) => variable.name === "AUTH_KEK_RING");
     assert.equal(field(ring, "valueFrom", "secretKeyRef", "name"), "mine");
+    // credential has a ring of its own, from the same Secret, and no other service sees either.
+    const credential = ofKind(withExisting, "Deployment").find((deployment) => component(deployment) === "credential");
+    const credentialEnv = ((field(credential, "spec", "template", "spec", "containers") as Json[])[0] as Json).env as Json[];
+    const credentialRing = credentialEnv.find((variable) => variable.name === "CREDENTIAL_KEK_RING");
+    assert.equal(field(credentialRing, "valueFrom", "secretKeyRef", "name"), "mine");
+    assert.equal(field(credentialRing, "valueFrom", "secretKeyRef", "key"), "credential-kek-ring");
+    assert.ok(!credentialEnv.some((variable) => variable.name === "AUTH_KEK_RING"));
+    const generated = ofKind(defaults, "Secret").find((secret) => secret.metadata.name === "trustmesh-secrets");
+    assert.deepEqual(Object.keys(field(generated, "data") as Json).sort(), [
+      "auth-kek-active-id",
+      "auth-kek-ring",
+      "credential-kek-active-id",
+      "credential-kek-ring",
+    ]);
   });
 
   describe("values.schema.json", () => {
