@@ -412,9 +412,7 @@ const businessPanels: Readonly<Record<ServiceName, (selector: string) => PanelSp
       description: "Credentials issued per second, by type and format.",
       unit: "reqps",
       mayBeEmpty: false,
-      queries: [
-        { expr: `sum by (type, format) (rate(credential_issued_total{${s}}[$__rate_interval]))`, legend: "{{type}} {{format}}" },
-      ],
+      queries: [{ expr: `sum by (type, format) (rate(credential_issued_total{${s}}[$__rate_interval]))`, legend: "{{type}} {{format}}" }],
     },
     {
       title: "Credentials issued per day",
