@@ -55,7 +55,8 @@ export function createIssuerKeys(store: CredentialStore, sealer: Sealer): Issuer
   };
   return {
     async signingKey() {
-      const active = await store.ensureActiveIssuerKey(() => createIssuerKey(sealer));
+      // One plain read on the hot path; the locked create-if-missing runs only before the first key exists.
+      const active = (await store.activeIssuerKey()) ?? (await store.ensureActiveIssuerKey(() => createIssuerKey(sealer)));
       return { kid: active.kid, privateKey: open(active) };
     },
     async publicKey(kid) {

@@ -144,6 +144,8 @@ export interface StatusListSnapshot {
 }
 
 export interface CredentialStore {
+  /** The key that signs now, in one indexed read; undefined before the first one is made. */
+  activeIssuerKey(): Promise<StoredIssuerKey | undefined>;
   ensureActiveIssuerKey(create: () => Promise<StoredIssuerKey>): Promise<StoredIssuerKey>;
   /** Retires the active key and stores a new one, unless the active key is younger than minAgeMs; undefined when nothing changed. */
   rotateIssuerKey(create: () => Promise<StoredIssuerKey>, minAgeMs: number): Promise<StoredIssuerKey | undefined>;
@@ -272,6 +274,14 @@ async function primaryHolder(
   return { holder: toHolderDid(row), created: true };
 }
 
+/**
+ * Lists of a kind that take new credentials at the same time. Each issuance locks
+ * its list's row while it draws an index, so concurrent issuances spread over a
+ * few lists instead of queueing on one. (A soft bound: lists created by
+ * transactions not yet committed are not seen by others.)
+ */
+const openListsPerKind = 4;
+
 /** A random free index in an open list of the kind (creating a list when none has room), with the list locked. */
 async function allocateStatusEntry(
   transaction: Transaction,
@@ -279,15 +289,24 @@ async function allocateStatusEntry(
   size: number,
 ): Promise<{ statusListId: string; statusListIndex: number }> {
   // A list takes credentials until half its entries are used, so random indexes stay cheap to draw and say nothing.
-  const open = await transaction.$queryRaw<{ id: string; size: number }[]>`
+  // First an open list nobody is drawing from; else, below the bound, a new list; else wait for one.
+  const unlocked = await transaction.$queryRaw<{ id: string; size: number }[]>`
     SELECT id, size FROM status_list
      WHERE kind = ${kind}::status_list_kind AND allocated * 2 < size
-     ORDER BY created_at
+     ORDER BY random()
      LIMIT 1
-       FOR UPDATE`;
-  let list = open[0];
+       FOR UPDATE SKIP LOCKED`;
+  let list = unlocked[0];
   if (!list) {
-    list = await transaction.statusList.create({ data: { id: randomUUID(), kind, size }, select: { id: true, size: true } });
+    const open = await transaction.$queryRaw<{ id: string; size: number }[]>`
+      SELECT id, size FROM status_list WHERE kind = ${kind}::status_list_kind AND allocated * 2 < size`;
+    if (open.length < openListsPerKind) {
+      list = await transaction.statusList.create({ data: { id: randomUUID(), kind, size }, select: { id: true, size: true } });
+    } else {
+      const chosen = open[randomInt(open.length)] as { id: string; size: number };
+      await transaction.$queryRaw`SELECT id FROM status_list WHERE id = ${chosen.id}::uuid FOR UPDATE`;
+      list = chosen;
+    }
   }
   for (let draw = 0; draw < indexDrawsMax; draw++) {
     const index = randomInt(list.size);
@@ -306,6 +325,10 @@ export function createCredentialStore(pool: pg.Pool): CredentialStore {
   const prisma = createPrismaClient(PrismaClient, { pool });
 
   return {
+    async activeIssuerKey() {
+      const row = await prisma.issuerKey.findFirst({ where: { retiredAt: null } });
+      return row ? toIssuerKey(row) : undefined;
+    },
     ensureActiveIssuerKey(create) {
       return prisma.$transaction(async (transaction) => {
         // Replicas starting together end up with one key: the first creates it, the rest find it.

@@ -470,6 +470,13 @@ describe("CredentialService over the network", function () {
       await rejectsWith(platform.client.reinstateCredential({ credentialId: "x", reason: "y" }, admin), Code.InvalidArgument, {
         field: "credential_id",
       });
+      await rejectsWith(
+        platform.client.suspendCredential({ credentialId: credential.id, reason: "tab\tand\u0000nul" }, admin),
+        Code.InvalidArgument,
+        {
+          field: "reason",
+        },
+      );
       await rejectsWith(platform.client.revokeCredential({ credentialId: crypto.randomUUID(), reason: "y" }, admin), Code.NotFound);
       assert.equal(
         (await platform.client.getCredential({ credentialId: credential.id }, asBob)).credential?.status,

@@ -40,6 +40,8 @@ export function createIssuanceHandlers(dependencies: CredentialServiceDependenci
         request.validUntil ? timestampDate(request.validUntil) : new Date(issuedAt.getTime() + dependencies.validityMs),
       );
       const requestHash = requestHashOf(IssueCredentialRequestSchema, request);
+      // Read before the transaction: signing inside it must not wait for a second pooled connection.
+      const key = await dependencies.issuerKeys.signingKey();
 
       const outcome = await dependencies.store.issue({
         userId: request.userId,
@@ -52,7 +54,6 @@ export function createIssuanceHandlers(dependencies: CredentialServiceDependenci
         statusListSize: dependencies.statusListSize,
         createHolder: () => createCustodialHolderDid(dependencies.sealer, null),
         async sign(slot) {
-          const key = await dependencies.issuerKeys.signingKey();
           const content = {
             id: slot.credentialId,
             issuerDid: dependencies.issuerDid,
