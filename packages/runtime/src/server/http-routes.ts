@@ -74,7 +74,9 @@ export function serveHttpRoute(routes: readonly HttpRoute[], request: Request, r
         if (body !== undefined) headers["content-length"] = String(body.byteLength);
         (response as http.ServerResponse).writeHead(answer.status, headers);
         (response as http.ServerResponse).end(request.method === "HEAD" ? undefined : body);
-      });
+      })
+      // A client gone mid-answer must not become an unhandled rejection.
+      .catch((error: unknown) => logger.warn({ err: error, path: pathname }, "HTTP route answer not delivered"));
     return true;
   }
   return false;
