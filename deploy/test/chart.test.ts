@@ -269,10 +269,28 @@ describe("Helm chart", function () {
     const container = (field(auth, "spec", "template", "spec", "containers") as Json[])[0] as Json;
     const ring = (container.env as Json[]).find((variable) => variable.name === "AUTH_KEK_RING");
     assert.equal(field(ring, "valueFrom", "secretKeyRef", "name"), "mine");
+    // credential has a ring of its own, from the same Secret, and no other service sees either.
+    const credential = ofKind(withExisting, "Deployment").find((deployment) => component(deployment) === "credential");
+    const credentialEnv = ((field(credential, "spec", "template", "spec", "containers") as Json[])[0] as Json).env as Json[];
+    const credentialRing = credentialEnv.find((variable) => variable.name === "CREDENTIAL_KEK_RING");
+    assert.equal(field(credentialRing, "valueFrom", "secretKeyRef", "name"), "mine");
+    assert.equal(field(credentialRing, "valueFrom", "secretKeyRef", "key"), "credential-kek-ring");
+    assert.ok(!credentialEnv.some((variable) => variable.name === "AUTH_KEK_RING"));
+    const generated = ofKind(defaults, "Secret").find((secret) => secret.metadata.name === "trustmesh-secrets");
+    assert.deepEqual(Object.keys(field(generated, "data") as Json).sort(), [
+      "auth-kek-active-id",
+      "auth-kek-ring",
+      "credential-kek-active-id",
+      "credential-kek-ring",
+      "face-kek-active-id",
+      "face-kek-ring",
+      "health-processing-kek-active-id",
+      "health-processing-kek-ring",
+    ]);
   });
 
   it("gives every service that seals data at rest its own key ring, and no other service one", () => {
-    const sealing: Record<string, string> = { auth: "AUTH", "health-processing": "HEALTH", face: "FACE" };
+    const sealing: Record<string, string> = { auth: "AUTH", credential: "CREDENTIAL", "health-processing": "HEALTH", face: "FACE" };
     const secret = ofKind(defaults, "Secret").find((candidate) => candidate.metadata.name === "trustmesh-secrets");
     const data = field(secret, "data") as Record<string, string>;
     const rings = Object.keys(sealing).map((service) => Buffer.from(data[`${service}-kek-ring`] ?? "", "base64").toString());

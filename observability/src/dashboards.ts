@@ -412,15 +412,36 @@ const businessPanels: Readonly<Record<ServiceName, (selector: string) => PanelSp
   credential: (s) => [
     {
       title: "Credentials issued by type",
-      description: "Credentials issued per second.",
+      description: "Credentials issued per second, by type and format.",
       unit: "reqps",
-      queries: [{ expr: `sum by (type) (rate(credential_issued_total{${s}}[$__rate_interval]))`, legend: "{{type}}" }],
+      mayBeEmpty: false,
+      queries: [{ expr: `sum by (type, format) (rate(credential_issued_total{${s}}[$__rate_interval]))`, legend: "{{type}} {{format}}" }],
     },
     {
       title: "Credentials issued per day",
       description: "Credentials issued in the last 24 hours, by type.",
       unit: "short",
+      mayBeEmpty: false,
       queries: [{ expr: `sum by (type) (increase(credential_issued_total{${s}}[1d]))`, legend: "{{type}}" }],
+    },
+    {
+      title: "Verifications by outcome",
+      description: "Credential and presentation verifications per second: verified, or the first failing check's reason.",
+      unit: "reqps",
+      mayBeEmpty: false,
+      queries: [
+        {
+          expr: `sum by (kind, outcome) (rate(credential_verifications_total{${s}}[$__rate_interval]))`,
+          legend: "{{kind}} {{outcome}}",
+        },
+      ],
+    },
+    {
+      title: "Status changes",
+      description: "Revocations, suspensions and reinstatements per second.",
+      unit: "reqps",
+      mayBeEmpty: false,
+      queries: [{ expr: `sum by (action) (rate(credential_status_changes_total{${s}}[$__rate_interval]))`, legend: "{{action}}" }],
     },
   ],
   "health-processing": (s) => [
@@ -484,8 +505,9 @@ function buildServiceDashboard(name: ServiceName): { dashboard: GeneratedDashboa
   const selector = `namespace=~"$namespace", app="${name}"`;
   addRpcPanels(assembler, selector, "app");
   assembler.row("Business");
-  // Until the service's issue lands its metrics, these panels are empty; the acceptance test knows which.
-  for (const panel of businessPanels[name](selector)) assembler.panel({ ...panel, mayBeEmpty: true });
+  // Until a service's issue lands its metrics, its panels are empty; a panel whose
+  // series exist from the first scrape (counters created at zero) says mayBeEmpty: false.
+  for (const panel of businessPanels[name](selector)) assembler.panel({ ...panel, mayBeEmpty: panel.mayBeEmpty ?? true });
   addSaturationPanels(assembler, selector);
   return assembler.build(`trustmesh-${name}.json`);
 }

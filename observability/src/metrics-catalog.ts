@@ -163,7 +163,34 @@ export const businessMetrics: readonly CatalogMetric[] = [
     owner: "face",
     help: "Face comparisons by result (match, no_match).",
   },
-  { name: "credential_issued_total", kind: "counter", labels: ["app", "type"], owner: "credential", help: "Credentials issued, by type." },
+  {
+    name: "credential_issued_total",
+    kind: "counter",
+    labels: ["app", "type", "format"],
+    owner: "credential",
+    help: "Credentials issued, by type and format.",
+  },
+  {
+    name: "credential_verifications_total",
+    kind: "counter",
+    labels: ["app", "kind", "outcome"],
+    owner: "credential",
+    help: "Credential and presentation verifications, by outcome (verified, or the first failure's reason).",
+  },
+  {
+    name: "credential_status_changes_total",
+    kind: "counter",
+    labels: ["app", "action"],
+    owner: "credential",
+    help: "Revocations, suspensions and reinstatements that changed a credential's status.",
+  },
+  {
+    name: "credential_dids_created_total",
+    kind: "counter",
+    labels: ["app", "custody"],
+    owner: "credential",
+    help: "Holder DIDs created, by who holds the private key.",
+  },
 ];
 
 /**
@@ -187,7 +214,6 @@ export const pendingBusinessMetrics: Readonly<Record<string, { issue: number }>>
   ledger_chain_length: { issue: 4 },
   ledger_chain_ok: { issue: 4 },
   payments_total: { issue: 5 },
-  credential_issued_total: { issue: 7 },
 };
 
 /** `up` and the other series Prometheus writes itself for each target. */

@@ -12,6 +12,14 @@ export { createHealth, type HealthState, type ReadinessCheck } from "./health.ts
 export { createInterceptorStack } from "./interceptors/index.ts";
 export { createLogger, type Logger } from "./logger.ts";
 export { createMetrics, type RpcMetrics } from "./metrics.ts";
+export {
+  createHttpRouteRegistry,
+  type HttpRoute,
+  type HttpRouteHandler,
+  type HttpRouteRegistry,
+  type HttpRouteRequest,
+  type HttpRouteResponse,
+} from "./server/http-routes.ts";
 export { type RunningServer, type ServerOptions, startServer } from "./server/index.ts";
 export { registration, type ServiceRegistration } from "./server/registration.ts";
 export {

@@ -11,6 +11,7 @@ import { baseConfigShape, type Config, ConfigError, type ConfigShape, loadConfig
 import { applyMigrations } from "./db/migrate.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { createMetrics, type RpcMetrics } from "./metrics.ts";
+import { createHttpRouteRegistry, type HttpRouteRegistry } from "./server/http-routes.ts";
 import { type RunningServer, startServer } from "./server/index.ts";
 import type { ServiceRegistration } from "./server/registration.ts";
 import { shutdownTelemetry } from "./telemetry/sdk.ts";
@@ -32,6 +33,8 @@ export interface ServiceDependencies<S extends ConfigShape> {
    * fails after they were registered.
    */
   onStop(hook: () => Promise<void> | void): void;
+  /** Where the service registers plain GET routes served on its Connect (HTTP) port. */
+  httpRoutes: HttpRouteRegistry;
 }
 
 export interface ServiceDefinition<S extends ConfigShape> {
@@ -46,7 +49,7 @@ export interface ServiceDefinition<S extends ConfigShape> {
    * Where token signing keys come from. Every service but auth leaves this out
    * and fetches auth's keys over gRPC; auth, which holds the keys, supplies them.
    */
-  tokenKeys?(dependencies: Omit<ServiceDependencies<S>, "verifier" | "onStop">): JWTVerifyGetKey | Promise<JWTVerifyGetKey>;
+  tokenKeys?(dependencies: Omit<ServiceDependencies<S>, "verifier" | "onStop" | "httpRoutes">): JWTVerifyGetKey | Promise<JWTVerifyGetKey>;
 }
 
 export interface RunningService {
@@ -108,7 +111,8 @@ export async function startService<S extends ConfigShape>(
     const base = { config, logger, metrics, pool, redis };
     const keys = definition.tokenKeys ? await definition.tokenKeys(base) : createAuthJwks({ authGrpcUrl: config.AUTH_GRPC_URL, metrics });
     const verifier = createTokenVerifier({ keys, issuer: config.AUTH_ISSUER, serviceName: definition.name });
-    const services = await definition.createServices({ ...base, verifier, onStop: (hook) => stopHooks.push(hook) });
+    const httpRoutes = createHttpRouteRegistry();
+    const services = await definition.createServices({ ...base, verifier, httpRoutes, onStop: (hook) => stopHooks.push(hook) });
     server = await startServer({
       name: definition.name,
       host: config.HOST,
@@ -126,6 +130,7 @@ export async function startService<S extends ConfigShape>(
       corsAllowedOrigins: config.CORS_ALLOWED_ORIGINS,
       defaultTimeoutMs: config.RPC_DEFAULT_TIMEOUT_MS,
       maxTimeoutMs: config.RPC_MAX_TIMEOUT_MS,
+      httpRoutes: httpRoutes.routes,
     });
   } catch (error) {
     // Whatever was opened before the failure must not keep the process alive.

@@ -2,7 +2,7 @@
 // (HTTP/1.1 and HTTP/2) and gRPC-Web through the full interceptor stack:
 // authentication against a JWKS served over HTTP, authorization from the proto
 // rules, validation naming the field, error mapping that leaks nothing,
-// deadlines, streaming, health, metrics and CORS.
+// deadlines, streaming, health, metrics, CORS, and plain GET routes beside the RPCs.
 import assert from "node:assert/strict";
 import { fromBinary } from "@bufbuild/protobuf";
 import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
@@ -308,6 +308,32 @@ describe("runtime server", () => {
       assert.match(body, /rpc_server_requests_total\{[^}]*method="EchoAuthenticated",code="UNAUTHENTICATED"/);
       assert.match(body, /# \{trace_id="[0-9a-f]{32}"\}/, "histogram buckets carry trace-id exemplars");
       assert.match(body, /process_cpu_seconds_total/);
+    });
+
+    it("serves registered GET routes on the Connect port beside the RPCs, HEAD without a body, failures as a bare 500", async () => {
+      const base = `http://127.0.0.1:${server.httpPort}`;
+      const fixed = await fetch(`${base}/.well-known/echo.json`);
+      assert.equal(fixed.status, 200);
+      assert.equal(fixed.headers.get("cache-control"), "max-age=60");
+      assert.deepEqual(await fixed.json(), { echo: true });
+      const withParameter = await fetch(`${base}/documents/d-7?ignored=1`, { headers: { "if-none-match": '"d-6"' } });
+      assert.equal(withParameter.headers.get("etag"), '"d-7"');
+      assert.equal(await withParameter.text(), 'document d-7, if-none-match "d-6"');
+      const head = await fetch(`${base}/documents/d-8`, { method: "HEAD" });
+      assert.equal(head.status, 200);
+      assert.equal(await head.text(), "");
+      const broken = await fetch(`${base}/broken`);
+      assert.equal(broken.status, 500);
+      assert.doesNotMatch(await broken.text(), /secret/);
+      // A POST to a route's path, and GETs elsewhere, still go to Connect, which refuses them as before.
+      assert.notEqual((await fetch(`${base}/.well-known/echo.json`, { method: "POST", body: "{}" })).status, 200);
+      assert.notEqual((await fetch(`${base}/documents`)).status, 200);
+      const rpc = await fetch(`${base}/trustmesh.testing.v1.EchoService/Echo`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ message: "still here" }),
+      });
+      assert.equal(rpc.status, 200);
     });
 
     it("answers CORS preflights for allowed origins only", async () => {

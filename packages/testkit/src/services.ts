@@ -43,7 +43,7 @@ export interface StartServicesOptions {
   env?: Record<string, string>;
   /** Fixed ports instead of free ones: base + index of the service in allServiceNames. */
   basePorts?: { grpc: number; http: number; admin: number };
-  /** Key-encryption key ring for auth and face; a fresh random one by default. */
+  /** Key-encryption key ring for every service that seals data at rest; a fresh random one by default. */
   keyEncryptionKeys?: { ring: string; activeId: string };
   /** Pipe each line of service output here (npm start prints it, tests keep it). */
   onOutput?: (name: ServiceName, line: string) => void;
@@ -142,12 +142,14 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
           AUTH_GRPC_URL: authGrpcUrl,
           AUTH_KEK_RING: keys.ring,
           AUTH_KEK_ACTIVE_ID: keys.activeId,
-          // health-processing seals documents and results under its own key ring.
+          // Each service that seals data at rest reads its own variables; in this throwaway
+          // environment one ring serves them all, in production each has its own.
           HEALTH_KEK_RING: keys.ring,
           HEALTH_KEK_ACTIVE_ID: keys.activeId,
-          // face seals embeddings under its own key ring.
           FACE_KEK_RING: keys.ring,
           FACE_KEK_ACTIVE_ID: keys.activeId,
+          CREDENTIAL_KEK_RING: keys.ring,
+          CREDENTIAL_KEK_ACTIVE_ID: keys.activeId,
           OTEL_SERVICE_NAME: name,
           ...options.env,
         };

@@ -8,6 +8,8 @@ import { cors as connectCors, createContextValues, type Interceptor } from "@con
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import cors from "cors";
 import { peerAddressKey } from "../context.ts";
+import type { Logger } from "../logger.ts";
+import { type HttpRoute, serveHttpRoute } from "./http-routes.ts";
 import type { ServiceRegistration } from "./registration.ts";
 
 export interface ConnectServerOptions {
@@ -17,6 +19,9 @@ export interface ConnectServerOptions {
   messageBytesMax: number;
   maxTimeoutMs: number;
   shutdownSignal: AbortSignal;
+  /** GET routes answered before Connect sees the request (see http-routes.ts). */
+  httpRoutes?: readonly HttpRoute[];
+  logger: Logger;
 }
 
 export interface StartedConnectServer {
@@ -53,8 +58,11 @@ export async function startConnectServer(host: string, port: number, options: Co
   });
   type Request = http.IncomingMessage | http2.Http2ServerRequest;
   type Response = http.ServerResponse | http2.Http2ServerResponse;
+  const httpRoutes = options.httpRoutes ?? [];
   const listener = (request: Request, response: Response) => {
-    corsHandler(request as http.IncomingMessage, response as http.ServerResponse, () => handler(request, response));
+    corsHandler(request as http.IncomingMessage, response as http.ServerResponse, () => {
+      if (!serveHttpRoute(httpRoutes, request, response, options.logger)) handler(request, response);
+    });
   };
   const http1Server = http.createServer(listener);
   // HTTP/1.1 sockets with a request in flight. Connections are handed to the
