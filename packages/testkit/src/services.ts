@@ -115,6 +115,10 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
   }
   // Services find auth's keys through AUTH_GRPC_URL even when auth itself is not started here.
   const authGrpcUrl = addresses.auth?.grpcUrl ?? options.env?.AUTH_GRPC_URL ?? "http://127.0.0.1:1";
+  // payments calls the ledger; an address nobody answers on when the ledger is not started here.
+  const ledgerGrpcUrl = addresses.ledger?.grpcUrl ?? options.env?.LEDGER_GRPC_URL ?? "http://127.0.0.1:1";
+  // payments' client secret for auth's IssueServiceToken; auth must hold its hash (AUTH_SERVICE_CLIENTS).
+  const paymentsClientSecret = options.env?.PAYMENTS_SERVICE_CLIENT_SECRET ?? randomBytes(32).toString("base64url");
 
   const logs = new Map<ServiceName, string>();
   const children = new Map<ServiceName, ChildProcess>();
@@ -150,6 +154,10 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
           FACE_KEK_ACTIVE_ID: keys.activeId,
           CREDENTIAL_KEK_RING: keys.ring,
           CREDENTIAL_KEK_ACTIVE_ID: keys.activeId,
+          PAYMENTS_KEK_RING: keys.ring,
+          PAYMENTS_KEK_ACTIVE_ID: keys.activeId,
+          LEDGER_GRPC_URL: ledgerGrpcUrl,
+          PAYMENTS_SERVICE_CLIENT_SECRET: paymentsClientSecret,
           OTEL_SERVICE_NAME: name,
           ...options.env,
         };
