@@ -104,7 +104,7 @@ const lineSchema = z.object({
 export function parseFeeSchedule(json: string | undefined): FeeSchedule {
   if (json === undefined || json.trim() === "") return defaultFeeSchedule;
   const overrides = z
-    .record(z.enum(priorities), z.record(z.enum(currencies as [Currency, ...Currency[]]), lineSchema).optional())
+    .partialRecord(z.enum(priorities), z.partialRecord(z.enum(currencies as [Currency, ...Currency[]]), lineSchema))
     .parse(JSON.parse(json));
   const schedule = structuredClone(defaultFeeSchedule) as Record<PriorityName, Record<Currency, FeeRuleLine>>;
   for (const priority of priorities) {

@@ -78,7 +78,7 @@ const lineSchema = z.object({ perTransactionMinor: minorText, dailyMinor: minorT
 export function parseLimitSchedule(json: string | undefined): LimitSchedule {
   if (json === undefined || json.trim() === "") return defaultLimitSchedule;
   const overrides = z
-    .record(z.enum(tiers), z.record(z.enum(currencies as [Currency, ...Currency[]]), lineSchema).optional())
+    .partialRecord(z.enum(tiers), z.partialRecord(z.enum(currencies as [Currency, ...Currency[]]), lineSchema))
     .parse(JSON.parse(json));
   const schedule = structuredClone(defaultLimitSchedule) as Record<Tier, Record<Currency, CurrencyLimitLine>>;
   for (const tier of tiers) {
