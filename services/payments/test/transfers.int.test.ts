@@ -8,20 +8,10 @@
 // watch, claim or refund another's payment; idempotency keys are per user.
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { Code, ConnectError } from "@connectrpc/connect";
-import { ErrorInfoSchema } from "@trustmesh/api/google/rpc/error_details_pb.js";
+import { Code } from "@connectrpc/connect";
 import { PaymentFailureReason, PaymentKind, PaymentState, Priority } from "@trustmesh/api/trustmesh/payments/v1/payments_pb.js";
+import { rejectsWith } from "./support/expect.ts";
 import { type Harness, startHarness } from "./support/harness.ts";
-
-export function rejectsWith(code: Code, message?: RegExp, reason?: string) {
-  return (error: unknown) => {
-    assert.ok(error instanceof ConnectError, String(error));
-    assert.equal(Code[error.code], Code[code], error.message);
-    if (message) assert.match(error.message, message);
-    if (reason) assert.equal(error.findDetails(ErrorInfoSchema)[0]?.reason, reason);
-    return true;
-  };
-}
 
 const usd = (amountMinor: string | bigint | number) => ({ currency: "USD", amountMinor: String(amountMinor) });
 
