@@ -286,11 +286,19 @@ describe("Helm chart", function () {
       "face-kek-ring",
       "health-processing-kek-active-id",
       "health-processing-kek-ring",
+      "payments-kek-active-id",
+      "payments-kek-ring",
     ]);
   });
 
   it("gives every service that seals data at rest its own key ring, and no other service one", () => {
-    const sealing: Record<string, string> = { auth: "AUTH", credential: "CREDENTIAL", "health-processing": "HEALTH", face: "FACE" };
+    const sealing: Record<string, string> = {
+      auth: "AUTH",
+      payments: "PAYMENTS",
+      credential: "CREDENTIAL",
+      "health-processing": "HEALTH",
+      face: "FACE",
+    };
     const secret = ofKind(defaults, "Secret").find((candidate) => candidate.metadata.name === "trustmesh-secrets");
     const data = field(secret, "data") as Record<string, string>;
     const rings = Object.keys(sealing).map((service) => Buffer.from(data[`${service}-kek-ring`] ?? "", "base64").toString());

@@ -96,7 +96,7 @@ key-encryption variables: <PREFIX>_KEK_RING and <PREFIX>_KEK_ACTIVE_ID. Each get
 own ring, so one service's key opens none of another's data.
 */ -}}
 {{- define "trustmesh.sealingServices" -}}
-{"auth": "AUTH", "credential": "CREDENTIAL", "health-processing": "HEALTH", "face": "FACE"}
+{"auth": "AUTH", "payments": "PAYMENTS", "credential": "CREDENTIAL", "health-processing": "HEALTH", "face": "FACE"}
 {{- end -}}
 
 {{- define "trustmesh.secretName" -}}
