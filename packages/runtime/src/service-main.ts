@@ -12,7 +12,7 @@ import { applyMigrations } from "./db/migrate.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { createMetrics, type RpcMetrics } from "./metrics.ts";
 import { type RunningServer, startServer } from "./server/index.ts";
-import type { ServiceRegistration } from "./server/registration.ts";
+import type { HttpRoutes, ServiceRegistration } from "./server/registration.ts";
 import { shutdownTelemetry } from "./telemetry/sdk.ts";
 
 export type ServiceConfig<S extends ConfigShape> = Config<typeof baseConfigShape & S>;
@@ -35,6 +35,8 @@ export interface ServiceDefinition<S extends ConfigShape> {
   /** Absolute path of prisma/migrations. */
   migrationsDir: string;
   createServices(dependencies: ServiceDependencies<S>): readonly ServiceRegistration[] | Promise<readonly ServiceRegistration[]>;
+  /** Plain HTTP GET endpoints served on the Connect port beside the RPCs. */
+  httpRoutes?(dependencies: ServiceDependencies<S>): HttpRoutes | Promise<HttpRoutes>;
   /**
    * Where token signing keys come from. Every service but auth leaves this out
    * and fetches auth's keys over gRPC; auth, which holds the keys, supplies them.
@@ -92,6 +94,7 @@ export async function startService<S extends ConfigShape>(
     const keys = definition.tokenKeys ? await definition.tokenKeys(base) : createAuthJwks({ authGrpcUrl: config.AUTH_GRPC_URL, metrics });
     const verifier = createTokenVerifier({ keys, issuer: config.AUTH_ISSUER, serviceName: definition.name });
     const services = await definition.createServices({ ...base, verifier });
+    const httpRoutes = definition.httpRoutes ? await definition.httpRoutes({ ...base, verifier }) : undefined;
     server = await startServer({
       name: definition.name,
       host: config.HOST,
@@ -99,6 +102,7 @@ export async function startService<S extends ConfigShape>(
       httpPort: config.HTTP_PORT,
       adminPort: config.ADMIN_PORT,
       services,
+      httpRoutes,
       checks: {
         postgres: () => pool.query("SELECT 1"),
         redis: () => redis.ping(),

@@ -4,10 +4,11 @@
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
-import { cors as connectCors, type Interceptor } from "@connectrpc/connect";
+import { cors as connectCors, createContextValues, type Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import cors from "cors";
-import type { ServiceRegistration } from "./registration.ts";
+import { peerAddressKey } from "../context.ts";
+import type { HttpRoutes, ServiceRegistration } from "./registration.ts";
 
 export interface ConnectServerOptions {
   services: readonly ServiceRegistration[];
@@ -16,11 +17,36 @@ export interface ConnectServerOptions {
   messageBytesMax: number;
   maxTimeoutMs: number;
   shutdownSignal: AbortSignal;
+  /** Plain GET endpoints beside the RPCs (auth's /.well-known/jwks.json). */
+  httpRoutes?: HttpRoutes;
 }
 
 export interface StartedConnectServer {
   readonly port: number;
   shutdown(graceMs: number): Promise<void>;
+}
+
+type Request = http.IncomingMessage | http2.Http2ServerRequest;
+type Response = http.ServerResponse | http2.Http2ServerResponse;
+
+/** Answers a request no RPC matched: a configured GET route, or 404 as Connect would. */
+function serveHttpRoute(routes: HttpRoutes, request: Request, anyResponse: unknown): void {
+  // Both response kinds take writeHead(status, headers) and end(body); one type keeps the calls checkable.
+  const response = anyResponse as http.ServerResponse;
+  const path = (request.url ?? "").split("?")[0] ?? "";
+  const route = Object.hasOwn(routes, path) ? routes[path] : undefined;
+  if (!route) {
+    response.writeHead(404).end();
+    return;
+  }
+  if (request.method !== "GET" && request.method !== "HEAD") {
+    response.writeHead(405, { allow: "GET, HEAD" }).end();
+    return;
+  }
+  route().then(
+    ({ status, headers, body }) => response.writeHead(status, headers).end(request.method === "HEAD" ? undefined : body),
+    () => response.writeHead(500).end(),
+  );
 }
 
 /** The HTTP/2 connection preface; cleartext HTTP/2 clients send it first. */
@@ -36,6 +62,8 @@ export async function startConnectServer(host: string, port: number, options: Co
     writeMaxBytes: options.messageBytesMax,
     maxTimeoutMs: options.maxTimeoutMs,
     shutdownSignal: options.shutdownSignal,
+    contextValues: (request) => createContextValues().set(peerAddressKey, () => request.socket.remoteAddress ?? ""),
+    fallback: (request, response) => serveHttpRoute(options.httpRoutes ?? {}, request, response),
   });
   const corsHandler = cors({
     origin: [...options.corsAllowedOrigins],
@@ -45,8 +73,6 @@ export async function startConnectServer(host: string, port: number, options: Co
     // Browsers may cache a preflight for two hours (Chromium's ceiling).
     maxAge: 7200,
   });
-  type Request = http.IncomingMessage | http2.Http2ServerRequest;
-  type Response = http.ServerResponse | http2.Http2ServerResponse;
   const listener = (request: Request, response: Response) => {
     corsHandler(request as http.IncomingMessage, response as http.ServerResponse, () => handler(request, response));
   };

@@ -25,6 +25,7 @@ import { createAsyncIterable, invokeUnaryImplementation, transformInvokeImplemen
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import * as grpc from "@grpc/grpc-js";
 import { endCallKey } from "../call-scope.ts";
+import { peerAddressKey } from "../context.ts";
 import { MetadataHeaders } from "./metadata-headers.ts";
 import { addReflection } from "./reflection.ts";
 import type { ServiceRegistration } from "./registration.ts";
@@ -79,6 +80,14 @@ function toServiceError(reason: unknown, trailer: Headers): Partial<grpc.StatusO
   return { code: error.code as number as grpc.status, details: error.rawMessage, metadata: metadataFromHeaders(trailers) };
 }
 
+/** grpc-js names a peer "1.2.3.4:5678" or "[::1]:5678"; the address without its port. */
+function addressOfPeer(peer: string): string {
+  const bracketed = /^\[([^\]]+)\]:\d+$/.exec(peer);
+  if (bracketed?.[1]) return bracketed[1];
+  const colon = peer.lastIndexOf(":");
+  return colon > 0 && peer.indexOf(":") === colon ? peer.slice(0, colon) : peer;
+}
+
 /** One shared reason: building a ConnectError per cancelled call is measurable. */
 const callerCancelled = new ConnectError("the caller cancelled", Code.Canceled);
 
@@ -118,7 +127,7 @@ function createCallContext(
     requestHeader: headersFromMetadata(call.metadata, deadlineAt),
     responseHeader: new Headers(),
     responseTrailer: new Headers(),
-    values: createContextValues(),
+    values: createContextValues().set(peerAddressKey, () => addressOfPeer(call.getPeer())),
     abort: (reason) => controller.abort(reason),
   };
 }

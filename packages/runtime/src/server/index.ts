@@ -11,7 +11,7 @@ import type { RpcMetrics } from "../metrics.ts";
 import { startAdminServer } from "./admin-server.ts";
 import { startConnectServer } from "./connect-server.ts";
 import { startGrpcServer } from "./grpc-server.ts";
-import { registration, type ServiceRegistration } from "./registration.ts";
+import { type HttpRoutes, registration, type ServiceRegistration } from "./registration.ts";
 
 export interface ServerOptions {
   /** Short service name, e.g. "ledger"; used in the error domain. */
@@ -21,6 +21,8 @@ export interface ServerOptions {
   httpPort: number;
   adminPort: number;
   services: readonly ServiceRegistration[];
+  /** Plain GET endpoints on the Connect port, e.g. /.well-known/jwks.json. */
+  httpRoutes?: HttpRoutes;
   checks: Readonly<Record<string, ReadinessCheck>>;
   logger: Logger;
   metrics: RpcMetrics;
@@ -71,6 +73,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     ...common,
     corsAllowedOrigins: options.corsAllowedOrigins,
     maxTimeoutMs: options.maxTimeoutMs,
+    httpRoutes: options.httpRoutes,
   });
   const admin = await startAdminServer(options.host, options.adminPort, options.metrics, health);
   return {

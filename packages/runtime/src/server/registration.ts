@@ -7,6 +7,16 @@ export interface ServiceRegistration<S extends DescService = DescService> {
   readonly impl: Partial<ServiceImpl<S>>;
 }
 
+/** One plain HTTP answer; the runtime writes it. */
+export interface HttpRouteResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** Plain HTTP GET endpoints served on the Connect port beside the RPCs, by exact path. */
+export type HttpRoutes = Readonly<Record<string, () => Promise<HttpRouteResponse>>>;
+
 export function registration<S extends DescService>(service: S, impl: Partial<ServiceImpl<S>>): ServiceRegistration {
   return { service, impl: impl as Partial<ServiceImpl<DescService>> };
 }
