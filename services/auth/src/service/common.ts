@@ -1,0 +1,89 @@
+// Pieces every group of handlers uses: the caller's live session, the
+// caller's address, throttled code sending, and timestamps.
+import { createHash } from "node:crypto";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import type { HandlerContext } from "@connectrpc/connect";
+import { principalOf, unauthenticated } from "@trustmesh/runtime";
+import { type ClientInfo, clientInfoOf } from "../client-address.ts";
+import type { AuthServiceDependencies } from "./dependencies.ts";
+
+/** The signed-in caller, after checking at auth that the session is still alive. */
+export async function requireSession(
+  dependencies: AuthServiceDependencies,
+  context: HandlerContext,
+): Promise<{ userId: string; sessionId: string }> {
+  const principal = principalOf(context);
+  if (principal?.kind !== "user" || !principal.sessionId) throw unauthenticated("a user access token is required");
+  if (!(await dependencies.sessions.isActive(principal.sessionId, principal.userId))) {
+    throw unauthenticated("the session has ended; sign in again", "SESSION_ENDED");
+  }
+  return { userId: principal.userId, sessionId: principal.sessionId };
+}
+
+export function clientOf(dependencies: AuthServiceDependencies, context: HandlerContext): ClientInfo {
+  return clientInfoOf(context, dependencies.trustedProxies);
+}
+
+/** Whole seconds, so answers made within the same second are byte-identical whatever happened behind them. */
+export function secondsTimestamp(ms: number) {
+  return timestampFromMs(Math.floor(ms / 1000) * 1000);
+}
+
+export function digest(text: string): string {
+  return createHash("sha256").update(text).digest("base64url");
+}
+
+export type CodeFlow = "contact" | "password_reset";
+
+/**
+ * Runs `send` at most once per resend interval for a flow and contact,
+ * whether or not an account has the contact, and returns the times the
+ * answer shows. Both come from when the latest code (real or not) was due, so
+ * answers for known and unknown contacts cannot be told apart.
+ */
+export async function throttled(
+  dependencies: AuthServiceDependencies,
+  flow: CodeFlow,
+  contact: string,
+  send: () => Promise<void>,
+): Promise<{ codeExpiresAt: ReturnType<typeof secondsTimestamp>; resendAvailableAt: ReturnType<typeof secondsTimestamp> }> {
+  const { config, redis } = dependencies;
+  const key = `resend:{${flow}:${digest(contact)}}`;
+  const now = Date.now();
+  const fresh = await redis.set(key, String(now), "PX", config.AUTH_CODE_RESEND_SECONDS * 1000, "NX");
+  let issuedAtMs = now;
+  if (fresh === "OK") await send();
+  else issuedAtMs = Number((await redis.get(key)) ?? now);
+  return {
+    codeExpiresAt: secondsTimestamp(issuedAtMs + config.AUTH_CODE_TTL_SECONDS * 1000),
+    resendAvailableAt: secondsTimestamp(issuedAtMs + config.AUTH_CODE_RESEND_SECONDS * 1000),
+  };
+}
+
+/** Stores a fresh code for the contact and hands the message carrying it to the notifier. */
+export async function sendCode(
+  dependencies: AuthServiceDependencies,
+  input: { flow: CodeFlow; channel: "email" | "sms"; contact: string; purpose: string; userId: string },
+  message: (code: string) => import("../notifier.ts").Notification,
+): Promise<void> {
+  const code = dependencies.codes.generate();
+  await dependencies.store.saveCode({
+    flow: input.flow,
+    contact: input.contact,
+    purpose: input.purpose,
+    userId: input.userId,
+    codeHash: dependencies.codes.hash(input.flow, input.contact, code),
+    expiresAt: new Date(Date.now() + dependencies.config.AUTH_CODE_TTL_SECONDS * 1000),
+  });
+  dependencies.metrics.codesSent.inc({ channel: input.channel, flow: input.flow });
+  dependencies.dispatcher.dispatch(message(code));
+}
+
+/** One message for every wrong credential, so the answer never tells which part was wrong. */
+export function wrongCredentials() {
+  return unauthenticated("the identifier or password is wrong", "INVALID_CREDENTIALS");
+}
+
+export function wrongCode() {
+  return unauthenticated("the code is wrong or has expired", "INVALID_CODE");
+}
