@@ -70,7 +70,9 @@ export async function signUp(
   const answers = [];
   for (const target of contacts) {
     answers.push(
-      await throttled(dependencies, "contact", target.contact, async () => {
+      // A new account's contact gets a code; an existing one's owner a notice, throttled on its own
+      // so a recent code does not swallow it.
+      await throttled(dependencies, user ? "contact" : "notice", target.contact, async () => {
         if (user) {
           await sendCode(
             dependencies,

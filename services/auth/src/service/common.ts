@@ -34,29 +34,31 @@ export function digest(text: string): string {
 }
 
 export type CodeFlow = "contact" | "password_reset";
+/** Throttled like code flows; "notice" is the "someone signed up with your address" message. */
+export type ThrottledFlow = CodeFlow | "notice";
 
 /**
  * Runs `send` at most once per resend interval for a flow and contact,
  * whether or not an account has the contact, and returns the times the
- * answer shows. Both come from when the latest code (real or not) was due, so
- * answers for known and unknown contacts cannot be told apart.
+ * answer shows. The times depend on the clock alone — never on whether a code
+ * was sent, throttled, or had no account to go to — so answers for known and
+ * unknown contacts cannot be told apart. For a throttled request they are
+ * conservative: the next resend is possible no later than resend_available_at.
  */
 export async function throttled(
   dependencies: AuthServiceDependencies,
-  flow: CodeFlow,
+  flow: ThrottledFlow,
   contact: string,
   send: () => Promise<void>,
 ): Promise<{ codeExpiresAt: ReturnType<typeof secondsTimestamp>; resendAvailableAt: ReturnType<typeof secondsTimestamp> }> {
   const { config, redis } = dependencies;
   const key = `resend:{${flow}:${digest(contact)}}`;
   const now = Date.now();
-  const fresh = await redis.set(key, String(now), "PX", config.AUTH_CODE_RESEND_SECONDS * 1000, "NX");
-  let issuedAtMs = now;
+  const fresh = await redis.set(key, "1", "PX", config.AUTH_CODE_RESEND_SECONDS * 1000, "NX");
   if (fresh === "OK") await send();
-  else issuedAtMs = Number((await redis.get(key)) ?? now);
   return {
-    codeExpiresAt: secondsTimestamp(issuedAtMs + config.AUTH_CODE_TTL_SECONDS * 1000),
-    resendAvailableAt: secondsTimestamp(issuedAtMs + config.AUTH_CODE_RESEND_SECONDS * 1000),
+    codeExpiresAt: secondsTimestamp(now + config.AUTH_CODE_TTL_SECONDS * 1000),
+    resendAvailableAt: secondsTimestamp(now + config.AUTH_CODE_RESEND_SECONDS * 1000),
   };
 }
 

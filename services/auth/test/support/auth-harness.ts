@@ -148,7 +148,7 @@ export const goodPassword = "correct horse battery staple";
 
 /** Signs up, enters the emailed code, and signs in; returns the tokens. */
 export async function signedInUser(harness: AuthHarness, email = uniqueEmail(), password = goodPassword) {
-  await harness.client.signUp({ email, password, idempotencyKey: `k-${email}` });
+  await harness.client.signUp({ email, password, idempotencyKey: `k-${email.replace("@", ".")}` });
   await harness.client.completeEmailVerification({ email, code: await harness.codeFor(email) });
   const login = await harness.client.login({ identifier: { case: "email", value: email }, password, deviceName: "test device" });
   assert.equal(login.result.case, "tokens");
