@@ -105,7 +105,7 @@ describe("auth: tokens", function () {
     const issued = await auth.client.issueServiceToken({ clientId: "payments", clientSecret, audience: "ledger" });
     assert.deepEqual(issued.scopes, ["trustmesh.ledger.v1.LedgerService/*"]);
     assert.equal(issued.tokenType, "Bearer");
-    const jwks = await (await fetch(`${auth.httpUrl}/.well-known/jwks.json`)).json();
+    const jwks = (await (await fetch(`${auth.httpUrl}/.well-known/jwks.json`)).json()) as Parameters<typeof createLocalJWKSet>[0];
     const { payload } = await jwtVerify(issued.accessToken, createLocalJWKSet(jwks), { issuer: "trustmesh-auth", audience: "ledger" });
     assert.equal(payload.sub, "payments");
     assert.equal(payload.token_kind, "service");
