@@ -43,37 +43,27 @@ export async function startVerification(
   const client = clientOf(dependencies, context);
   await dependencies.rateLimits.consume(client.ipAddress, [`verify:${target.contact}`]);
   const message = (code: string) => verificationCodeMessage(target.channel, target.contact, code, config.AUTH_CODE_TTL_SECONDS);
-  return throttled(dependencies, "contact", target.contact, async () => {
-    const holder = await store.findUserByContact(target.field, target.contact);
-    if (caller === undefined) {
+  const sendTo = (purposeName: string, userId: string) =>
+    sendCode(dependencies, { flow: "contact", channel: target.channel, contact: target.contact, purpose: purposeName, userId }, message);
+  if (caller === undefined) {
+    return throttled(dependencies, "contact", target.contact, async () => {
+      const holder = await store.findUserByContact(target.field, target.contact);
       const verifiedAt = target.field === "email" ? holder?.emailVerifiedAt : holder?.phoneVerifiedAt;
-      if (!holder || verifiedAt) return;
-      await sendCode(
-        dependencies,
-        { flow: "contact", channel: target.channel, contact: target.contact, purpose: "confirm", userId: holder.id },
-        message,
-      );
-      return;
-    }
-    if (holder && holder.id !== caller.userId) {
+      if (holder && !verifiedAt) await sendTo("confirm", holder.id);
+    });
+  }
+  const holder = await store.findUserByContact(target.field, target.contact);
+  if (holder && holder.id !== caller.userId) {
+    // Another account's contact: its owner is warned (throttled on its own), and the answer is the usual one.
+    return throttled(dependencies, "notice", target.contact, async () => {
       dependencies.dispatcher.dispatch(contactInUseMessage(target.channel, target.contact));
-      return;
-    }
-    if (holder) {
-      // The caller's own contact: a change to itself is a confirmation.
-      await sendCode(
-        dependencies,
-        { flow: "contact", channel: target.channel, contact: target.contact, purpose: "confirm", userId: holder.id },
-        message,
-      );
-      return;
-    }
+    });
+  }
+  return throttled(dependencies, "contact", target.contact, async () => {
+    // The caller's own contact: a change to itself is a confirmation.
+    if (holder) return sendTo("confirm", holder.id);
     await store.setPendingContact(caller.userId, target.field, target.contact);
-    await sendCode(
-      dependencies,
-      { flow: "contact", channel: target.channel, contact: target.contact, purpose: "change", userId: caller.userId },
-      message,
-    );
+    await sendTo("change", caller.userId);
   });
 }
 
