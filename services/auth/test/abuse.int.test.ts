@@ -6,17 +6,7 @@
 import assert from "node:assert/strict";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { ErrorInfoSchema } from "@trustmesh/api/google/rpc/error_details_pb.js";
-import {
-  type AuthHarness,
-  goodPassword,
-  type Infrastructure,
-  rejectsWith,
-  relaxedLimits,
-  signedInUser,
-  startAuth,
-  startInfrastructure,
-  uniqueEmail,
-} from "./support/auth-harness.ts";
+import { type AuthHarness, goodPassword, rejectsWith, relaxedLimits, signedInUser, uniqueEmail, useAuth } from "./support/auth-harness.ts";
 
 const lockoutThreshold = 7;
 
@@ -46,21 +36,10 @@ async function sameMomentPair<T>(first: () => Promise<T>, second: () => Promise<
 
 describe("auth: lockout, enumeration, rate limits", function () {
   this.timeout(180_000);
-  let infrastructure: Infrastructure;
-  let auth: AuthHarness;
-
-  before(async () => {
-    infrastructure = await startInfrastructure();
-    auth = await startAuth(infrastructure, {
-      ...relaxedLimits,
-      AUTH_LOCKOUT_THRESHOLD: String(lockoutThreshold),
-      AUTH_CODE_RESEND_SECONDS: "60",
-    });
-  });
-
-  after(async () => {
-    await auth?.stop();
-    await infrastructure?.stop();
+  const auth = useAuth({
+    ...relaxedLimits,
+    AUTH_LOCKOUT_THRESHOLD: String(lockoutThreshold),
+    AUTH_CODE_RESEND_SECONDS: "60",
   });
 
   it("locks at exactly the configured count under 200 parallel wrong passwords, then refuses the right one", async () => {
@@ -151,18 +130,7 @@ describe("auth: lockout, enumeration, rate limits", function () {
 
 describe("auth: rate limits", function () {
   this.timeout(120_000);
-  let infrastructure: Infrastructure;
-  let auth: AuthHarness;
-
-  before(async () => {
-    infrastructure = await startInfrastructure();
-    auth = await startAuth(infrastructure, { AUTH_RATE_LIMIT_PER_IDENTIFIER: "3", AUTH_RATE_LIMIT_PER_IP: "1000" });
-  });
-
-  after(async () => {
-    await auth?.stop();
-    await infrastructure?.stop();
-  });
+  const auth = useAuth({ AUTH_RATE_LIMIT_PER_IDENTIFIER: "3", AUTH_RATE_LIMIT_PER_IP: "1000" });
 
   it("refuses the fourth login for one identifier within the window, while another identifier still gets through", async () => {
     const email = uniqueEmail("limited");

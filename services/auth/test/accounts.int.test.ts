@@ -8,29 +8,16 @@ import {
   type AuthHarness,
   bearer,
   goodPassword,
-  type Infrastructure,
   rejectsWith,
   relaxedLimits,
   signedInUser,
-  startAuth,
-  startInfrastructure,
   uniqueEmail,
+  useAuth,
 } from "./support/auth-harness.ts";
 
 describe("auth: accounts", function () {
   this.timeout(120_000);
-  let infrastructure: Infrastructure;
-  let auth: AuthHarness;
-
-  before(async () => {
-    infrastructure = await startInfrastructure();
-    auth = await startAuth(infrastructure, { ...relaxedLimits, AUTH_CODE_ATTEMPTS_MAX: "3" });
-  });
-
-  after(async () => {
-    await auth?.stop();
-    await infrastructure?.stop();
-  });
+  const auth = useAuth({ ...relaxedLimits, AUTH_CODE_ATTEMPTS_MAX: "3" });
 
   const accounts = async () => Number((await auth.database.query("SELECT count(*) FROM user_account")).rows[0]?.count);
 

@@ -8,32 +8,11 @@ import assert from "node:assert/strict";
 import { fromBinary } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { ContactKind, ContactVerifiedSchema } from "@trustmesh/api/trustmesh/auth/v1/auth_pb.js";
-import {
-  type AuthHarness,
-  bearer,
-  goodPassword,
-  type Infrastructure,
-  rejectsWith,
-  relaxedLimits,
-  startAuth,
-  startInfrastructure,
-  uniqueEmail,
-} from "./support/auth-harness.ts";
+import { bearer, goodPassword, rejectsWith, relaxedLimits, uniqueEmail, useAuth } from "./support/auth-harness.ts";
 
 describe("auth: sign up, verify, sign in, refresh, reuse", function () {
   this.timeout(120_000);
-  let infrastructure: Infrastructure;
-  let auth: AuthHarness;
-
-  before(async () => {
-    infrastructure = await startInfrastructure();
-    auth = await startAuth(infrastructure, relaxedLimits);
-  });
-
-  after(async () => {
-    await auth?.stop();
-    await infrastructure?.stop();
-  });
+  const auth = useAuth(relaxedLimits);
 
   it("runs the full flow, and a reused refresh token ends its family and session", async () => {
     const email = uniqueEmail("flow");

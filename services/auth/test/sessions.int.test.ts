@@ -7,32 +7,11 @@
 import assert from "node:assert/strict";
 import { Code } from "@connectrpc/connect";
 import { LogoutScope, VerificationPurpose } from "@trustmesh/api/trustmesh/auth/v1/auth_pb.js";
-import {
-  type AuthHarness,
-  bearer,
-  type Infrastructure,
-  rejectsWith,
-  relaxedLimits,
-  signedInUser,
-  startAuth,
-  startInfrastructure,
-  uniqueEmail,
-} from "./support/auth-harness.ts";
+import { bearer, rejectsWith, relaxedLimits, signedInUser, uniqueEmail, useAuth } from "./support/auth-harness.ts";
 
 describe("auth: sessions and verification", function () {
   this.timeout(120_000);
-  let infrastructure: Infrastructure;
-  let auth: AuthHarness;
-
-  before(async () => {
-    infrastructure = await startInfrastructure();
-    auth = await startAuth(infrastructure, relaxedLimits);
-  });
-
-  after(async () => {
-    await auth?.stop();
-    await infrastructure?.stop();
-  });
+  const auth = useAuth(relaxedLimits);
 
   async function moreSessions(email: string, password: string, count: number) {
     const tokens = [];

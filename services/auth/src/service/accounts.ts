@@ -14,12 +14,12 @@ import {
   type StartPasswordResetRequest,
   type StartPasswordResetResponseSchema,
 } from "@trustmesh/api/trustmesh/auth/v1/auth_service_pb.js";
-import { alreadyExists, resourceExhausted, unauthenticated } from "@trustmesh/runtime";
+import { alreadyExists, unauthenticated } from "@trustmesh/runtime";
 import { contactOf, normalizeEmail, normalizePhoneNumber } from "../contacts.ts";
 import { accountExistsMessage, passwordChangedMessage, passwordResetCodeMessage, verificationCodeMessage } from "../messages.ts";
 import { checkPasswordPolicy } from "../passwords.ts";
 import type { ContactField, UserAccount } from "../store.ts";
-import { clientOf, requireSession, sendCode, throttled, wrongCode } from "./common.ts";
+import { clientOf, passwordAttempt, requireSession, sendCode, throttled, wrongCode } from "./common.ts";
 import type { AuthServiceDependencies } from "./dependencies.ts";
 import { toSession } from "./sessions.ts";
 
@@ -136,7 +136,7 @@ export async function changePassword(
   request: ChangePasswordRequest,
   context: HandlerContext,
 ): Promise<MessageInitShape<typeof ChangePasswordResponseSchema>> {
-  const { store, lockout, passwords, config, metrics } = dependencies;
+  const { store, passwords, config } = dependencies;
   const { userId, sessionId } = await requireSession(dependencies, context);
   const user = await store.findUserById(userId);
   if (!user) throw unauthenticated("the session has ended; sign in again", "SESSION_ENDED");
@@ -144,20 +144,12 @@ export async function changePassword(
   const client = clientOf(dependencies, context);
   const audit = { userId, sessionId, ipAddress: client.ipAddress, userAgent: client.userAgent };
   // A stolen access token must not become a way to guess the password without limit.
-  const subject = `user:${userId}`;
-  const reservation = await lockout.reserve(subject);
-  if (!reservation.allowed)
-    throw resourceExhausted("too many failed attempts; the account is locked for a while", "ACCOUNT_LOCKED", reservation.retryAfterMs);
-  if (!(await passwords.verify(user.passwordHash, request.currentPassword))) {
-    const lockedMs = await lockout.fail(subject, reservation.attempt);
-    await store.audit({ ...audit, kind: "login_failed", detail: { during: "change_password" } });
-    if (lockedMs !== undefined) {
-      metrics.lockouts.inc();
-      await store.audit({ ...audit, kind: "account_locked", detail: { locked_ms: lockedMs } });
-    }
-    throw unauthenticated("current_password is wrong", "INVALID_CREDENTIALS");
-  }
-  await lockout.succeed(subject);
+  const matched = await passwordAttempt(dependencies, {
+    subject: `user:${userId}`,
+    verify: () => passwords.verify(user.passwordHash, request.currentPassword),
+    audit: { ...audit, detail: { during: "change_password" } },
+  });
+  if (!matched) throw unauthenticated("current_password is wrong", "INVALID_CREDENTIALS");
   await store.setPasswordHash(userId, await passwords.hash(request.newPassword), true);
   await store.audit({ ...audit, kind: "password_changed" });
   let revoked: string[] = [];

@@ -3,8 +3,9 @@
 import { createHash } from "node:crypto";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext } from "@connectrpc/connect";
-import { principalOf, unauthenticated } from "@trustmesh/runtime";
+import { principalOf, resourceExhausted, unauthenticated } from "@trustmesh/runtime";
 import { type ClientInfo, clientInfoOf } from "../client-address.ts";
+import type { AuditRecord } from "../store.ts";
 import type { AuthServiceDependencies } from "./dependencies.ts";
 
 /** The signed-in caller, after checking at auth that the session is still alive. */
@@ -79,6 +80,34 @@ export async function sendCode(
   });
   dependencies.metrics.codesSent.inc({ channel: input.channel, flow: input.flow });
   dependencies.dispatcher.dispatch(message(code));
+}
+
+/**
+ * Checks a password under the lockout: reserves the attempt first (refusing
+ * with ACCOUNT_LOCKED when none is left), then runs `verify`; a failure is
+ * counted, audited, and locks the subject when it was the last allowed one.
+ */
+export async function passwordAttempt(
+  dependencies: AuthServiceDependencies,
+  input: { subject: string; verify: () => Promise<boolean>; audit: Omit<AuditRecord, "kind">; onLocked?: () => void },
+): Promise<boolean> {
+  const { lockout, store, metrics } = dependencies;
+  const reservation = await lockout.reserve(input.subject);
+  if (!reservation.allowed) {
+    input.onLocked?.();
+    throw resourceExhausted("too many failed attempts; the account is locked for a while", "ACCOUNT_LOCKED", reservation.retryAfterMs);
+  }
+  if (await input.verify()) {
+    await lockout.succeed(input.subject);
+    return true;
+  }
+  const lockedMs = await lockout.fail(input.subject, reservation.attempt);
+  await store.audit({ ...input.audit, kind: "login_failed", detail: { ...input.audit.detail, attempt: reservation.attempt } });
+  if (lockedMs !== undefined) {
+    metrics.lockouts.inc();
+    await store.audit({ ...input.audit, kind: "account_locked", detail: { ...input.audit.detail, locked_ms: lockedMs } });
+  }
+  return false;
 }
 
 /** One message for every wrong credential, so the answer never tells which part was wrong. */

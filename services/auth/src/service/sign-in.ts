@@ -14,12 +14,12 @@ import type {
   RefreshTokensRequest,
   RefreshTokensResponseSchema,
 } from "@trustmesh/api/trustmesh/auth/v1/auth_service_pb.js";
-import { failedPrecondition, resourceExhausted, unauthenticated } from "@trustmesh/runtime";
+import { failedPrecondition, unauthenticated } from "@trustmesh/runtime";
 import type { ClientInfo } from "../client-address.ts";
 import { contactOf } from "../contacts.ts";
 import type { UserAccount } from "../store.ts";
 import { opaqueToken, tokenHash } from "../tokens.ts";
-import { clientOf, digest, wrongCredentials } from "./common.ts";
+import { clientOf, digest, passwordAttempt, wrongCredentials } from "./common.ts";
 import type { AuthServiceDependencies } from "./dependencies.ts";
 
 type Tokens = MessageInitShape<typeof TokensSchema>;
@@ -80,7 +80,7 @@ export async function login(
   request: LoginRequest,
   context: HandlerContext,
 ): Promise<MessageInitShape<typeof LoginResponseSchema>> {
-  const { store, lockout, passwords, metrics, config } = dependencies;
+  const { store, passwords, metrics, config } = dependencies;
   const client = clientOf(dependencies, context);
   const { channel, contact } = contactOf(request.identifier);
   await dependencies.rateLimits.consume(client.ipAddress, [`login:${contact}`]).catch((error: unknown) => {
@@ -90,26 +90,17 @@ export async function login(
   const user = await store.findUserByContact(channel === "email" ? "email" : "phoneNumber", contact);
   // Unknown identifiers lock like accounts do, so lockout tells nothing about who exists.
   const subject = user ? `user:${user.id}` : `unknown:${digest(contact)}`;
-  const reservation = await lockout.reserve(subject);
-  if (!reservation.allowed) {
-    metrics.logins.inc({ outcome: "locked" });
-    throw resourceExhausted("too many failed attempts; the account is locked for a while", "ACCOUNT_LOCKED", reservation.retryAfterMs);
-  }
-  const matched = user
-    ? await passwords.verify(user.passwordHash, request.password)
-    : await passwords.verifyNothing(request.password).then(() => false);
+  const matched = await passwordAttempt(dependencies, {
+    subject,
+    verify: () =>
+      user ? passwords.verify(user.passwordHash, request.password) : passwords.verifyNothing(request.password).then(() => false),
+    audit: { userId: user?.id ?? null, ipAddress: client.ipAddress, userAgent: client.userAgent, detail: { identifier: channel } },
+    onLocked: () => metrics.logins.inc({ outcome: "locked" }),
+  });
   if (!user || !matched) {
-    const lockedMs = await lockout.fail(subject, reservation.attempt);
-    const audit = { userId: user?.id ?? null, ipAddress: client.ipAddress, userAgent: client.userAgent };
-    await store.audit({ ...audit, kind: "login_failed", detail: { identifier: channel, attempt: reservation.attempt } });
-    if (lockedMs !== undefined) {
-      metrics.lockouts.inc();
-      await store.audit({ ...audit, kind: "account_locked", detail: { identifier: channel, locked_ms: lockedMs } });
-    }
     metrics.logins.inc({ outcome: "wrong_credentials" });
     throw wrongCredentials();
   }
-  await lockout.succeed(subject);
   if (passwords.needsRehash(user.passwordHash)) {
     // The password is at hand only now, so this is when old hashes move to the configured parameters.
     await store.setPasswordHash(user.id, await passwords.hash(request.password), false);

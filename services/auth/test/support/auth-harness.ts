@@ -120,6 +120,25 @@ export async function startAuth(infrastructure: Infrastructure, env: Record<stri
   };
 }
 
+/**
+ * Registers mocha hooks, inside a describe, that start Postgres and an auth
+ * process before the suite and stop them after it. The returned object is
+ * filled in by the before hook.
+ */
+export function useAuth(env: Record<string, string> = {}): AuthHarness {
+  const auth = {} as AuthHarness;
+  let infrastructure: Infrastructure | undefined;
+  before(async () => {
+    infrastructure = await startInfrastructure();
+    Object.assign(auth, await startAuth(infrastructure, env));
+  });
+  after(async () => {
+    await auth.stop?.();
+    await infrastructure?.stop();
+  });
+  return auth;
+}
+
 /** Asserts a call fails with this code and, when given, this ErrorInfo reason. */
 export async function rejectsWith(call: Promise<unknown>, code: Code, reason?: string): Promise<ConnectError> {
   let caught: unknown;
