@@ -19,6 +19,15 @@ import { createTestKey, type JwksServer, signToken, startJwksServer, type TestKe
 
 const methods = EchoService.method;
 
+/** Polls until a condition holds, for state that changes on the health checker's timer. */
+async function waitFor(condition: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const giveUpAt = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > giveUpAt) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
 describe("runtime server", () => {
   let jwks: JwksServer;
   let key: TestKey;
@@ -285,6 +294,25 @@ describe("runtime server", () => {
       ]);
       const ready = await fetch(`http://127.0.0.1:${server.adminPort}/readyz`);
       assert.equal(ready.status, 200);
+    });
+
+    it('answers SERVING for "liveness" while a dependency is down, which readiness does not', async () => {
+      // Kubernetes' liveness probe asks for "liveness": a database outage must not restart every pod.
+      healthy = false;
+      try {
+        await waitFor(
+          async () =>
+            (await grpcJsUnary(grpcClient, Health.method.check, { service: "" })).status === HealthCheckResponse_ServingStatus.NOT_SERVING,
+        );
+        const liveness = await grpcJsUnary(grpcClient, Health.method.check, { service: "liveness" });
+        assert.equal(liveness.status, HealthCheckResponse_ServingStatus.SERVING);
+      } finally {
+        healthy = true;
+        await waitFor(
+          async () =>
+            (await grpcJsUnary(grpcClient, Health.method.check, { service: "" })).status === HealthCheckResponse_ServingStatus.SERVING,
+        );
+      }
     });
 
     it("exposes the per-RPC counter and histogram on /metrics after a call", async () => {
