@@ -33,6 +33,7 @@ import {
   verifyAuthenticationResponse,
   verifyRegistrationResponse,
 } from "@simplewebauthn/server";
+import { COSEALG } from "@simplewebauthn/server/helpers";
 import { type Passkey, PasskeySchema } from "@trustmesh/api/trustmesh/auth/v1/auth_pb.js";
 import { alreadyExists, failedPrecondition, invalidArgument } from "@trustmesh/runtime";
 import { z } from "zod";
@@ -99,6 +100,13 @@ export interface Passkeys {
   list(userId: string): Promise<Passkey[]>;
   count(userId: string): Promise<number>;
 }
+
+/**
+ * Key algorithms accepted at registration: EdDSA, ES256 and RS256, what
+ * authenticators ship. Named rather than left to the library's default, which
+ * would also offer ML-DSA-44 through Node's experimental Web Crypto support.
+ */
+const supportedAlgorithmIds = [COSEALG.EdDSA, COSEALG.ES256, COSEALG.RS256];
 
 /** Transports a browser may report; anything else is dropped rather than stored. */
 const knownTransports = new Set(["ble", "cable", "hybrid", "internal", "nfc", "smart-card", "usb"]);
@@ -221,6 +229,7 @@ export function createPasskeys(dependencies: { store: PasskeyStore; ceremonies: 
         attestationType: "none",
         excludeCredentials: existing.map((passkey) => ({ id: passkey.credentialId, transports: passkey.transports })),
         authenticatorSelection: { residentKey: "required", requireResidentKey: true, userVerification: "required" },
+        supportedAlgorithmIDs: supportedAlgorithmIds,
       });
       const ceremonyId = randomUUID();
       await ceremonies.start("registration", ceremonyId, { challenge: options.challenge, userId }, settings.challengeTtlMs);
@@ -240,6 +249,7 @@ export function createPasskeys(dependencies: { store: PasskeyStore; ceremonies: 
           expectedOrigin: origins,
           expectedRPID: settings.relyingPartyId,
           requireUserVerification: true,
+          supportedAlgorithmIDs: supportedAlgorithmIds,
         });
       } catch (error) {
         throw registrationRejected(error);
