@@ -12,7 +12,14 @@ import { type CBORType, decodeCBOR, encodeCBOR } from "@levischuck/tiny-cbor";
 import { AuthenticationMethod, MfaMethod } from "@trustmesh/api/trustmesh/auth/v1/auth_pb.js";
 import { userHandleOf } from "../src/mfa/passkeys.ts";
 import type { SecondFactorModules } from "../src/mfa/second-factors.ts";
-import { assertRefused, type SecondFactorHarness, startSecondFactorHarness, testOrigin } from "./support/second-factor-harness.ts";
+import {
+  assertRefused,
+  logInWithPasskey,
+  registerPasskey,
+  type SecondFactorHarness,
+  startSecondFactorHarness,
+  testOrigin,
+} from "./support/second-factor-harness.ts";
 import { createSoftwareAuthenticator, type SoftwareAuthenticator } from "./support/software-authenticator.ts";
 
 const browser = { origin: testOrigin };
@@ -55,15 +62,9 @@ describe("passkeys (real Postgres and Redis, real signatures)", function () {
   });
 
   /** An account with one passkey on `authenticator`. */
-  async function registered(authenticator: SoftwareAuthenticator, using = modules) {
+  async function registered(authenticator: SoftwareAuthenticator) {
     const userId = await harness.createAccount();
-    const ceremony = await using.passkeys.beginRegistration(userId, { name: "frank@example.com", displayName: "Frank" });
-    const passkey = await using.passkeys.finishRegistration(userId, {
-      ceremonyId: ceremony.ceremonyId,
-      responseJson: authenticator.register(ceremony.optionsJson, browser),
-      name: "Frank's laptop",
-    });
-    return { userId, passkey };
+    return { userId, passkey: await registerPasskey(modules, userId, authenticator, "Frank's laptop") };
   }
 
   async function signCountOf(passkeyId: string): Promise<number> {
@@ -126,14 +127,7 @@ describe("passkeys (real Postgres and Redis, real signatures)", function () {
     assert.equal(passkey.backedUp, true);
     assert.equal(passkey.name, "Synced passkey");
     // Counter 0 stays 0 at every login: allowed for authenticators without one.
-    for (let login = 0; login < 3; login++) {
-      const ceremony = await modules.passkeys.beginLogin();
-      const { userId: signedIn } = await modules.passkeys.finishLogin({
-        ceremonyId: ceremony.ceremonyId,
-        responseJson: authenticator.authenticate(ceremony.optionsJson, browser),
-      });
-      assert.equal(signedIn, userId);
-    }
+    for (let login = 0; login < 3; login++) assert.equal((await logInWithPasskey(modules, authenticator)).userId, userId);
     assert.equal(await signCountOf(passkey.id), 0);
   });
 
@@ -285,37 +279,22 @@ describe("passkeys (real Postgres and Redis, real signatures)", function () {
     const { passkey } = await registered(authenticator);
     const credentialId = authenticator.credentials[0]?.id ?? "";
     authenticator.setSignCount(credentialId, 9);
-    const first = await modules.passkeys.beginLogin();
-    await modules.passkeys.finishLogin({
-      ceremonyId: first.ceremonyId,
-      responseJson: authenticator.authenticate(first.optionsJson, browser),
-    });
+    await logInWithPasskey(modules, authenticator);
     assert.equal(await signCountOf(passkey.id), 10);
 
     // A clone of the key that lags behind reports an older counter.
     for (const lagging of [4, 9]) {
       authenticator.setSignCount(credentialId, lagging);
-      const ceremony = await modules.passkeys.beginLogin();
-      await assert.rejects(
-        modules.passkeys.finishLogin({
-          ceremonyId: ceremony.ceremonyId,
-          responseJson: authenticator.authenticate(ceremony.optionsJson, browser),
-        }),
-        (error: { rejection?: string; passkeyId?: string }) => {
-          assert.equal(error.rejection, "PASSKEY_COUNTER_REGRESSED", `counter ${lagging + 1} after 10`);
-          assert.equal(error.passkeyId, passkey.id, "the audit event can name the passkey");
-          return true;
-        },
-      );
+      await assert.rejects(logInWithPasskey(modules, authenticator), (error: { rejection?: string; passkeyId?: string }) => {
+        assert.equal(error.rejection, "PASSKEY_COUNTER_REGRESSED", `counter ${lagging + 1} after 10`);
+        assert.equal(error.passkeyId, passkey.id, "the audit event can name the passkey");
+        return true;
+      });
     }
     assert.equal(await signCountOf(passkey.id), 10);
     // The genuine authenticator, ahead of the stored counter, still signs in.
     authenticator.setSignCount(credentialId, 10);
-    const next = await modules.passkeys.beginLogin();
-    await modules.passkeys.finishLogin({
-      ceremonyId: next.ceremonyId,
-      responseJson: authenticator.authenticate(next.optionsJson, browser),
-    });
+    await logInWithPasskey(modules, authenticator);
     assert.equal(await signCountOf(passkey.id), 11);
   });
 
@@ -368,30 +347,19 @@ describe("passkeys (real Postgres and Redis, real signatures)", function () {
     // Mallory, with her own passkey, cannot answer Frank's challenge, nor Frank's passkey hers.
     const malloryAuthenticator = createSoftwareAuthenticator();
     const mallory = await registered(malloryAuthenticator);
-    const franks = await modules.secondFactors.challengeFor(userId, "attempt-c");
-    const malloryOptions = JSON.parse(franks.passkeyOptionsJson);
-    delete malloryOptions.allowCredentials;
-    const malloryAnswer = {
-      method: MfaMethod.PASSKEY,
-      responseJson: malloryAuthenticator.authenticate(JSON.stringify(malloryOptions), browser),
-    } as const;
-    await assertRefused(
-      modules.secondFactors.verifyChallengeAnswer(userId, malloryAnswer, "attempt-c"),
-      Code.Unauthenticated,
-      "PASSKEY_UNKNOWN",
-    );
-    const hers = await modules.secondFactors.challengeFor(mallory.userId, "attempt-d");
-    const hersOptions = JSON.parse(hers.passkeyOptionsJson);
-    delete hersOptions.allowCredentials;
-    const franksAnswer = {
-      method: MfaMethod.PASSKEY,
-      responseJson: authenticator.authenticate(JSON.stringify(hersOptions), browser),
-    } as const;
-    await assertRefused(
-      modules.secondFactors.verifyChallengeAnswer(mallory.userId, franksAnswer, "attempt-d"),
-      Code.Unauthenticated,
-      "PASSKEY_UNKNOWN",
-    );
+    // An authenticator that ignores allowCredentials signs with the wrong account's passkey.
+    const answerWithAnotherPasskey = async (challengedUserId: string, attemptId: string, signer: SoftwareAuthenticator) => {
+      const options = JSON.parse((await modules.secondFactors.challengeFor(challengedUserId, attemptId)).passkeyOptionsJson);
+      delete options.allowCredentials;
+      const answer = { method: MfaMethod.PASSKEY, responseJson: signer.authenticate(JSON.stringify(options), browser) } as const;
+      await assertRefused(
+        modules.secondFactors.verifyChallengeAnswer(challengedUserId, answer, attemptId),
+        Code.Unauthenticated,
+        "PASSKEY_UNKNOWN",
+      );
+    };
+    await answerWithAnotherPasskey(userId, "attempt-c", malloryAuthenticator);
+    await answerWithAnotherPasskey(mallory.userId, "attempt-d", authenticator);
   });
 
   it("holds the per-account passkey limit, also against parallel registrations", async () => {

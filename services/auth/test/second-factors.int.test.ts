@@ -10,7 +10,13 @@ import { AuthenticationMethod, MfaMethod } from "@trustmesh/api/trustmesh/auth/v
 import { CompleteMfaRequestSchema } from "@trustmesh/api/trustmesh/auth/v1/auth_service_pb.js";
 import { Secret, TOTP } from "otpauth";
 import { answerFromProof, type SecondFactorModules } from "../src/mfa/second-factors.ts";
-import { assertRefused, type SecondFactorHarness, startSecondFactorHarness, testOrigin } from "./support/second-factor-harness.ts";
+import {
+  assertRefused,
+  registerPasskey,
+  type SecondFactorHarness,
+  startSecondFactorHarness,
+  testOrigin,
+} from "./support/second-factor-harness.ts";
 import { createSoftwareAuthenticator } from "./support/software-authenticator.ts";
 
 describe("SecondFactors facade (real Postgres and Redis)", function () {
@@ -45,12 +51,7 @@ describe("SecondFactors facade (real Postgres and Redis)", function () {
     harness.clock.nowMs = start;
     const { recoveryCodes } = await modules.totp.confirm(userId, TOTP.generate({ secret, timestamp: start }));
     const authenticator = createSoftwareAuthenticator();
-    const ceremony = await modules.passkeys.beginRegistration(userId, { name: "lena@example.com", displayName: "Lena" });
-    await modules.passkeys.finishRegistration(userId, {
-      ceremonyId: ceremony.ceremonyId,
-      responseJson: authenticator.register(ceremony.optionsJson, { origin: testOrigin }),
-      name: "Lena's phone",
-    });
+    await registerPasskey(modules, userId, authenticator, "Lena's phone");
 
     const challenge = await modules.secondFactors.challengeFor(userId, "login-1");
     assert.deepEqual(challenge.methods, [MfaMethod.PASSKEY, MfaMethod.TOTP, MfaMethod.RECOVERY_CODE]);
@@ -95,13 +96,7 @@ describe("SecondFactors facade (real Postgres and Redis)", function () {
       },
     );
     const userId = await harness.createAccount();
-    const authenticator = createSoftwareAuthenticator();
-    const ceremony = await modules.passkeys.beginRegistration(userId, { name: "nora@example.com", displayName: "" });
-    await modules.passkeys.finishRegistration(userId, {
-      ceremonyId: ceremony.ceremonyId,
-      responseJson: authenticator.register(ceremony.optionsJson, { origin: testOrigin }),
-      name: "",
-    });
+    await registerPasskey(modules, userId, createSoftwareAuthenticator());
     await modules.secondFactors.challengeFor(userId, "login-2");
     await assert.rejects(
       modules.secondFactors.verifyChallengeAnswer(userId, { method: MfaMethod.PASSKEY, responseJson: "{" }, "login-2"),

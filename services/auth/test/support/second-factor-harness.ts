@@ -14,6 +14,7 @@ import { PrismaClient } from "../../src/generated/prisma/client.ts";
 import type { SecondFactorSettings } from "../../src/mfa/config.ts";
 import { SecondFactorRejectedError, type SecondFactorRejection, secondFactorRejectedMessage } from "../../src/mfa/errors.ts";
 import { createSecondFactorModules, type SecondFactorModules } from "../../src/mfa/second-factors.ts";
+import type { SoftwareAuthenticator } from "./software-authenticator.ts";
 
 export const testOrigin = "https://app.trustmesh.test";
 
@@ -108,5 +109,24 @@ export async function assertRefused(promise: Promise<unknown>, code: Code, rejec
       assert.equal(error.message, secondFactorRejectedMessage, "every refusal looks the same to the caller");
     }
     return true;
+  });
+}
+
+/** Registers a passkey on `authenticator` for the account, through both ceremony steps. */
+export async function registerPasskey(modules: SecondFactorModules, userId: string, authenticator: SoftwareAuthenticator, name = "") {
+  const ceremony = await modules.passkeys.beginRegistration(userId, { name: `${userId}@example.com`, displayName: "" });
+  return modules.passkeys.finishRegistration(userId, {
+    ceremonyId: ceremony.ceremonyId,
+    responseJson: authenticator.register(ceremony.optionsJson, { origin: testOrigin }),
+    name,
+  });
+}
+
+/** A login without username on `authenticator`, through both ceremony steps. */
+export async function logInWithPasskey(modules: SecondFactorModules, authenticator: SoftwareAuthenticator) {
+  const ceremony = await modules.passkeys.beginLogin();
+  return modules.passkeys.finishLogin({
+    ceremonyId: ceremony.ceremonyId,
+    responseJson: authenticator.authenticate(ceremony.optionsJson, { origin: testOrigin }),
   });
 }

@@ -89,6 +89,18 @@ function clientData(type: "webauthn.create" | "webauthn.get", challenge: string,
   return Buffer.from(JSON.stringify({ type, challenge, origin, crossOrigin: false }), "utf8");
 }
 
+/** The PublicKeyCredential as the browser library serialises it. */
+function credentialJson(credential: SoftwareCredential, response: Record<string, string | string[]>): string {
+  return JSON.stringify({
+    id: credential.id,
+    rawId: credential.id,
+    type: "public-key",
+    response,
+    clientExtensionResults: {},
+    authenticatorAttachment: "platform",
+  });
+}
+
 export interface SoftwareAuthenticator {
   /** What navigator.credentials.create() would return, as the RegistrationResponseJSON the server takes. */
   register(optionsJson: string, overrides: CeremonyOverrides): string;
@@ -165,17 +177,10 @@ export function createSoftwareAuthenticator(options: SoftwareAuthenticatorOption
         ]),
       );
       credentials.push(credential);
-      return JSON.stringify({
-        id: credential.id,
-        rawId: credential.id,
-        type: "public-key",
-        response: {
-          clientDataJSON: base64url(clientDataJson),
-          attestationObject: base64url(attestationObject),
-          transports: ["internal", "hybrid"],
-        },
-        clientExtensionResults: {},
-        authenticatorAttachment: "platform",
+      return credentialJson(credential, {
+        clientDataJSON: base64url(clientDataJson),
+        attestationObject: base64url(attestationObject),
+        transports: ["internal", "hybrid"],
       });
     },
 
@@ -198,18 +203,11 @@ export function createSoftwareAuthenticator(options: SoftwareAuthenticatorOption
       const clientDataJson = clientData("webauthn.get", request.challenge, overrides.origin);
       // ECDSA signatures in WebAuthn are ASN.1 DER, node:crypto's default.
       const signature = sign("sha256", Buffer.concat([authenticatorData, sha256(clientDataJson)]), credential.privateKey);
-      return JSON.stringify({
-        id: credential.id,
-        rawId: credential.id,
-        type: "public-key",
-        response: {
-          clientDataJSON: base64url(clientDataJson),
-          authenticatorData: base64url(authenticatorData),
-          signature: base64url(signature),
-          userHandle: credential.userHandle,
-        },
-        clientExtensionResults: {},
-        authenticatorAttachment: "platform",
+      return credentialJson(credential, {
+        clientDataJSON: base64url(clientDataJson),
+        authenticatorData: base64url(authenticatorData),
+        signature: base64url(signature),
+        userHandle: credential.userHandle,
       });
     },
 
