@@ -25,6 +25,13 @@ export interface ServiceDependencies<S extends ConfigShape> {
   pool: pg.Pool;
   redis: Redis;
   verifier: TokenVerifier;
+  /**
+   * Registers work to do when the service stops (worker pools, timers), after
+   * in-flight RPCs have drained and before Postgres and Redis close. Hooks run
+   * in reverse order of registration, each awaited, and also when start-up
+   * fails after they were registered.
+   */
+  onStop(hook: () => Promise<void> | void): void;
 }
 
 export interface ServiceDefinition<S extends ConfigShape> {
@@ -41,7 +48,7 @@ export interface ServiceDefinition<S extends ConfigShape> {
    * Where token signing keys come from. Every service but auth leaves this out
    * and fetches auth's keys over gRPC; auth, which holds the keys, supplies them.
    */
-  tokenKeys?(dependencies: Omit<ServiceDependencies<S>, "verifier">): JWTVerifyGetKey | Promise<JWTVerifyGetKey>;
+  tokenKeys?(dependencies: Omit<ServiceDependencies<S>, "verifier" | "onStop">): JWTVerifyGetKey | Promise<JWTVerifyGetKey>;
 }
 
 export interface RunningService {
@@ -84,6 +91,16 @@ export async function startService<S extends ConfigShape>(
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true });
   redis.on("error", (error) => logger.warn({ err: error.message }, "Redis connection error"));
   let server: RunningServer;
+  const stopHooks: (() => Promise<void> | void)[] = [];
+  const runStopHooks = async () => {
+    for (const hook of stopHooks.splice(0).reverse()) {
+      try {
+        await hook();
+      } catch (error) {
+        logger.error({ err: error }, "a stop hook failed");
+      }
+    }
+  };
   try {
     await redis.connect();
 
@@ -93,8 +110,11 @@ export async function startService<S extends ConfigShape>(
     const base = { config, logger, metrics, pool, redis };
     const keys = definition.tokenKeys ? await definition.tokenKeys(base) : createAuthJwks({ authGrpcUrl: config.AUTH_GRPC_URL, metrics });
     const verifier = createTokenVerifier({ keys, issuer: config.AUTH_ISSUER, serviceName: definition.name });
-    const services = await definition.createServices({ ...base, verifier });
-    const httpRoutes = definition.httpRoutes ? await definition.httpRoutes({ ...base, verifier }) : undefined;
+    const onStop = (hook: () => Promise<void> | void) => {
+      stopHooks.push(hook);
+    };
+    const services = await definition.createServices({ ...base, verifier, onStop });
+    const httpRoutes = definition.httpRoutes ? await definition.httpRoutes({ ...base, verifier, onStop }) : undefined;
     server = await startServer({
       name: definition.name,
       host: config.HOST,
@@ -116,6 +136,7 @@ export async function startService<S extends ConfigShape>(
     });
   } catch (error) {
     // Whatever was opened before the failure must not keep the process alive.
+    await runStopHooks();
     await Promise.allSettled([pool.end(), redis.quit()]);
     throw error;
   }
@@ -127,6 +148,7 @@ export async function startService<S extends ConfigShape>(
     server,
     async stop() {
       await server.shutdown(config.SHUTDOWN_GRACE_MS);
+      await runStopHooks();
       await Promise.allSettled([pool.end(), redis.quit()]);
       logger.info("stopped");
     },

@@ -2,6 +2,7 @@
 // default that is safe for production except where noted; the README's
 // Configuration table lists them all.
 import { z } from "zod";
+import { secondFactorConfigShape } from "./mfa/config.ts";
 import { serviceClientsSchema } from "./service-clients.ts";
 
 const seconds = (min: number, max: number, fallback: number) => z.coerce.number().int().min(min).max(max).default(fallback);
@@ -71,6 +72,8 @@ export const authConfigShape = {
   /** The half-finished sign-in that waits for a second factor. */
   AUTH_MFA_TOKEN_TTL_SECONDS: seconds(30, 3600, 300),
   AUTH_MFA_ATTEMPTS_MAX: count(1, 100, 5),
+  /** TOTP, recovery codes and passkeys: WebAuthn relying party, origins, limits (docs/second-factors.md). */
+  ...secondFactorConfigShape,
 
   /** Verification and password-reset codes. */
   AUTH_CODE_LENGTH: count(6, 10, 6),
@@ -92,4 +95,11 @@ export const authConfigShape = {
   AUTH_NOTIFIER_TIMEOUT_MS: count(100, 120_000, 10_000),
   /** Messages the development outbox keeps (newest). */
   AUTH_DEV_OUTBOX_MAX: count(10, 100_000, 1000),
+
+  /**
+   * credential's gRPC address (http://credential:50051). Set, a background
+   * worker hands every ContactVerified event to its IssueCredential; unset,
+   * the events wait in outbox_event and no credential is issued.
+   */
+  AUTH_CREDENTIAL_GRPC_URL: z.url({ protocol: /^https?$/ }).optional(),
 };

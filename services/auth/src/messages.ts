@@ -60,3 +60,16 @@ export function passwordChangedMessage(channel: Channel, to: string): Notificati
     text: "The password of your Trustmesh account was just changed. If that was not you, reset your password now.",
   };
 }
+
+/** What changed about an account's second factors, in the words of the notice. */
+export type SecondFactorChange = "TOTP was turned on" | "TOTP was turned off" | "a passkey was added";
+
+export function secondFactorChangedMessage(channel: Channel, to: string, change: SecondFactorChange): Notification {
+  return {
+    channel,
+    to,
+    kind: "second_factor_changed",
+    subject: "The sign-in methods of your Trustmesh account changed",
+    text: `On your Trustmesh account, ${change}. If that was not you, reset your password now and check your account's sign-in methods.`,
+  };
+}

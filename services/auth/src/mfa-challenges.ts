@@ -14,7 +14,14 @@ export interface PendingSignIn {
 }
 
 export interface MfaChallenges {
-  issue(pending: PendingSignIn): Promise<{ mfaToken: string; challengeId: string; expiresAt: Date }>;
+  /**
+   * A fresh mfa token and the id its challenge goes by (the token's SHA-256).
+   * Nothing is stored yet: Login learns the account's factors under this id
+   * first, and issues the challenge only when there are any.
+   */
+  create(): { mfaToken: string; challengeId: string };
+  /** Stores the pending sign-in under the challenge id; returns when it expires. */
+  issue(challengeId: string, pending: PendingSignIn): Promise<Date>;
   /** The pending sign-in and its challenge id, or undefined when unknown, expired or out of attempts. */
   attempt(mfaToken: string): Promise<{ pending: PendingSignIn; challengeId: string } | undefined>;
   /** Ends the challenge; true only for the one caller that ended it. */
@@ -35,11 +42,13 @@ return body`;
 export function createMfaChallenges(redis: Redis, options: { ttlSeconds: number; attemptsMax: number }): MfaChallenges {
   const keys = (challengeId: string) => [`mfa:{${challengeId}}`, `mfa:{${challengeId}}:attempts`] as const;
   return {
-    async issue(pending) {
+    create() {
       const mfaToken = opaqueToken();
-      const challengeId = tokenHash(mfaToken).toString("base64url");
+      return { mfaToken, challengeId: tokenHash(mfaToken).toString("base64url") };
+    },
+    async issue(challengeId, pending) {
       await redis.set(keys(challengeId)[0], JSON.stringify(pending), "EX", options.ttlSeconds);
-      return { mfaToken, challengeId, expiresAt: new Date(Date.now() + options.ttlSeconds * 1000) };
+      return new Date(Date.now() + options.ttlSeconds * 1000);
     },
     async attempt(mfaToken) {
       const challengeId = tokenHash(mfaToken).toString("base64url");

@@ -11,7 +11,13 @@ import type { Logger } from "@trustmesh/runtime";
 import type { Redis } from "ioredis";
 import nodemailer from "nodemailer";
 
-export type NotificationKind = "verification_code" | "account_exists" | "password_reset_code" | "contact_in_use" | "password_changed";
+export type NotificationKind =
+  | "verification_code"
+  | "account_exists"
+  | "password_reset_code"
+  | "contact_in_use"
+  | "password_changed"
+  | "second_factor_changed";
 
 export interface Notification {
   channel: "email" | "sms";

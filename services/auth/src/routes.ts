@@ -11,12 +11,17 @@ import {
   type ServiceDefinition,
   type ServiceDependencies,
 } from "@trustmesh/runtime";
+import { createPrismaClient } from "@trustmesh/runtime/db";
 import type pg from "pg";
 import { createAuthMetrics } from "./auth-metrics.ts";
 import { parseTrustedProxies } from "./client-address.ts";
 import { createCodeHasher } from "./codes.ts";
 import { authConfigShape } from "./config.ts";
+import { createCredentialClient, createCredentialDelivery } from "./credential-delivery.ts";
+import { PrismaClient } from "./generated/prisma/client.ts";
 import { createLockout } from "./lockout.ts";
+import { secondFactorSettings } from "./mfa/config.ts";
+import { createSecondFactorModules } from "./mfa/second-factors.ts";
 import { createMfaChallenges } from "./mfa-challenges.ts";
 import {
   createChannelNotifier,
@@ -26,15 +31,16 @@ import {
   createSmtpNotifier,
   type Notifier,
 } from "./notifier.ts";
+import { createOutboxWorker } from "./outbox-worker.ts";
 import { createPasswordHasher } from "./passwords.ts";
 import { createRateLimits } from "./rate-limits.ts";
-import { createNoSecondFactors, type SecondFactors } from "./second-factor.ts";
 import type { AuthConfig, AuthServiceDependencies } from "./service/dependencies.ts";
 import { jwksDocument } from "./service/jwks.ts";
+import { contactVerifiedTopic } from "./service/verification.ts";
 import { createAuthServiceImpl } from "./service.ts";
 import { createSessionCache } from "./session-cache.ts";
 import { activeSigningKey, createDatabaseKeySet, ensureSigningKey } from "./signing-keys.ts";
-import { type AuthStore, createAuthStore } from "./store.ts";
+import { createAuthStore } from "./store.ts";
 import { createTokenSigner } from "./tokens.ts";
 
 /** Access tokens live at most this long (the config's ceiling), so retired keys are published this long after retiring. */
@@ -68,27 +74,22 @@ function createNotifier(config: AuthConfig, dependencies: ServiceDependencies<ty
 /** The parts built once per process (per pool: tests start several services in one process). */
 const builtFor = new WeakMap<pg.Pool, Promise<AuthServiceDependencies>>();
 
-async function build(
-  dependencies: ServiceDependencies<typeof authConfigShape>,
-  secondFactors: SecondFactors,
-): Promise<AuthServiceDependencies> {
+async function build(dependencies: ServiceDependencies<typeof authConfigShape>): Promise<AuthServiceDependencies> {
   const { config, redis, logger } = dependencies;
   const keyRing = parseKeyRing(config.AUTH_KEK_RING);
   const sealer = createSealer(keyRing, config.AUTH_KEK_ACTIVE_ID);
-  const store = createAuthStore(dependencies.pool);
+  // One Prisma client on the service's pool for the core store and the second factors.
+  const prisma = createPrismaClient(PrismaClient, { pool: dependencies.pool });
+  const store = createAuthStore(prisma);
   const key = activeSigningKey(await ensureSigningKey(store, sealer, config.AUTH_SIGNING_KEY_VERSION), sealer);
-  const metrics = createAuthMetrics(dependencies.metrics.registry);
-  const sweep = setInterval(() => {
-    store.deleteExpired(new Date()).catch((error: unknown) => logger.warn({ err: error }, "sweeping expired codes failed"));
-  }, sweepIntervalMs);
-  sweep.unref();
+  const metrics = createAuthMetrics(dependencies.metrics.registry, [contactVerifiedTopic]);
   return {
     config,
     store,
     redis,
     logger,
     metrics,
-    secondFactors,
+    mfa: createSecondFactorModules({ prisma, redis, sealer, keyRing, settings: secondFactorSettings(config) }),
     signer: createTokenSigner({
       key,
       issuer: config.AUTH_ISSUER,
@@ -127,17 +128,40 @@ async function build(
 }
 
 /**
- * The auth service definition. `secondFactors` is where the MFA modules plug
- * in; without it no account has a second factor.
+ * The housekeeping sweep and, when AUTH_CREDENTIAL_GRPC_URL is set, the
+ * worker that hands ContactVerified events to credential; both end when the
+ * service stops, before its pool closes.
  */
-export function createAuthDefinition(
-  options: { secondFactors?: (store: AuthStore) => SecondFactors } = {},
-): ServiceDefinition<typeof authConfigShape> {
+function startBackgroundWork(parts: AuthServiceDependencies, dependencies: ServiceDependencies<typeof authConfigShape>): void {
+  const { store, logger, config, metrics } = parts;
+  const sweep = setInterval(() => {
+    store.deleteExpired(new Date()).catch((error: unknown) => logger.warn({ err: error }, "sweeping expired rows failed"));
+  }, sweepIntervalMs);
+  sweep.unref();
+  dependencies.onStop(() => clearInterval(sweep));
+
+  if (!config.AUTH_CREDENTIAL_GRPC_URL) {
+    logger.info("AUTH_CREDENTIAL_GRPC_URL is not set: ContactVerified events wait in the outbox, no credential is issued");
+    return;
+  }
+  const client = createCredentialClient({ baseUrl: config.AUTH_CREDENTIAL_GRPC_URL, signer: parts.signer, metrics: dependencies.metrics });
+  const worker = createOutboxWorker({
+    store,
+    topic: contactVerifiedTopic,
+    deliver: createCredentialDelivery(client),
+    logger,
+    onResult: (outcome) => metrics.outboxDeliveries.inc({ topic: contactVerifiedTopic, outcome }),
+  });
+  worker.start();
+  dependencies.onStop(() => worker.stop());
+}
+
+/** The auth service definition. */
+export function createAuthDefinition(): ServiceDefinition<typeof authConfigShape> {
   const partsOf = (dependencies: ServiceDependencies<typeof authConfigShape>) => {
     let parts = builtFor.get(dependencies.pool);
     if (!parts) {
-      const store = createAuthStore(dependencies.pool);
-      parts = build(dependencies, options.secondFactors?.(store) ?? createNoSecondFactors());
+      parts = build(dependencies);
       builtFor.set(dependencies.pool, parts);
     }
     return parts;
@@ -147,14 +171,16 @@ export function createAuthDefinition(
     configShape: authConfigShape,
     migrationsDir: new URL("../prisma/migrations", import.meta.url).pathname,
     async tokenKeys({ config, pool }) {
-      const store = createAuthStore(pool);
+      const store = createAuthStore(createPrismaClient(PrismaClient, { pool }));
       const sealer = createSealer(parseKeyRing(config.AUTH_KEK_RING), config.AUTH_KEK_ACTIVE_ID);
       // Fail at start, not at the first login, when the key ring cannot open the signing key.
       activeSigningKey(await ensureSigningKey(store, sealer, config.AUTH_SIGNING_KEY_VERSION), sealer);
       return createDatabaseKeySet(store, accessTokenLifetimeMaxMs);
     },
     async createServices(dependencies) {
-      return [registration(AuthService, createAuthServiceImpl(await partsOf(dependencies)))];
+      const parts = await partsOf(dependencies);
+      startBackgroundWork(parts, dependencies);
+      return [registration(AuthService, createAuthServiceImpl(parts))];
     },
     async httpRoutes(dependencies) {
       const { store, retiredKeyPublishMs, config } = await partsOf(dependencies);

@@ -1,19 +1,20 @@
-// The AuthService handlers, grouped by area in service/*.ts. The TOTP and
-// passkey RPCs are left out here: they answer UNIMPLEMENTED until the MFA
-// modules are wired in (src/second-factor.ts is the seam they plug into).
+// The AuthService handlers, grouped by area in service/*.ts; every RPC of the
+// contract is here.
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { AuthService } from "@trustmesh/api";
 import { changePassword, completePasswordReset, getMe, signUp, startPasswordReset } from "./service/accounts.ts";
 import type { AuthServiceDependencies } from "./service/dependencies.ts";
 import { getJwks } from "./service/jwks.ts";
+import { beginPasskeyLogin, beginPasskeyRegistration, finishPasskeyLogin, finishPasskeyRegistration } from "./service/passkeys.ts";
 import { issueServiceToken } from "./service/service-tokens.ts";
 import { listSessions, logout, revokeSession } from "./service/sessions.ts";
 import { completeMfa, login, refreshTokens } from "./service/sign-in.ts";
+import { confirmTotp, disableTotp, setupTotp } from "./service/totp.ts";
 import { completeVerification, emailTarget, phoneTarget, startVerification } from "./service/verification.ts";
 
 export type { AuthServiceDependencies } from "./service/dependencies.ts";
 
-type AuthHandlers = Partial<ServiceImpl<typeof AuthService>>;
+type AuthHandlers = ServiceImpl<typeof AuthService>;
 
 export function createAuthServiceImpl(dependencies: AuthServiceDependencies): AuthHandlers {
   const jwksCacheSeconds = dependencies.config.AUTH_JWKS_CACHE_SECONDS;
@@ -35,6 +36,13 @@ export function createAuthServiceImpl(dependencies: AuthServiceDependencies): Au
       startVerification(dependencies, request.purpose, phoneTarget("phone_number", request.phoneNumber), context),
     completePhoneVerification: (request, context) =>
       completeVerification(dependencies, phoneTarget("phone_number", request.phoneNumber), request.code, context),
+    setupTotp: (_request, context) => setupTotp(dependencies, context),
+    confirmTotp: (request, context) => confirmTotp(dependencies, request, context),
+    disableTotp: (request, context) => disableTotp(dependencies, request, context),
+    beginPasskeyRegistration: (_request, context) => beginPasskeyRegistration(dependencies, context),
+    finishPasskeyRegistration: (request, context) => finishPasskeyRegistration(dependencies, request, context),
+    beginPasskeyLogin: (_request, context) => beginPasskeyLogin(dependencies, context),
+    finishPasskeyLogin: (request, context) => finishPasskeyLogin(dependencies, request, context),
     issueServiceToken: (request, context) => issueServiceToken(dependencies, request, context),
     getJwks: () => getJwks(dependencies.store, dependencies.retiredKeyPublishMs, jwksCacheSeconds),
   };

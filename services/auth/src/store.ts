@@ -2,9 +2,7 @@
 // transaction, so each state change commits together with the audit event or
 // outbox event it causes.
 import { randomUUID } from "node:crypto";
-import { createPrismaClient } from "@trustmesh/runtime/db";
-import type pg from "pg";
-import { type AuthSession, Prisma, PrismaClient, type UserAccount } from "./generated/prisma/client.ts";
+import { type AuthSession, Prisma, type PrismaClient, type UserAccount } from "./generated/prisma/client.ts";
 
 export type { AuthSession, UserAccount };
 
@@ -36,6 +34,10 @@ export type AuditKind =
   | "mfa_challenge_issued"
   | "mfa_succeeded"
   | "mfa_failed"
+  | "passkey_counter_regressed"
+  | "totp_enabled"
+  | "totp_disabled"
+  | "passkey_registered"
   | "refresh_token_reuse"
   | "account_locked"
   | "password_changed"
@@ -72,6 +74,14 @@ export interface StoredCode {
   purpose: string;
   userId: string;
   codeHash: Uint8Array;
+}
+
+/** An outbox event a worker has claimed for delivery. */
+export interface ClaimedOutboxEvent {
+  id: bigint;
+  payload: Uint8Array;
+  /** Delivery attempts including this one. */
+  attempts: number;
 }
 
 export interface ContactVerifiedOutbox {
@@ -157,6 +167,21 @@ export interface AuthStore {
     input: { userId: string; field: ContactField; passwordHash: string; audit: AuditRecord },
   ): Promise<string[]>;
 
+  // Outbox delivery.
+  /**
+   * Claims up to `limit` due, undelivered events of a topic, oldest first, in
+   * one statement: the rows are selected FOR UPDATE SKIP LOCKED, so parallel
+   * workers (replicas) never claim the same event, and each claimed event's
+   * attempts go up by one and its available_at moves `leaseMs` ahead. No lock
+   * is held while the event is delivered; if the worker dies, the event is
+   * due again when the lease ends.
+   */
+  claimOutboxEvents(topic: string, limit: number, leaseMs: number): Promise<ClaimedOutboxEvent[]>;
+  /** Marks an event delivered; it is never claimed again. */
+  markOutboxDelivered(id: bigint): Promise<void>;
+  /** Records a failed attempt and makes the event due again after `delayMs`. */
+  releaseOutboxEvent(id: bigint, delayMs: number, error: string): Promise<void>;
+
   // Audit, idempotency, housekeeping.
   audit(record: AuditRecord): Promise<void>;
   findIdempotent(scope: string, key: string): Promise<{ method: string; requestHash: Uint8Array; response: Uint8Array } | null>;
@@ -168,10 +193,13 @@ export interface AuthStore {
     response: Buffer;
     expiresAt: Date;
   }): Promise<void>;
-  /** Deletes expired codes and idempotency records; returns how many rows went. */
+  /** Deletes expired codes and idempotency records, and outbox events delivered over a week ago; returns how many rows went. */
   deleteExpired(now: Date): Promise<number>;
   close(): Promise<void>;
 }
+
+/** Delivered outbox events are kept this long, for looking into what was sent, then swept. */
+const deliveredOutboxKeepMs = 7 * 24 * 3600_000;
 
 /** Advisory lock id for signing-key creation (any constant unique within auth's database). */
 const signingKeyLockId = 0x5349_474e;
@@ -210,9 +238,8 @@ function isUniqueViolation(error: unknown): boolean {
 const verifiedAtColumn = { email: "emailVerifiedAt", phoneNumber: "phoneVerifiedAt" } as const;
 const pendingColumn = { email: "pendingEmail", phoneNumber: "pendingPhoneNumber" } as const;
 
-export function createAuthStore(pool: pg.Pool): AuthStore {
-  const prisma = createPrismaClient(PrismaClient, { pool });
-
+/** The store on auth's Prisma client (createPrismaClient over the service's pool). */
+export function createAuthStore(prisma: PrismaClient): AuthStore {
   async function revokeWithin(
     transaction: Prisma.TransactionClient,
     input: { userId: string; only?: string; except?: string; reason: string; audit: Omit<AuditRecord, "kind"> },
@@ -440,6 +467,29 @@ export function createAuthStore(pool: pg.Pool): AuthStore {
       return revokeWithin(transaction, { userId: user.id, reason: "password_reset", audit: input.audit });
     },
 
+    claimOutboxEvents(topic, limit, leaseMs) {
+      return prisma.$queryRaw<ClaimedOutboxEvent[]>`
+        UPDATE outbox_event
+           SET attempts = attempts + 1,
+               available_at = now() + make_interval(secs => ${leaseMs / 1000}::double precision)
+         WHERE id IN (SELECT id FROM outbox_event
+                       WHERE topic = ${topic} AND processed_at IS NULL AND available_at <= now()
+                       ORDER BY available_at, id
+                       LIMIT ${limit}
+                       FOR UPDATE SKIP LOCKED)
+        RETURNING id, payload, attempts`;
+    },
+    async markOutboxDelivered(id) {
+      await prisma.outboxEvent.updateMany({ where: { id }, data: { processedAt: new Date(), lastError: null } });
+    },
+    async releaseOutboxEvent(id, delayMs, error) {
+      await prisma.$executeRaw`
+        UPDATE outbox_event
+           SET available_at = now() + make_interval(secs => ${delayMs / 1000}::double precision),
+               last_error = ${error.slice(0, 1000)}
+         WHERE id = ${id} AND processed_at IS NULL`;
+    },
+
     async audit(record) {
       await prisma.auditEvent.create({ data: auditData(record) });
     },
@@ -456,7 +506,10 @@ export function createAuthStore(pool: pg.Pool): AuthStore {
     async deleteExpired(now) {
       const codes = await prisma.verificationCode.deleteMany({ where: { expiresAt: { lt: now } } });
       const records = await prisma.idempotencyRecord.deleteMany({ where: { expiresAt: { lt: now } } });
-      return codes.count + records.count;
+      const delivered = await prisma.outboxEvent.deleteMany({
+        where: { processedAt: { lt: new Date(now.getTime() - deliveredOutboxKeepMs) } },
+      });
+      return codes.count + records.count + delivered.count;
     },
     close: () => prisma.$disconnect(),
   };

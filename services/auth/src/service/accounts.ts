@@ -25,7 +25,6 @@ import { toSession } from "./sessions.ts";
 
 /** Sign-up idempotency records are kept a day: long enough for any client retry. */
 const idempotencyTtlMs = 24 * 3600_000;
-const passkeysListMax = 20;
 
 export async function signUp(
   dependencies: AuthServiceDependencies,
@@ -121,11 +120,11 @@ export async function getMe(
   context: HandlerContext,
 ): Promise<MessageInitShape<typeof GetMeResponseSchema>> {
   const { userId, sessionId } = await requireSession(dependencies, context);
-  const [user, session, mfa, passkeys] = await Promise.all([
+  // Every passkey is listed: an account has at most AUTH_PASSKEYS_PER_USER_MAX.
+  const [user, session, { mfa, passkeys }] = await Promise.all([
     dependencies.store.findUserById(userId),
     dependencies.store.findSession(sessionId),
-    dependencies.secondFactors.summary(userId),
-    dependencies.secondFactors.passkeys(userId, passkeysListMax),
+    dependencies.mfa.secondFactors.summaryFor(userId),
   ]);
   if (!user || !session) throw unauthenticated("the session has ended; sign in again", "SESSION_ENDED");
   return { user: { ...toUser(user), mfa }, passkeys, session: toSession(session, sessionId) };

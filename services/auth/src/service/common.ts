@@ -21,6 +21,15 @@ export async function requireSession(
   return { userId: principal.userId, sessionId: principal.sessionId };
 }
 
+/** The signed-in caller's account and what their audit events carry. */
+export async function callerAccount(dependencies: AuthServiceDependencies, context: HandlerContext) {
+  const { userId, sessionId } = await requireSession(dependencies, context);
+  const user = await dependencies.store.findUserById(userId);
+  if (!user) throw unauthenticated("the session has ended; sign in again", "SESSION_ENDED");
+  const client = clientOf(dependencies, context);
+  return { user, audit: { userId, sessionId, ipAddress: client.ipAddress, userAgent: client.userAgent } };
+}
+
 export function clientOf(dependencies: AuthServiceDependencies, context: HandlerContext): ClientInfo {
   return clientInfoOf(context, dependencies.trustedProxies);
 }

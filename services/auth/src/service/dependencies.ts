@@ -8,11 +8,11 @@ import type { AuthMetrics } from "../auth-metrics.ts";
 import type { CodeHasher } from "../codes.ts";
 import type { authConfigShape } from "../config.ts";
 import type { Lockout } from "../lockout.ts";
+import type { SecondFactorModules } from "../mfa/second-factors.ts";
 import type { MfaChallenges } from "../mfa-challenges.ts";
 import type { Dispatcher } from "../notifier.ts";
 import type { PasswordHasher } from "../passwords.ts";
 import type { RateLimits } from "../rate-limits.ts";
-import type { SecondFactors } from "../second-factor.ts";
 import type { SessionCache } from "../session-cache.ts";
 import type { AuthStore } from "../store.ts";
 import type { TokenSigner } from "../tokens.ts";
@@ -30,7 +30,8 @@ export interface AuthServiceDependencies {
   lockout: Lockout;
   sessions: SessionCache;
   mfaChallenges: MfaChallenges;
-  secondFactors: SecondFactors;
+  /** TOTP, recovery codes, passkeys, and the facade Login, CompleteMfa and GetMe use (src/mfa, docs/second-factors.md). */
+  mfa: SecondFactorModules;
   dispatcher: Dispatcher;
   metrics: AuthMetrics;
   logger: Logger;

@@ -5,7 +5,7 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext } from "@connectrpc/connect";
 import type { TokensSchema } from "@trustmesh/api/trustmesh/auth/v1/auth_pb.js";
-import { AuthenticationMethod, MfaMethod } from "@trustmesh/api/trustmesh/auth/v1/auth_pb.js";
+import { AuthenticationMethod } from "@trustmesh/api/trustmesh/auth/v1/auth_pb.js";
 import type {
   CompleteMfaRequest,
   CompleteMfaResponseSchema,
@@ -15,12 +15,15 @@ import type {
   RefreshTokensResponseSchema,
 } from "@trustmesh/api/trustmesh/auth/v1/auth_service_pb.js";
 import { failedPrecondition, unauthenticated } from "@trustmesh/runtime";
+import type { MfaMethodLabel } from "../auth-metrics.ts";
 import type { ClientInfo } from "../client-address.ts";
 import { contactOf } from "../contacts.ts";
+import { answerFromProof } from "../mfa/second-factors.ts";
 import type { UserAccount } from "../store.ts";
 import { opaqueToken, tokenHash } from "../tokens.ts";
 import { clientOf, digest, passwordAttempt, wrongCredentials } from "./common.ts";
 import type { AuthServiceDependencies } from "./dependencies.ts";
+import { checkSecondFactor } from "./second-factor-checks.ts";
 
 type Tokens = MessageInitShape<typeof TokensSchema>;
 
@@ -71,7 +74,7 @@ export async function openSession(
   };
 }
 
-function hasVerifiedContact(user: UserAccount): boolean {
+export function hasVerifiedContact(user: UserAccount): boolean {
   return user.emailVerifiedAt !== null || user.phoneVerifiedAt !== null;
 }
 
@@ -111,26 +114,28 @@ export async function login(
     await store.audit({ kind: "login_refused_unverified", userId: user.id, ipAddress: client.ipAddress, userAgent: client.userAgent });
     throw failedPrecondition("verify your email address or phone number before signing in", "CONTACT_NOT_VERIFIED");
   }
-  const methods = await dependencies.secondFactors.methodsFor(user.id);
-  if (methods.length > 0) {
-    const challenge = await dependencies.mfaChallenges.issue({
+  // The second factors see the challenge id, never the mfa token: a passkey
+  // ceremony for this sign-in is kept under it, so only its CompleteMfa can finish it.
+  const attempt = dependencies.mfaChallenges.create();
+  const challenge = await dependencies.mfa.secondFactors.challengeFor(user.id, attempt.challengeId);
+  if (challenge.methods.length > 0) {
+    const expiresAt = await dependencies.mfaChallenges.issue(attempt.challengeId, {
       userId: user.id,
       deviceName: request.deviceName,
       ipAddress: client.ipAddress,
       userAgent: client.userAgent,
     });
-    const { passkeyOptionsJson } = await dependencies.secondFactors.beginChallenge(
-      user.id,
-      methods,
-      challenge.challengeId,
-      challenge.expiresAt,
-    );
     await store.audit({ kind: "mfa_challenge_issued", userId: user.id, ipAddress: client.ipAddress, userAgent: client.userAgent });
     metrics.logins.inc({ outcome: "mfa_required" });
     return {
       result: {
         case: "mfaChallenge",
-        value: { mfaToken: challenge.mfaToken, expiresAt: timestampFromDate(challenge.expiresAt), methods, passkeyOptionsJson },
+        value: {
+          mfaToken: attempt.mfaToken,
+          expiresAt: timestampFromDate(expiresAt),
+          methods: challenge.methods,
+          passkeyOptionsJson: challenge.passkeyOptionsJson,
+        },
       },
     };
   }
@@ -146,7 +151,11 @@ export async function login(
   return { result: { case: "tokens", value: tokens } };
 }
 
-const proofMethodLabel: Record<string, string> = { totpCode: "totp", recoveryCode: "recovery_code", passkeyResponseJson: "passkey" };
+const proofMethodLabel: Record<NonNullable<CompleteMfaRequest["proof"]["case"]>, MfaMethodLabel> = {
+  totpCode: "totp",
+  recoveryCode: "recovery_code",
+  passkeyResponseJson: "passkey",
+};
 
 export async function completeMfa(
   dependencies: AuthServiceDependencies,
@@ -156,7 +165,9 @@ export async function completeMfa(
   const { store, metrics } = dependencies;
   const client = clientOf(dependencies, context);
   await dependencies.rateLimits.consume(client.ipAddress, [`mfa:${digest(request.mfaToken)}`]);
-  const method = proofMethodLabel[request.proof.case ?? ""] ?? "unknown";
+  // protovalidate has already required a proof; answerFromProof says so again for the type checker.
+  const answer = answerFromProof(request.proof);
+  const method = proofMethodLabel[request.proof.case as keyof typeof proofMethodLabel];
   const found = await dependencies.mfaChallenges.attempt(request.mfaToken);
   if (!found) {
     metrics.mfa.inc({ method, outcome: "invalid_token" });
@@ -164,24 +175,21 @@ export async function completeMfa(
   }
   const { pending, challengeId } = found;
   const audit = { userId: pending.userId, ipAddress: client.ipAddress, userAgent: client.userAgent };
-  const verdict = await dependencies.secondFactors.verify(pending.userId, request.proof, challengeId);
-  if (!verdict.ok) {
-    metrics.mfa.inc({ method, outcome: "failed" });
-    await store.audit({ ...audit, kind: "mfa_failed", detail: { method } });
-    throw unauthenticated("the second factor is wrong", "MFA_FAILED");
-  }
+  const verified = await checkSecondFactor(dependencies, { method, during: "complete_mfa", audit }, () =>
+    dependencies.mfa.secondFactors.verifyChallengeAnswer(pending.userId, answer, challengeId),
+  );
   // Only the caller that ends the challenge may finish it: a parallel right answer gets nothing.
   const user = (await dependencies.mfaChallenges.consume(challengeId)) ? await store.findUserById(pending.userId) : null;
   if (!user) throw unauthenticated("mfa_token is unknown, expired or out of attempts; sign in again", "MFA_TOKEN_INVALID");
   const tokens = await openSession(
     dependencies,
     user,
-    [AuthenticationMethod.PASSWORD, verdict.authenticationMethod],
+    [AuthenticationMethod.PASSWORD, verified.authenticationMethod],
     { ipAddress: pending.ipAddress, userAgent: pending.userAgent },
     pending.deviceName,
   );
-  metrics.mfa.inc({ method: MfaMethod[verdict.method]?.toLowerCase() ?? method, outcome: "succeeded" });
-  await store.audit({ ...audit, kind: "mfa_succeeded", sessionId: tokens.sessionId, detail: { method } });
+  const detail = { method, ...(verified.passkeyId ? { passkey_id: verified.passkeyId } : {}) };
+  await store.audit({ ...audit, kind: "mfa_succeeded", sessionId: tokens.sessionId, detail });
   await store.audit({ ...audit, kind: "login_succeeded", sessionId: tokens.sessionId, detail: { second_factor: method } });
   metrics.logins.inc({ outcome: "success" });
   return { tokens };

@@ -173,3 +173,18 @@ export async function signedInUser(harness: AuthHarness, email = uniqueEmail(), 
   assert.equal(login.result.case, "tokens");
   return { email, password, tokens: login.result.value };
 }
+
+/**
+ * The value of one series on auth's /metrics: the first sample of `name`
+ * whose labels include all of `labels`; undefined when there is none.
+ */
+export async function metricValue(harness: AuthHarness, name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
+  const text = await (await fetch(harness.metricsUrl)).text();
+  for (const line of text.split("\n")) {
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)/.exec(line);
+    if (!match || match[1] !== name) continue;
+    const present = Object.fromEntries([...(match[2] ?? "").matchAll(/(\w+)="([^"]*)"/g)].map((pair) => [pair[1], pair[2]]));
+    if (Object.entries(labels).every(([label, value]) => present[label] === value)) return Number(match[3]);
+  }
+  return undefined;
+}
