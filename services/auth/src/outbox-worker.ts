@@ -104,6 +104,9 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
   }
 
   async function run(): Promise<void> {
+    // The first claim waits one interval: a receiver checks the first delivery's token against
+    // auth's published keys, which this process serves only once it has started.
+    await rest(settings.pollIntervalMs);
     while (!stopping) {
       let claimed: ClaimedOutboxEvent[] = [];
       try {

@@ -2,13 +2,19 @@
 // rule; common passwords are refused case-insensitively; phone numbers are
 // validated by the library, not just by shape; the client's address comes
 // from X-Forwarded-For only through trusted proxies; amr values follow RFC
-// 8176; service-client scopes are narrowed to the audience.
+// 8176; service-client scopes are narrowed to the audience; outbox retries
+// wait longer each time up to a cap; a ContactVerified event becomes the
+// IssueCredential request credential expects.
 import assert from "node:assert/strict";
+import { create } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { createContextValues, type HandlerContext } from "@connectrpc/connect";
-import { AuthenticationMethod } from "@trustmesh/api/trustmesh/auth/v1/auth_pb.js";
+import { AuthenticationMethod, ContactKind, ContactVerifiedSchema } from "@trustmesh/api/trustmesh/auth/v1/auth_pb.js";
 import { DomainError, peerAddressKey } from "@trustmesh/runtime";
 import { clientInfoOf, parseTrustedProxies } from "../src/client-address.ts";
 import { normalizePhoneNumber } from "../src/contacts.ts";
+import { issueCredentialRequestFor } from "../src/credential-delivery.ts";
+import { retryDelayMs } from "../src/outbox-worker.ts";
 import { checkPasswordPolicy, isCommonPassword } from "../src/passwords.ts";
 import { scopesFor } from "../src/service-clients.ts";
 import { amrOf } from "../src/tokens.ts";
@@ -101,5 +107,31 @@ describe("auth domain", () => {
     assert.deepEqual(scopesFor(clients, "payments", "ledger"), ["trustmesh.ledger.v1.LedgerService/*"]);
     assert.deepEqual(scopesFor(clients, "payments", "auth"), []);
     assert.deepEqual(scopesFor(clients, "constructor", "ledger"), []);
+  });
+
+  it("waits longer before each outbox retry, doubling from the base up to the cap, within the upper half of each step", () => {
+    const bounds = (attempts: number) => [retryDelayMs(attempts, 1000, 300_000, () => 0), retryDelayMs(attempts, 1000, 300_000, () => 1)];
+    assert.deepEqual(bounds(1), [500, 1000]);
+    assert.deepEqual(bounds(2), [1000, 2000]);
+    assert.deepEqual(bounds(5), [8000, 16_000]);
+    assert.deepEqual(bounds(9), [128_000, 256_000]);
+    assert.deepEqual(bounds(10), [150_000, 300_000], "capped");
+    assert.deepEqual(bounds(10_000), [150_000, 300_000], "no overflow however many attempts");
+  });
+
+  it("turns a ContactVerified event into the IssueCredential request: event id as key, the contact as claims", () => {
+    const verifiedAt = timestampFromMs(1_800_000_000_000);
+    const common = { eventId: "2c1d1a7e-5b8e-4a38-9b5e-3f0b1c2d3e4f", userId: "0d3f6a52-8a7c-4e51-9b0e-1f2a3b4c5d6e", verifiedAt };
+    const email = issueCredentialRequestFor(
+      create(ContactVerifiedSchema, { ...common, kind: ContactKind.EMAIL, contact: "a@example.com" }),
+    );
+    assert.deepEqual(email, {
+      idempotencyKey: common.eventId,
+      userId: common.userId,
+      claims: { case: "email", value: { email: "a@example.com", verifiedAt } },
+    });
+    const phone = issueCredentialRequestFor(create(ContactVerifiedSchema, { ...common, kind: ContactKind.PHONE, contact: "+14155552671" }));
+    assert.deepEqual(phone.claims, { case: "phone", value: { phoneNumber: "+14155552671", verifiedAt } });
+    assert.throws(() => issueCredentialRequestFor(create(ContactVerifiedSchema, common)), /no contact kind/);
   });
 });
