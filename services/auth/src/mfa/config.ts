@@ -1,7 +1,7 @@
 // The variables second factors read (docs/second-factors.md: Configuration).
-// The integrator spreads secondFactorConfigShape into authConfigShape, so a
+// authConfigShape (src/config.ts) spreads secondFactorConfigShape, so a
 // wrong value stops auth at start with a message naming the variable, and
-// hands secondFactorSettings(config) to createSecondFactors.
+// routes.ts hands secondFactorSettings(config) to createSecondFactorModules.
 import { ConfigError } from "@trustmesh/runtime";
 import { z } from "zod";
 

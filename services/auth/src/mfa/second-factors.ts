@@ -27,8 +27,8 @@
 //     | { method: MfaMethod.PASSKEY; responseJson: string };
 //   answerFromProof(CompleteMfaRequest["proof"]) builds one from the request.
 //
-// Adapting to the core's `SecondFactors` interface is a rename at most:
-// `verify(userId, answer, attemptId)` → verifyChallengeAnswer.
+// This is the one second-factor interface of auth: Login, CompleteMfa and
+// GetMe (src/service) call it directly.
 import { create } from "@bufbuild/protobuf";
 import {
   AuthenticationMethod,

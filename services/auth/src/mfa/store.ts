@@ -109,8 +109,7 @@ function isUniqueViolation(error: unknown): boolean {
 
 /**
  * The Postgres store. It takes the auth service's Prisma client rather than a
- * pool, so the integrator can share one client (and its transactions) with
- * the rest of auth.
+ * pool, so the second factors and the core store share one client and pool.
  */
 export function createSecondFactorStore(prisma: PrismaClient): SecondFactorStore {
   return {
