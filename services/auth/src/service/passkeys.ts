@@ -37,7 +37,9 @@ export async function beginPasskeyRegistration(
   dependencies: AuthServiceDependencies,
   context: HandlerContext,
 ): Promise<MessageInitShape<typeof BeginPasskeyRegistrationResponseSchema>> {
-  const { user } = await callerAccount(dependencies, context);
+  const { user, audit } = await callerAccount(dependencies, context);
+  // Each ceremony is a Redis key until it expires: bounded per caller like the public ceremonies.
+  await dependencies.rateLimits.consume(audit.ipAddress, [`passkey-registration:${user.id}`]);
   return ceremonyAnswer(
     await dependencies.mfa.passkeys.beginRegistration(user.id, { name: accountName(user), displayName: user.displayName }),
   );

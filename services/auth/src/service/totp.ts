@@ -21,7 +21,8 @@ export async function setupTotp(
   dependencies: AuthServiceDependencies,
   context: HandlerContext,
 ): Promise<MessageInitShape<typeof SetupTotpResponseSchema>> {
-  const { user } = await callerAccount(dependencies, context);
+  const { user, audit } = await callerAccount(dependencies, context);
+  await dependencies.rateLimits.consume(audit.ipAddress, [`totp-setup:${user.id}`]);
   const setup = await dependencies.mfa.totp.setup(user.id, accountName(user));
   return { secret: setup.secret, otpauthUri: setup.otpauthUri, expiresAt: timestampFromDate(setup.expiresAt) };
 }
