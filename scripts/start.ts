@@ -3,7 +3,7 @@
 // .data/, kept between runs. Each service gets its own database
 // (trustmesh_<service>), migrations are applied by the services as they start,
 // and Ctrl-C stops everything cleanly.
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import {
@@ -17,6 +17,7 @@ import {
   startServices,
 } from "@trustmesh/testkit";
 import pg from "pg";
+import { hashClientSecret } from "../services/auth/src/service-clients.ts";
 
 const root = join(import.meta.dirname, "..");
 /** Local PostgreSQL and Redis data and the local key ring; TRUSTMESH_DATA_DIR moves it. */
@@ -78,6 +79,36 @@ function localKeyEncryptionKeys(): { ring: string; activeId: string } {
   return keys;
 }
 
+/**
+ * Development client credentials for service-to-service calls, made once and
+ * kept in .data/local-service-clients.json: one secret per service (for
+ * grpcurl and for services once they call each other) and auth's
+ * AUTH_SERVICE_CLIENTS, which holds only their argon2id hashes. Each client may
+ * call every service; the RPC rules still decide what a service may call.
+ */
+async function localServiceClients(): Promise<string> {
+  if (process.env.AUTH_SERVICE_CLIENTS) return process.env.AUTH_SERVICE_CLIENTS;
+  const path = join(dataDir, "local-service-clients.json");
+  if (existsSync(path)) return (JSON.parse(readFileSync(path, "utf8")) as { authServiceClients: string }).authServiceClients;
+  const scopes = [
+    "auth.v1.AuthService",
+    "payments.v1.PaymentsService",
+    "ledger.v1.LedgerService",
+    "credential.v1.CredentialService",
+    "healthprocessing.v1.HealthProcessingService",
+    "face.v1.FaceService",
+  ].map((name) => `trustmesh.${name}/*`);
+  const secrets: Record<string, string> = {};
+  const clients: Record<string, { secretHash: string; scopes: string[] }> = {};
+  for (const name of allServiceNames) {
+    secrets[name] = randomBytes(32).toString("base64url");
+    clients[name] = { secretHash: await hashClientSecret(secrets[name]), scopes };
+  }
+  const authServiceClients = JSON.stringify(clients);
+  writeFileSync(path, JSON.stringify({ secrets, authServiceClients }, null, 2), { mode: 0o600 });
+  return authServiceClients;
+}
+
 async function main(): Promise<void> {
   mkdirSync(dataDir, { recursive: true });
   let postgres: PostgresServer | undefined;
@@ -99,7 +130,13 @@ async function main(): Promise<void> {
       redisUrl,
       basePorts,
       keyEncryptionKeys: localKeyEncryptionKeys(),
-      env: { CORS_ALLOWED_ORIGINS: process.env.CORS_ALLOWED_ORIGINS ?? "http://localhost:5173,http://127.0.0.1:5173" },
+      env: {
+        CORS_ALLOWED_ORIGINS: process.env.CORS_ALLOWED_ORIGINS ?? "http://localhost:5173,http://127.0.0.1:5173",
+        // auth reads it; the other services ignore it (it holds hashes only).
+        AUTH_SERVICE_CLIENTS: await localServiceClients(),
+        // auth hands verified contacts to credential (services/auth/README.md: ContactVerified to credential).
+        AUTH_CREDENTIAL_GRPC_URL: `http://127.0.0.1:${basePorts.grpc + allServiceNames.indexOf("credential")}`,
+      },
       onOutput: (service, line) => process.stdout.write(`[${service}] ${line}\n`),
     });
   } catch (error) {
@@ -122,6 +159,8 @@ async function main(): Promise<void> {
       `  redis              ${redis ? redis.url : "(REDIS_URL)"}`,
       "",
       `Try: grpcurl -plaintext 127.0.0.1:${basePorts.grpc} list`,
+      `auth's messages (codes) go to the development outbox: redis-cli -u ${redis ? redis.url.replace(/\/\d*$/, "") : "$REDIS_URL"}/0 lrange dev-outbox 0 9`,
+      `Service client secrets: ${join(dataDir, "local-service-clients.json")}`,
       "Ctrl-C stops everything.",
       "",
     ].join("\n"),
