@@ -25,6 +25,11 @@ export interface ServiceDependencies<S extends ConfigShape> {
   pool: pg.Pool;
   redis: Redis;
   verifier: TokenVerifier;
+  /**
+   * Registers work to finish on shutdown (background loops, queues), run after
+   * in-flight RPCs drained and before the pool closes, so it can still write.
+   */
+  onShutdown(task: () => Promise<void> | void): void;
 }
 
 export interface ServiceDefinition<S extends ConfigShape> {
@@ -39,7 +44,7 @@ export interface ServiceDefinition<S extends ConfigShape> {
    * Where token signing keys come from. Every service but auth leaves this out
    * and fetches auth's keys over gRPC; auth, which holds the keys, supplies them.
    */
-  tokenKeys?(dependencies: Omit<ServiceDependencies<S>, "verifier">): JWTVerifyGetKey | Promise<JWTVerifyGetKey>;
+  tokenKeys?(dependencies: Omit<ServiceDependencies<S>, "verifier" | "onShutdown">): JWTVerifyGetKey | Promise<JWTVerifyGetKey>;
 }
 
 export interface RunningService {
@@ -82,6 +87,11 @@ export async function startService<S extends ConfigShape>(
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true });
   redis.on("error", (error) => logger.warn({ err: error.message }, "Redis connection error"));
   let server: RunningServer;
+  const shutdownTasks: (() => Promise<void> | void)[] = [];
+  const runShutdownTasks = async () => {
+    const results = await Promise.allSettled(shutdownTasks.map(async (task) => task()));
+    for (const result of results) if (result.status === "rejected") logger.error({ err: result.reason }, "shutdown task failed");
+  };
   try {
     await redis.connect();
 
@@ -91,7 +101,7 @@ export async function startService<S extends ConfigShape>(
     const base = { config, logger, metrics, pool, redis };
     const keys = definition.tokenKeys ? await definition.tokenKeys(base) : createAuthJwks({ authGrpcUrl: config.AUTH_GRPC_URL, metrics });
     const verifier = createTokenVerifier({ keys, issuer: config.AUTH_ISSUER, serviceName: definition.name });
-    const services = await definition.createServices({ ...base, verifier });
+    const services = await definition.createServices({ ...base, verifier, onShutdown: (task) => void shutdownTasks.push(task) });
     server = await startServer({
       name: definition.name,
       host: config.HOST,
@@ -112,6 +122,7 @@ export async function startService<S extends ConfigShape>(
     });
   } catch (error) {
     // Whatever was opened before the failure must not keep the process alive.
+    await runShutdownTasks();
     await Promise.allSettled([pool.end(), redis.quit()]);
     throw error;
   }
@@ -123,6 +134,7 @@ export async function startService<S extends ConfigShape>(
     server,
     async stop() {
       await server.shutdown(config.SHUTDOWN_GRACE_MS);
+      await runShutdownTasks();
       await Promise.allSettled([pool.end(), redis.quit()]);
       logger.info("stopped");
     },
