@@ -43,7 +43,8 @@ export const ledgerDefinition: ServiceDefinition<typeof ledgerConfigShape> = {
       commit: (jobs) =>
         commitBatch(jobs, {
           pool,
-          findAccounts: (client, ids) => accountCache.find(client, ids),
+          knownAccounts: (ids) => accountCache.known(ids),
+          rememberAccounts: (accounts) => accountCache.remember(accounts),
           now,
           newId: randomUUID,
           lockTimeoutMs: config.LEDGER_LOCK_TIMEOUT_MS,

@@ -3,7 +3,7 @@
 // rewritten previous hash, a deleted transaction — and nothing else.
 import assert from "node:assert/strict";
 import { canonicalJson } from "../src/domain/canonical-json.ts";
-import { canonicalTransaction, createChainWalker, genesisHash, transactionHash } from "../src/domain/chain.ts";
+import { canonicalDocument, canonicalTransaction, createChainWalker, genesisHash, transactionHash } from "../src/domain/chain.ts";
 import type { TransactionRecord } from "../src/domain/records.ts";
 
 function chainOf(count: number): TransactionRecord[] {
@@ -84,6 +84,23 @@ describe("hash chain", () => {
     assert.equal(document.entries[0].direction, "DEBIT");
     assert.equal(document.entries[0].amount, "100000000000000000000");
     assert.equal(document.sequence, "1");
+  });
+
+  it("writes the fast encoding exactly as the generic canonical JSON of the document defines it", () => {
+    const [plain] = chainOf(1) as [TransactionRecord];
+    const unusual: TransactionRecord = {
+      ...plain,
+      kind: "PENDING",
+      reference: 'quote " backslash \\ line\nend',
+      metadata: { é: "ü", z: "\u0001", a: "", "a.b": "x" },
+      pendingTransactionId: "00000000-0000-4000-8000-00000000000f",
+      timeoutAt: new Date(Date.UTC(2027, 5, 1, 12, 0, 0, 5)),
+      voidReason: "∑ reasons",
+      entries: plain.entries.map((entry) => ({ ...entry, postedBalanceAfter: -(10n ** 77n), postingIndex: 31 })),
+    };
+    for (const transaction of [plain, unusual]) {
+      assert.equal(canonicalTransaction(transaction), canonicalJson(canonicalDocument(transaction)));
+    }
   });
 
   it("changes the hash when any field of the transaction or of an entry changes", () => {

@@ -396,10 +396,11 @@ describe("ledger under concurrent random load (property test)", function () {
     for (const row of postedRows)
       assert.equal(BigInt(row.posted), expectedPosted.get(row.account_id) ?? 0n, `posted balance of ${row.account_id}`);
 
-    const verification = (await platform.call(methods.verifyChain, {}, admin)).verification;
+    // The sweeper may still be expiring reservations: verify up to the head as read now.
+    const head = BigInt((await platform.sql<{ sequence: string }>("SELECT sequence FROM chain_head"))[0]?.sequence ?? "0");
+    const verification = (await platform.call(methods.verifyChain, { toSequence: head }, admin)).verification;
     assert.equal(verification?.intact, true);
-    const head = await platform.sql<{ sequence: string }>("SELECT sequence FROM chain_head");
-    assert.equal(verification?.checkedCount.toString(), head[0]?.sequence);
+    assert.equal(verification?.checkedCount, head, "every link up to the head was checked");
     const report = (await platform.call(methods.reconcile, {}, admin)).report;
     assert.deepEqual(report?.discrepancies, []);
     assert.equal(report?.clean, true);

@@ -101,13 +101,6 @@ export async function findAccountWithBalance(
   return row === undefined ? undefined : toAccountWithBalance(row);
 }
 
-/** Accounts by id (no balances); unknown ids are absent. */
-export async function findAccounts(database: Queryable, ids: readonly string[]): Promise<AccountRecord[]> {
-  if (ids.length === 0) return [];
-  const result = await database.query<AccountRow>(`SELECT ${accountColumns} FROM account a WHERE a.id = ANY($1::uuid[])`, [ids]);
-  return result.rows.map(toAccount);
-}
-
 export interface AccountFilter {
   ownerId?: string;
   currency?: Currency;

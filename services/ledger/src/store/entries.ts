@@ -35,8 +35,17 @@ export async function listEntries(
     return `$${values.length}`;
   };
   const conditions = [`e.account_id = ${bind(filter.accountId)}`];
-  if (filter.startTime !== undefined) conditions.push(`e.created_at >= ${bind(filter.startTime)}`);
-  if (filter.endTime !== undefined) conditions.push(`e.created_at < ${bind(filter.endTime)}`);
+  // Times become a sequence range (commit times never decrease along the chain), which the
+  // (account, sequence) index serves; the time condition itself stays, exact.
+  const firstSequenceAt = (moment: Date) =>
+    `(SELECT coalesce((SELECT t.sequence FROM ledger_transaction t WHERE t.created_at >= ${bind(moment)}
+       ORDER BY t.created_at, t.sequence LIMIT 1), 9223372036854775807))`;
+  if (filter.startTime !== undefined) {
+    conditions.push(`e.sequence >= ${firstSequenceAt(filter.startTime)}`, `e.created_at >= ${bind(filter.startTime)}`);
+  }
+  if (filter.endTime !== undefined) {
+    conditions.push(`e.sequence < ${firstSequenceAt(filter.endTime)}`, `e.created_at < ${bind(filter.endTime)}`);
+  }
   if (filter.transactionId !== undefined) conditions.push(`e.transaction_id = ${bind(filter.transactionId)}`);
   if (filter.reference !== undefined) conditions.push(`e.reference = ${bind(filter.reference)}`);
   if (filter.direction !== undefined) conditions.push(`e.direction = ${bind(filter.direction)}`);
@@ -76,7 +85,9 @@ export async function balanceAsOf(database: Queryable, accountId: string, asOf: 
        COALESCE(max(e.sequence), 0) AS last_sequence
      FROM ledger_entry e
      LEFT JOIN ledger_transaction r ON r.pending_transaction_id = e.transaction_id AND r.created_at <= $2
-     WHERE e.account_id = $1 AND e.created_at <= $2`,
+     WHERE e.account_id = $1 AND e.created_at <= $2
+       AND e.sequence <= (SELECT coalesce((SELECT t.sequence FROM ledger_transaction t WHERE t.created_at <= $2
+         ORDER BY t.created_at DESC, t.sequence DESC LIMIT 1), 0))`,
     [accountId, asOf],
   );
   const row = result.rows[0];

@@ -23,6 +23,8 @@ import { signToken, type TestKey } from "../../../../packages/runtime/test/suppo
 
 export interface LedgerPlatform {
   postgres: PostgresServer;
+  /** The ledger's gRPC address, host:port. */
+  ledgerAddress: string;
   /** Superuser URL of the ledger's database, for direct SQL. */
   ledgerDatabaseUrl: string;
   metricsUrl: string;
@@ -42,8 +44,19 @@ export interface LedgerPlatform {
   stop(): Promise<void>;
 }
 
-export async function startLedgerPlatform(options: { env?: Record<string, string> } = {}): Promise<LedgerPlatform> {
-  const [postgres, redis] = await Promise.all([startPostgres(), startRedis()]);
+export interface LedgerPlatformOptions {
+  /** Extra variables for the services (LEDGER_*, LOG_LEVEL ...). */
+  env?: Record<string, string>;
+  /**
+   * A PostgreSQL server the caller started and will stop (the benchmark's
+   * durable one); by default a throwaway server with durability off.
+   */
+  postgres?: PostgresServer;
+}
+
+export async function startLedgerPlatform(options: LedgerPlatformOptions = {}): Promise<LedgerPlatform> {
+  const [postgres, redis] = await Promise.all([options.postgres ?? startPostgres(), startRedis()]);
+  const stopPostgres = () => (options.postgres === undefined ? postgres.stop() : Promise.resolve());
   const keys = randomKeyEncryptionKeys();
   const databases = new Map<string, string>();
   let services: RunningServices | undefined;
@@ -71,6 +84,7 @@ export async function startLedgerPlatform(options: { env?: Record<string, string
     const running = services;
     return {
       postgres,
+      ledgerAddress: `127.0.0.1:${ledger.grpcPort}`,
       ledgerDatabaseUrl: databases.get("ledger") as string,
       metricsUrl: ledger.metricsUrl,
       serviceToken: (serviceName) => signToken(key, { subject: serviceName, kind: "service", audience: "ledger", expiresInSeconds: 3600 }),
@@ -86,14 +100,14 @@ export async function startLedgerPlatform(options: { env?: Record<string, string
         ledgerClient.close();
         await pool.end();
         await running.stop();
-        await Promise.all([redis.stop(), postgres.stop()]);
+        await Promise.all([redis.stop(), stopPostgres()]);
       },
     };
   } catch (error) {
     client?.close();
     await sqlPool?.end();
     await services?.stop();
-    await Promise.all([redis.stop(), postgres.stop()]);
+    await Promise.all([redis.stop(), stopPostgres()]);
     throw error;
   }
 }

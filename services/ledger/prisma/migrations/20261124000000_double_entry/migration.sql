@@ -39,9 +39,7 @@ CREATE TABLE "account" (
 
 CREATE UNIQUE INDEX "account_address_key" ON "account"("address");
 CREATE UNIQUE INDEX "account_idempotency_scope_idempotency_key_key" ON "account"("idempotency_scope", "idempotency_key");
--- Targets of the composite foreign keys below: an entry's currency and a
--- balance's copy of the flags must be the account's own.
-CREATE UNIQUE INDEX "account_id_currency_key" ON "account"("id", "currency");
+-- Target of the balance's composite foreign key: its copy of the flags must be the account's own.
 CREATE UNIQUE INDEX "account_id_flags_key" ON "account"("id", "debits_must_not_exceed_credits", "credits_must_not_exceed_debits");
 CREATE INDEX "account_owner_id_created_at_id_idx" ON "account"("owner_id", "created_at", "id");
 CREATE INDEX "account_created_at_id_idx" ON "account"("created_at", "id");
@@ -108,7 +106,8 @@ CREATE UNIQUE INDEX "ledger_transaction_sequence_key" ON "ledger_transaction"("s
 CREATE UNIQUE INDEX "ledger_transaction_idempotency_scope_idempotency_key_key" ON "ledger_transaction"("idempotency_scope", "idempotency_key");
 -- A pending transaction is posted, voided or expired at most once.
 CREATE UNIQUE INDEX "ledger_transaction_pending_transaction_id_key" ON "ledger_transaction"("pending_transaction_id");
-CREATE INDEX "ledger_transaction_reference_idx" ON "ledger_transaction"("reference");
+-- Time to sequence: commit times never decrease along the chain (checked below), so the
+-- first transaction at or after a moment bounds every time filter as a sequence range.
 CREATE INDEX "ledger_transaction_created_at_idx" ON "ledger_transaction"("created_at");
 
 ALTER TABLE "ledger_transaction" ADD CONSTRAINT "ledger_transaction_pending_transaction_id_fkey"
@@ -141,14 +140,12 @@ CREATE TABLE "ledger_entry" (
 CREATE UNIQUE INDEX "ledger_entry_account_id_sequence_posting_index_key" ON "ledger_entry"("account_id", "sequence", "posting_index");
 -- One debit and one credit per posting; also the lookup of a transaction's entries.
 CREATE UNIQUE INDEX "ledger_entry_transaction_id_posting_index_direction_key" ON "ledger_entry"("transaction_id", "posting_index", "direction");
-CREATE INDEX "ledger_entry_account_id_created_at_idx" ON "ledger_entry"("account_id", "created_at");
 
-ALTER TABLE "ledger_entry" ADD CONSTRAINT "ledger_entry_transaction_id_fkey"
-    FOREIGN KEY ("transaction_id") REFERENCES "ledger_transaction"("id") ON DELETE RESTRICT ON UPDATE RESTRICT;
-ALTER TABLE "ledger_entry" ADD CONSTRAINT "ledger_entry_account_id_currency_fkey"
-    FOREIGN KEY ("account_id", "currency") REFERENCES "account"("id", "currency") ON DELETE RESTRICT ON UPDATE RESTRICT;
-ALTER TABLE "ledger_entry" ADD CONSTRAINT "ledger_entry_counterparty_account_id_currency_fkey"
-    FOREIGN KEY ("counterparty_account_id", "currency") REFERENCES "account"("id", "currency") ON DELETE RESTRICT ON UPDATE RESTRICT;
+-- An entry's transaction, account and counterparty are checked by the
+-- statement-level trigger "ledger_entry_checked" below rather than by foreign
+-- keys: one set-based join per batch instead of three lookups per row, and it
+-- checks more (the account's currency, and the copies of the transaction's
+-- sequence, kind, reference and time). Nothing they point at can be deleted.
 
 -- The end of the hash chain: one row, taken FOR UPDATE once per committed batch.
 CREATE TABLE "chain_head" (
@@ -247,7 +244,8 @@ CREATE TRIGGER "chain_head_forward_only" BEFORE UPDATE ON "chain_head"
     FOR EACH ROW EXECUTE FUNCTION "ledger_check_chain_head_update"();
 
 -- Every statement that inserts transactions extends the chain without gaps:
--- each new link's previous_hash is the hash of the transaction just before it.
+-- each new link's previous_hash is the hash of the transaction just before it,
+-- and its commit time is not earlier than that transaction's.
 CREATE FUNCTION "ledger_check_chain_links"() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     broken RECORD;
@@ -255,7 +253,7 @@ BEGIN
     SELECT n."sequence" INTO broken
     FROM "new_transactions" n
     LEFT JOIN "ledger_transaction" p ON p."sequence" = n."sequence" - 1
-    WHERE n."sequence" > 1 AND (p."id" IS NULL OR p."hash" <> n."previous_hash")
+    WHERE n."sequence" > 1 AND (p."id" IS NULL OR p."hash" <> n."previous_hash" OR p."created_at" > n."created_at")
        OR n."sequence" = 1 AND n."previous_hash" <> decode(repeat('00', 32), 'hex')
     LIMIT 1;
     IF FOUND THEN
@@ -284,8 +282,11 @@ CREATE TRIGGER "ledger_transaction_resolution_target" BEFORE INSERT ON "ledger_t
     FOR EACH ROW WHEN (NEW."pending_transaction_id" IS NOT NULL) EXECUTE FUNCTION "ledger_check_resolution_target"();
 
 -- Double entry, per statement: each posting is one debit and one credit of the
--- same amount and currency, so every transaction balances per currency.
-CREATE FUNCTION "ledger_check_entries_balance"() RETURNS trigger LANGUAGE plpgsql AS $$
+-- same amount and currency between two accounts, so every transaction balances
+-- per currency; every entry belongs to a committed transaction (and repeats
+-- its sequence, kind, reference and time exactly) and to accounts that exist
+-- and hold the entry's currency.
+CREATE FUNCTION "ledger_check_new_entries"() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     broken RECORD;
 BEGIN
@@ -302,10 +303,170 @@ BEGIN
         RAISE EXCEPTION 'ledger: posting % of transaction % is not one balanced debit and credit', broken."posting_index", broken."transaction_id"
             USING ERRCODE = 'check_violation';
     END IF;
+    SELECT e."id" INTO broken
+    FROM "new_entries" e LEFT JOIN "ledger_transaction" t ON t."id" = e."transaction_id"
+    WHERE t."id" IS NULL OR t."sequence" <> e."sequence" OR t."kind" <> e."transaction_kind"
+       OR t."reference" <> e."reference" OR t."created_at" <> e."created_at"
+    LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'ledger: entry % does not match a committed transaction', broken."id" USING ERRCODE = 'foreign_key_violation';
+    END IF;
+    SELECT e."id" INTO broken
+    FROM "new_entries" e
+    LEFT JOIN "account" a ON a."id" = e."account_id" AND a."currency" = e."currency"
+    LEFT JOIN "account" c ON c."id" = e."counterparty_account_id" AND c."currency" = e."currency"
+    WHERE a."id" IS NULL OR c."id" IS NULL
+    LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'ledger: entry % names an account that does not exist or holds another currency', broken."id"
+            USING ERRCODE = 'foreign_key_violation';
+    END IF;
     RETURN NULL;
 END;
 $$;
 
-CREATE TRIGGER "ledger_entry_balanced" AFTER INSERT ON "ledger_entry"
+CREATE TRIGGER "ledger_entry_checked" AFTER INSERT ON "ledger_entry"
     REFERENCING NEW TABLE AS "new_entries"
-    FOR EACH STATEMENT EXECUTE FUNCTION "ledger_check_entries_balance"();
+    FOR EACH STATEMENT EXECUTE FUNCTION "ledger_check_new_entries"();
+
+-- The batch writer's two round trips (services/ledger/README.md, "Batching").
+-- Each batch is: BEGIN; ledger_lock_batch(...); plan in the service; ledger_write_batch(...); COMMIT.
+-- Keeping the statements here rather than in the service makes a batch four
+-- round trips whatever its size, and fixes the lock order in one place.
+
+-- Locks and reads everything a batch decides on, in the one order every writer
+-- follows: balance rows in ascending account id, then the chain head. Keys and
+-- resolutions are read after the head is locked, so every batch that committed
+-- before is visible and none can commit until this one does. Amounts and
+-- sequences come back as text (JSON numbers would lose digits), bytes as hex.
+CREATE FUNCTION "ledger_lock_batch"(
+    "p_account_ids" UUID[],
+    "p_pending_ids" UUID[],
+    "p_key_scopes" TEXT[],
+    "p_keys" TEXT[],
+    "p_known_account_ids" UUID[]
+) RETURNS JSONB LANGUAGE plpgsql AS $$
+DECLARE
+    "v_account_ids" UUID[];
+    "v_balances" JSONB;
+    "v_head" JSONB;
+    "v_keys" JSONB;
+    "v_resolutions" JSONB;
+    "v_pendings" JSONB;
+    "v_pending_entries" JSONB;
+    "v_accounts" JSONB;
+BEGIN
+    -- Pending transactions are immutable, so their entries may be read before any lock.
+    SELECT coalesce(array_agg(DISTINCT "id"), '{}') INTO "v_account_ids" FROM (
+        SELECT unnest("p_account_ids") AS "id"
+        UNION
+        SELECT e."account_id" FROM "ledger_entry" e WHERE e."transaction_id" = ANY("p_pending_ids")
+    ) AS "named";
+
+    SELECT coalesce(jsonb_agg(jsonb_build_object(
+        'account_id', b."account_id", 'debits_posted', b."debits_posted"::text, 'credits_posted', b."credits_posted"::text,
+        'debits_pending', b."debits_pending"::text, 'credits_pending', b."credits_pending"::text, 'last_sequence', b."last_sequence"::text
+    ) ORDER BY b."account_id"), '[]') INTO "v_balances" FROM (
+        SELECT * FROM "account_balance" WHERE "account_id" = ANY("v_account_ids") ORDER BY "account_id" FOR UPDATE
+    ) AS b;
+
+    SELECT jsonb_build_object('sequence', h."sequence"::text, 'hash', encode(h."hash", 'hex'), 'created_at', h."created_at")
+        INTO "v_head" FROM "chain_head" h WHERE h."id" = 1 FOR UPDATE;
+
+    SELECT coalesce(jsonb_agg(jsonb_build_object(
+        'id', t."id", 'idempotency_scope', t."idempotency_scope", 'idempotency_key', t."idempotency_key",
+        'request_hash', encode(t."request_hash", 'hex')
+    )), '[]') INTO "v_keys"
+    FROM "ledger_transaction" t JOIN unnest("p_key_scopes", "p_keys") AS k("scope", "key")
+        ON t."idempotency_scope" = k."scope" AND t."idempotency_key" = k."key";
+
+    SELECT coalesce(jsonb_agg(jsonb_build_object('pending_transaction_id', t."pending_transaction_id", 'kind', t."kind")), '[]')
+        INTO "v_resolutions" FROM "ledger_transaction" t WHERE t."pending_transaction_id" = ANY("p_pending_ids");
+
+    SELECT coalesce(jsonb_agg(jsonb_build_object(
+        'id', t."id", 'sequence', t."sequence"::text, 'kind', t."kind", 'idempotency_scope', t."idempotency_scope",
+        'idempotency_key', t."idempotency_key", 'request_hash', encode(t."request_hash", 'hex'), 'reference', t."reference",
+        'metadata', t."metadata", 'pending_transaction_id', t."pending_transaction_id", 'timeout_at', t."timeout_at",
+        'void_reason', t."void_reason", 'created_by', t."created_by", 'previous_hash', encode(t."previous_hash", 'hex'),
+        'hash', encode(t."hash", 'hex'), 'created_at', t."created_at"
+    )), '[]') INTO "v_pendings" FROM "ledger_transaction" t WHERE t."id" = ANY("p_pending_ids");
+
+    SELECT coalesce(jsonb_agg(jsonb_build_object(
+        'id', e."id", 'transaction_id', e."transaction_id", 'sequence', e."sequence"::text, 'transaction_kind', e."transaction_kind",
+        'posting_index', e."posting_index", 'account_id', e."account_id", 'counterparty_account_id', e."counterparty_account_id",
+        'direction', e."direction", 'currency', e."currency", 'amount', e."amount"::text,
+        'posted_balance_after', e."posted_balance_after"::text, 'available_balance_after', e."available_balance_after"::text,
+        'reference', e."reference", 'created_at', e."created_at"
+    ) ORDER BY e."transaction_id", e."posting_index", e."direction"), '[]')
+        INTO "v_pending_entries" FROM "ledger_entry" e WHERE e."transaction_id" = ANY("p_pending_ids");
+
+    -- Accounts never change; the service caches them and asks only for the ones it does not know.
+    SELECT coalesce(jsonb_agg(jsonb_build_object(
+        'id', a."id", 'owner_id', a."owner_id", 'currency', a."currency", 'kind', a."kind",
+        'debits_must_not_exceed_credits', a."debits_must_not_exceed_credits",
+        'credits_must_not_exceed_debits', a."credits_must_not_exceed_debits", 'address', a."address",
+        'metadata', a."metadata", 'created_at', a."created_at"
+    )), '[]') INTO "v_accounts"
+    FROM "account" a WHERE a."id" = ANY("v_account_ids") AND NOT a."id" = ANY("p_known_account_ids");
+
+    RETURN jsonb_build_object(
+        'balances', "v_balances", 'head', "v_head", 'keys', "v_keys", 'resolutions', "v_resolutions",
+        'pendings', "v_pendings", 'pending_entries', "v_pending_entries", 'accounts', "v_accounts"
+    );
+END;
+$$;
+
+-- Writes a planned batch: its transactions, entries, balances, the open-pending
+-- list and the chain head, checking that every row landed.
+CREATE FUNCTION "ledger_write_batch"(
+    "t_id" UUID[], "t_sequence" BIGINT[], "t_kind" "transaction_kind"[], "t_scope" TEXT[], "t_key" TEXT[],
+    "t_request_hash" BYTEA[], "t_reference" TEXT[], "t_metadata" JSONB[], "t_pending_transaction_id" UUID[],
+    "t_timeout_at" TIMESTAMPTZ[], "t_void_reason" TEXT[], "t_created_by" TEXT[], "t_previous_hash" BYTEA[],
+    "t_hash" BYTEA[], "t_created_at" TIMESTAMPTZ[],
+    "e_id" UUID[], "e_transaction_id" UUID[], "e_sequence" BIGINT[], "e_transaction_kind" "transaction_kind"[],
+    "e_posting_index" INTEGER[], "e_account_id" UUID[], "e_counterparty_account_id" UUID[], "e_direction" "entry_direction"[],
+    "e_currency" TEXT[], "e_amount" NUMERIC[], "e_posted_balance_after" NUMERIC[], "e_available_balance_after" NUMERIC[],
+    "e_reference" TEXT[], "e_created_at" TIMESTAMPTZ[],
+    "b_account_id" UUID[], "b_debits_posted" NUMERIC[], "b_credits_posted" NUMERIC[], "b_debits_pending" NUMERIC[],
+    "b_credits_pending" NUMERIC[], "b_last_sequence" BIGINT[],
+    "o_transaction_id" UUID[], "o_timeout_at" TIMESTAMPTZ[],
+    "c_transaction_id" UUID[],
+    "h_sequence" BIGINT, "h_hash" BYTEA, "h_created_at" TIMESTAMPTZ
+) RETURNS VOID LANGUAGE plpgsql AS $$
+DECLARE
+    "v_count" BIGINT;
+BEGIN
+    INSERT INTO "ledger_transaction" ("id", "sequence", "kind", "idempotency_scope", "idempotency_key", "request_hash", "reference",
+        "metadata", "pending_transaction_id", "timeout_at", "void_reason", "created_by", "previous_hash", "hash", "created_at")
+    SELECT * FROM unnest("t_id", "t_sequence", "t_kind", "t_scope", "t_key", "t_request_hash", "t_reference", "t_metadata",
+        "t_pending_transaction_id", "t_timeout_at", "t_void_reason", "t_created_by", "t_previous_hash", "t_hash", "t_created_at");
+
+    INSERT INTO "ledger_entry" ("id", "transaction_id", "sequence", "transaction_kind", "posting_index", "account_id",
+        "counterparty_account_id", "direction", "currency", "amount", "posted_balance_after", "available_balance_after",
+        "reference", "created_at")
+    SELECT * FROM unnest("e_id", "e_transaction_id", "e_sequence", "e_transaction_kind", "e_posting_index", "e_account_id",
+        "e_counterparty_account_id", "e_direction", "e_currency", "e_amount", "e_posted_balance_after", "e_available_balance_after",
+        "e_reference", "e_created_at");
+
+    UPDATE "account_balance" b SET "debits_posted" = v."debits_posted", "credits_posted" = v."credits_posted",
+        "debits_pending" = v."debits_pending", "credits_pending" = v."credits_pending", "last_sequence" = v."last_sequence",
+        "updated_at" = "h_created_at"
+    FROM unnest("b_account_id", "b_debits_posted", "b_credits_posted", "b_debits_pending", "b_credits_pending", "b_last_sequence")
+        AS v("account_id", "debits_posted", "credits_posted", "debits_pending", "credits_pending", "last_sequence")
+    WHERE b."account_id" = v."account_id";
+    GET DIAGNOSTICS "v_count" = ROW_COUNT;
+    IF "v_count" <> coalesce(cardinality("b_account_id"), 0) THEN
+        RAISE EXCEPTION 'ledger: updated % of % balances', "v_count", cardinality("b_account_id");
+    END IF;
+
+    INSERT INTO "open_pending" ("transaction_id", "timeout_at") SELECT * FROM unnest("o_transaction_id", "o_timeout_at");
+
+    DELETE FROM "open_pending" WHERE "transaction_id" = ANY("c_transaction_id");
+    GET DIAGNOSTICS "v_count" = ROW_COUNT;
+    IF "v_count" <> coalesce(cardinality("c_transaction_id"), 0) THEN
+        RAISE EXCEPTION 'ledger: closed % of % open pending transactions', "v_count", cardinality("c_transaction_id");
+    END IF;
+
+    UPDATE "chain_head" SET "sequence" = "h_sequence", "hash" = "h_hash", "created_at" = "h_created_at" WHERE "id" = 1;
+END;
+$$;
