@@ -8,6 +8,8 @@ export const ledgerConfigShape = {
   LEDGER_BATCH_SIZE_MAX: integer(1, 5000).default(1000),
   /** Extra wait to gather a batch that is not full; 0 commits as soon as the writer is free. */
   LEDGER_BATCH_LINGER_MS: integer(0, 50).default(0),
+  /** Batches on their way to the database at once (the next one waits at the chain head's lock). */
+  LEDGER_BATCHES_IN_FLIGHT: integer(1, 8).default(2),
   /** Most operations waiting for the writer before callers get RESOURCE_EXHAUSTED. */
   LEDGER_WRITE_QUEUE_MAX: integer(1, 1_000_000).default(20_000),
   /** How long a batch waits for a row lock before it is retried. */

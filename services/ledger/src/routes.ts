@@ -51,6 +51,7 @@ export const ledgerDefinition: ServiceDefinition<typeof ledgerConfigShape> = {
         }),
       batchSizeMax: config.LEDGER_BATCH_SIZE_MAX,
       lingerMs: config.LEDGER_BATCH_LINGER_MS,
+      batchesInFlightMax: config.LEDGER_BATCHES_IN_FLIGHT,
       queueOperationsMax: config.LEDGER_WRITE_QUEUE_MAX,
       attemptsMax: 3,
       metrics,

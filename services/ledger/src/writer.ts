@@ -6,8 +6,8 @@
 // batchSizeMax), so a lone request goes straight through and a crowd shares a
 // commit. LEDGER_BATCH_LINGER_MS can add a short wait to gather larger batches.
 //
-// One batch at a time is deliberate: the chain head serialises commits anyway,
-// so a second concurrent batch would only wait for the first one's locks.
+// At most LEDGER_BATCHES_IN_FLIGHT batches are in flight: the chain head
+// serialises commits anyway, so more would only queue at its lock.
 
 import { Code } from "@connectrpc/connect";
 import { DomainError, type Logger, resourceExhausted } from "@trustmesh/runtime";
@@ -38,6 +38,14 @@ export interface TransactionWriterOptions {
   batchSizeMax: number;
   /** Extra wait for more operations before a batch that is not yet full; 0 commits at once. */
   lingerMs: number;
+  /**
+   * Batches on their way to the database at once. Commits are serialised by
+   * the chain head anyway; a second batch in flight has its statements waiting
+   * at the head's lock when the first commits, instead of starting a round trip
+   * then, and the service parses and plans one batch while PostgreSQL writes
+   * the other.
+   */
+  batchesInFlightMax: number;
   /** Most operations waiting; beyond it callers get RESOURCE_EXHAUSTED instead of unbounded latency. */
   queueOperationsMax: number;
   /** Attempts of one batch after deadlocks, serialization failures or lock timeouts. */
@@ -56,7 +64,6 @@ interface Waiting {
 export function createTransactionWriter(options: TransactionWriterOptions): TransactionWriter {
   const queue: Waiting[] = [];
   let queued = 0;
-  let running = false;
   let closed = false;
   let idle: (() => void) | undefined;
 
@@ -126,25 +133,29 @@ export function createTransactionWriter(options: TransactionWriterOptions): Tran
     }
   };
 
-  const drain = async () => {
-    try {
-      while (queue.length > 0) {
-        if (options.lingerMs > 0 && queued < options.batchSizeMax) await new Promise((resolve) => setTimeout(resolve, options.lingerMs));
-        const batch = take();
-        if (batch.length > 0) await run(batch);
-      }
-    } finally {
-      running = false;
-      if (queue.length > 0) schedule();
-      else idle?.();
+  let inFlight = 0;
+  let scheduled = false;
+
+  const pump = () => {
+    scheduled = false;
+    while (queue.length > 0 && inFlight < options.batchesInFlightMax) {
+      const batch = take();
+      if (batch.length === 0) continue;
+      inFlight++;
+      void run(batch).finally(() => {
+        inFlight--;
+        if (queue.length > 0) schedule();
+        else if (inFlight === 0) idle?.();
+      });
     }
   };
 
   const schedule = () => {
-    if (running) return;
-    running = true;
-    // setImmediate lets calls that arrived in the same turn of the event loop join the first batch.
-    setImmediate(() => void drain());
+    if (scheduled || inFlight >= options.batchesInFlightMax) return;
+    scheduled = true;
+    if (options.lingerMs > 0 && queued < options.batchSizeMax) setTimeout(pump, options.lingerMs);
+    // setImmediate lets calls that arrived in the same turn of the event loop join the batch.
+    else setImmediate(pump);
   };
 
   return {
@@ -162,7 +173,7 @@ export function createTransactionWriter(options: TransactionWriterOptions): Tran
     queuedOperations: () => queued,
     close() {
       closed = true;
-      if (!running && queue.length === 0) return Promise.resolve();
+      if (inFlight === 0 && queue.length === 0) return Promise.resolve();
       return new Promise<void>((resolve) => {
         idle = resolve;
       });
