@@ -6,7 +6,7 @@
 //
 //   node bench/ledger/run.ts [--warm-up-seconds 3] [--duration-seconds 8]
 //                            [--single 1,4,16,64,256] [--batched 100x1,100x4,1000x1,1000x2]
-//                            [--pgbench 1,4,16,64] [--no-write]
+//                            [--pgbench 1,4,16,64] [--wallets 1000] [--note text] [--no-write]
 //
 // See bench/README.md ("bench/ledger") for what each number means.
 import { execFileSync } from "node:child_process";
@@ -41,6 +41,7 @@ const { values: options } = parseArgs({
     batched: { type: "string", default: "100x1,100x4,1000x1,1000x2" },
     pgbench: { type: "string", default: "1,4,16,64" },
     wallets: { type: "string", default: "1000" },
+    note: { type: "string" },
     write: { type: "boolean", default: true },
   },
 });
@@ -225,6 +226,7 @@ try {
     `## ${startedAt.toISOString().slice(0, 16).replace("T", " ")} UTC`,
     "",
     `- Command: \`${commandOf()}\``,
+    ...(options.note === undefined ? [] : [`- Note: ${options.note}`]),
     `- Machine: ${os.cpus()[0]?.model ?? "unknown"}, ${os.availableParallelism()} CPUs, ${os.type()} ${os.release()}; PostgreSQL ${postgresVersion} (durable: fsync and synchronous_commit on), Node ${process.version}`,
     `- Load average (uptime) before: ${loadBefore.map((value) => value.toFixed(2)).join(" ")}; after: ${loadAfter.map((value) => value.toFixed(2)).join(" ")}`,
     `- Commit ${commit}${dirty === "" ? "" : " (services/ledger or bench/ledger modified in the working tree)"}; ledger defaults (LEDGER_BATCH_SIZE_MAX 1000, LEDGER_BATCH_LINGER_MS 0, DATABASE_POOL_MAX 10); ${wallets.length} funded USD wallets, transfers of 1 minor unit between random distinct wallets, unique idempotency keys; ${clients.length} gRPC connections; ${warmUpSeconds} s warm-up then ${durationSeconds} s measured per row.`,

@@ -24,15 +24,8 @@ const listAccountsPageDefault = 50;
 const listAccountsPageMax = 100;
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-export interface AccountRequestDocument {
-  ownerId: string | null;
-  currency: Currency;
-  kind: AccountKindName;
-  debitsMustNotExceedCredits: boolean;
-  creditsMustNotExceedDebits: boolean;
-  address: string | null;
-  metadata: Record<string, string>;
-}
+/** What a CreateAccount request asks for: an account but for what the ledger assigns. */
+export type AccountRequestDocument = Omit<AccountRecord, "id" | "createdAt">;
 
 export function createAccountRequestHash(request: AccountRequestDocument): Buffer {
   return requestHash({

@@ -3,21 +3,15 @@
 // neither is ever deleted.
 import type pg from "pg";
 import type { Currency } from "../domain/money.ts";
-import type { AccountFlags, AccountKindName, AccountRecord, BalanceRecord } from "../domain/records.ts";
+import type { AccountKindName, AccountRecord, BalanceRecord } from "../domain/records.ts";
 import { inTransaction, type Queryable } from "./database.ts";
 import { type AccountRow, accountColumns, type BalanceRow, balanceColumns, toAccount, toBalance } from "./rows.ts";
 
-export interface NewAccount extends AccountFlags {
-  id: string;
-  ownerId: string | null;
-  currency: Currency;
-  kind: AccountKindName;
-  address: string | null;
-  metadata: Record<string, string>;
+/** An account to create, under the key (and request hash) that makes creation retry-safe. */
+export interface NewAccount extends AccountRecord {
   idempotencyScope: string;
   idempotencyKey: string;
   requestHash: Buffer;
-  createdAt: Date;
 }
 
 export type CreateAccountOutcome =
