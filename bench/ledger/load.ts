@@ -21,7 +21,12 @@ export interface LoadResult {
   latenciesMs: Float64Array;
   /** CPU the load generator itself used, in cores. */
   clientCpuCores: number;
+  /** CPU the measured processes used during the window, in milliseconds (see CpuSampler). */
+  serverCpuMs: Record<string, number>;
 }
+
+/** Reads cumulative CPU milliseconds of the processes under measurement, by name. */
+export type CpuSampler = () => Record<string, number>;
 
 export interface Workload {
   /** Transfers one call commits (1 for PostTransaction, the batch size for PostTransactions). */
@@ -75,7 +80,7 @@ function cpuSeconds(): number {
 }
 
 /** Records results only between the end of warm-up and the end of the measured window. */
-function createWindow(warmUpSeconds: number, durationSeconds: number) {
+function createWindow(warmUpSeconds: number, durationSeconds: number, sampleCpu: CpuSampler) {
   const startedAt = performance.now();
   const measureFrom = startedAt + warmUpSeconds * 1000;
   const measureUntil = measureFrom + durationSeconds * 1000;
@@ -85,11 +90,20 @@ function createWindow(warmUpSeconds: number, durationSeconds: number) {
   let failures = 0;
   let firstFailure: string | undefined;
   let cpuAtStart: number | undefined;
+  let serversAtStart: Record<string, number> | undefined;
+  let serversAtEnd: Record<string, number> | undefined;
   return {
     measureUntil,
-    done: () => performance.now() >= measureUntil,
+    done() {
+      const over = performance.now() >= measureUntil;
+      if (over && serversAtEnd === undefined) serversAtEnd = sampleCpu();
+      return over;
+    },
     startCpuWhenMeasuring() {
-      if (cpuAtStart === undefined && performance.now() >= measureFrom) cpuAtStart = cpuSeconds();
+      if (cpuAtStart === undefined && performance.now() >= measureFrom) {
+        cpuAtStart = cpuSeconds();
+        serversAtStart = sampleCpu();
+      }
     },
     record(sentAt: number, committed: number) {
       const now = performance.now();
@@ -113,6 +127,9 @@ function createWindow(warmUpSeconds: number, durationSeconds: number) {
         durationSeconds,
         latenciesMs: Float64Array.from(latencies),
         clientCpuCores: cpu / durationSeconds,
+        serverCpuMs: Object.fromEntries(
+          Object.entries(serversAtEnd ?? {}).map(([name, end]) => [name, end - (serversAtStart?.[name] ?? end)]),
+        ),
       };
     },
   };
@@ -122,9 +139,9 @@ function createWindow(warmUpSeconds: number, durationSeconds: number) {
 export async function closedLoop(
   clients: readonly grpc.Client[],
   workload: Workload,
-  options: { concurrency: number; warmUpSeconds: number; durationSeconds: number },
+  options: { concurrency: number; warmUpSeconds: number; durationSeconds: number; sampleCpu: CpuSampler },
 ): Promise<LoadResult> {
-  const window = createWindow(options.warmUpSeconds, options.durationSeconds);
+  const window = createWindow(options.warmUpSeconds, options.durationSeconds, options.sampleCpu);
   const caller = async (index: number) => {
     const client = clients[index % clients.length] as grpc.Client;
     while (!window.done()) {
@@ -149,9 +166,9 @@ export async function closedLoop(
 export async function openLoop(
   clients: readonly grpc.Client[],
   workload: Workload,
-  options: { ratePerSecond: number; warmUpSeconds: number; durationSeconds: number; inFlightMax: number },
+  options: { ratePerSecond: number; warmUpSeconds: number; durationSeconds: number; inFlightMax: number; sampleCpu: CpuSampler },
 ): Promise<LoadResult> {
-  const window = createWindow(options.warmUpSeconds, options.durationSeconds);
+  const window = createWindow(options.warmUpSeconds, options.durationSeconds, options.sampleCpu);
   const startedAt = performance.now();
   const intervalMs = 1000 / options.ratePerSecond;
   let sent = 0;

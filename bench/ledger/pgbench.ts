@@ -57,6 +57,11 @@ export async function preparePgbenchDatabase(databaseUrl: string): Promise<void>
 export interface PgbenchResult {
   clients: number;
   transactionsPerSecond: number;
+  transactions: number;
+  /** CPU of the pgbench process itself, in milliseconds. */
+  clientCpuMs: number;
+  /** CPU of the PostgreSQL server during the run, in milliseconds. */
+  postgresCpuMs: number;
   p50Ms: number;
   p99Ms: number;
   failed: number;
@@ -67,7 +72,7 @@ export interface PgbenchResult {
 export async function runPgbench(
   pgbenchPath: string,
   databaseUrl: string,
-  options: { clients: number; durationSeconds: number },
+  options: { clients: number; durationSeconds: number; postgresCpuMs: () => number },
 ): Promise<PgbenchResult> {
   const directory = mkdtempSync(path.join(os.tmpdir(), "trustmesh-pgbench-"));
   try {
@@ -88,7 +93,16 @@ export async function runPgbench(
       path.join(directory, "log"),
       databaseUrl,
     ];
-    const { stdout } = await run(pgbenchPath, args, { cwd: directory, maxBuffer: 16 * 1024 * 1024 });
+    const postgresBefore = options.postgresCpuMs();
+    // GNU time reports pgbench's own CPU on stderr.
+    const { stdout, stderr } = await run("/usr/bin/time", ["-f", "pgbench-cpu %U %S", pgbenchPath, ...args], {
+      cwd: directory,
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    // pgbench's backends have exited; give the postmaster a moment to reap them, or their CPU counts nowhere.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const postgresCpuMs = options.postgresCpuMs() - postgresBefore;
+    const [, userSeconds, systemSeconds] = /pgbench-cpu ([\d.]+) ([\d.]+)/.exec(stderr) ?? [];
     const tps = /tps = ([\d.]+) \((?:without initial connection time|excluding connections establishing)\)/.exec(stdout)?.[1];
     if (tps === undefined) throw new Error(`cannot read pgbench's tps from:\n${stdout}`);
     const failed = Number(/number of failed transactions: (\d+)/.exec(stdout)?.[1] ?? "0");
@@ -100,9 +114,13 @@ export async function runPgbench(
       .filter((value) => Number.isFinite(value))
       .sort((a, b) => a - b);
     const at = (share: number) => latencies[Math.min(latencies.length - 1, Math.floor(share * latencies.length))] ?? Number.NaN;
+    const transactions = Number(/number of transactions actually processed: (\d+)/.exec(stdout)?.[1] ?? "0");
     return {
       clients: options.clients,
       transactionsPerSecond: Number(tps),
+      transactions,
+      clientCpuMs: (Number(userSeconds ?? Number.NaN) + Number(systemSeconds ?? Number.NaN)) * 1000,
+      postgresCpuMs,
       p50Ms: at(0.5),
       p99Ms: at(0.99),
       failed,

@@ -23,8 +23,9 @@ import { createGrpcJsClient } from "@trustmesh/testkit/grpc-js";
 import { type LedgerPlatform, startLedgerPlatform } from "../../services/ledger/test/support/ledger-platform.ts";
 import { machineBusyCpuMs } from "../rpc/machine-load.ts";
 import { positiveInteger, requireNode24 } from "../rpc/run-options.ts";
-import { closedLoop, type LoadResult, openLoop, percentile, transferWorkload } from "./load.ts";
+import { type CpuSampler, closedLoop, type LoadResult, openLoop, percentile, transferWorkload } from "./load.ts";
 import { type PgbenchResult, preparePgbenchDatabase, runPgbench } from "./pgbench.ts";
+import { findPostmaster, findServiceProcess, postgresCpuMs, processCpuMs } from "./process-cpu.ts";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, "../..");
@@ -97,17 +98,23 @@ async function measure(platform: LedgerPlatform, mode: string, concurrency: stri
 const integer = (value: number) => Math.round(value).toLocaleString("en-US");
 const milliseconds = (value: number) => value.toFixed(value < 10 ? 2 : 1);
 
+/** CPU microseconds per committed transfer. */
+const perTransfer = (cpuMs: number | undefined, transfers: number) =>
+  cpuMs === undefined || transfers === 0 || Number.isNaN(cpuMs) ? "—" : integer((cpuMs * 1000) / transfers);
+
 function formatRow(row: Row): string[] {
-  const sorted = [...row.result.latenciesMs].sort((a, b) => a - b);
+  const sorted = Float64Array.from([...row.result.latenciesMs].sort((a, b) => a - b));
   const seconds = row.result.durationSeconds;
   return [
     row.mode,
     row.concurrency,
     integer(row.result.transfers / seconds),
     integer(row.result.calls / seconds),
-    milliseconds(percentile(Float64Array.from(sorted), 0.5)),
-    milliseconds(percentile(Float64Array.from(sorted), 0.99)),
+    milliseconds(percentile(sorted, 0.5)),
+    milliseconds(percentile(sorted, 0.99)),
     row.meanBatch.toFixed(1),
+    perTransfer(row.result.serverCpuMs.ledger, row.result.transfers),
+    perTransfer(row.result.serverCpuMs.postgres, row.result.transfers),
     row.machineBusyCores.toFixed(2),
     row.result.clientCpuCores.toFixed(2),
   ];
@@ -166,16 +173,20 @@ const postgres = await startPostgres({ dataDir: path.join(benchRoot, "data"), ep
 let platform: LedgerPlatform | undefined;
 const clients: grpc.Client[] = [];
 try {
-  platform = await startLedgerPlatform({ postgres, env: { LOG_LEVEL: "warn" } });
+  // Scheduled reconciliation would land in some row's window and charge its CPU there; it has its own cost, not a transfer's.
+  platform = await startLedgerPlatform({ postgres, env: { LOG_LEVEL: "warn", LEDGER_RECONCILE_INTERVAL_MS: "0" } });
   const token = await platform.serviceToken("payments");
   const wallets = await createFundedWallets(platform, token);
   for (let index = 0; index < 8; index++) clients.push(createGrpcJsClient(platform.ledgerAddress));
+  const ledgerPid = findServiceProcess(repoRoot, "ledger");
+  const postmasterPid = findPostmaster(postgres.dataDir);
+  const sampleCpu: CpuSampler = () => ({ ledger: processCpuMs(ledgerPid), postgres: postgresCpuMs(postmasterPid) });
   const rows: Row[] = [];
   const single = transferWorkload(wallets, token, undefined);
   for (const concurrency of singleLevels) {
     rows.push(
       await measure(platform, "PostTransaction", String(concurrency), () =>
-        closedLoop(clients, single, { concurrency, warmUpSeconds, durationSeconds }),
+        closedLoop(clients, single, { concurrency, warmUpSeconds, durationSeconds, sampleCpu }),
       ),
     );
   }
@@ -183,7 +194,7 @@ try {
     const batched = transferWorkload(wallets, token, size);
     rows.push(
       await measure(platform, `PostTransactions × ${size}`, String(concurrency), () =>
-        closedLoop(clients, batched, { concurrency, warmUpSeconds, durationSeconds }),
+        closedLoop(clients, batched, { concurrency, warmUpSeconds, durationSeconds, sampleCpu }),
       ),
     );
   }
@@ -191,7 +202,7 @@ try {
   const peakSingle = Math.max(...singleRows.map((row) => row.result.transfers / row.result.durationSeconds));
   const halfRate = Math.max(1, Math.round(peakSingle / 2));
   const halfPeak = await measure(platform, "PostTransaction, open loop", `${integer(halfRate)}/s`, () =>
-    openLoop(clients, single, { ratePerSecond: halfRate, warmUpSeconds, durationSeconds, inFlightMax: 4096 }),
+    openLoop(clients, single, { ratePerSecond: halfRate, warmUpSeconds, durationSeconds, inFlightMax: 4096, sampleCpu }),
   );
 
   const pgbenchDatabase = await postgres.createDatabase("pgbench_ledger");
@@ -201,6 +212,7 @@ try {
     const result = await runPgbench(pgbenchPath, pgbenchDatabase, {
       clients: clientsCount,
       durationSeconds: warmUpSeconds + durationSeconds,
+      postgresCpuMs: () => postgresCpuMs(postmasterPid),
     });
     console.log(
       `pgbench | ${clientsCount} | ${integer(result.transactionsPerSecond)} | p50 ${milliseconds(result.p50Ms)} | p99 ${milliseconds(result.p99Ms)}`,
@@ -221,7 +233,7 @@ try {
   }).trim();
 
   const header =
-    "| mode | concurrency | transfers/s | calls/s | p50 ms | p99 ms | ops per DB transaction | machine CPU busy (cores) | load generator CPU (cores) |";
+    "| mode | concurrency | transfers/s | calls/s | p50 ms | p99 ms | ops per DB transaction | ledger CPU µs/transfer | PostgreSQL CPU µs/transfer | machine CPU busy (cores) | load generator CPU (cores) |";
   const section = [
     `## ${startedAt.toISOString().slice(0, 16).replace("T", " ")} UTC`,
     "",
@@ -229,17 +241,18 @@ try {
     ...(options.note === undefined ? [] : [`- Note: ${options.note}`]),
     `- Machine: ${os.cpus()[0]?.model ?? "unknown"}, ${os.availableParallelism()} CPUs, ${os.type()} ${os.release()}; PostgreSQL ${postgresVersion} (durable: fsync and synchronous_commit on), Node ${process.version}`,
     `- Load average (uptime) before: ${loadBefore.map((value) => value.toFixed(2)).join(" ")}; after: ${loadAfter.map((value) => value.toFixed(2)).join(" ")}`,
-    `- Commit ${commit}${dirty === "" ? "" : " (services/ledger or bench/ledger modified in the working tree)"}; ledger defaults (LEDGER_BATCH_SIZE_MAX 1000, LEDGER_BATCH_LINGER_MS 0, DATABASE_POOL_MAX 10); ${wallets.length} funded USD wallets, transfers of 1 minor unit between random distinct wallets, unique idempotency keys; ${clients.length} gRPC connections; ${warmUpSeconds} s warm-up then ${durationSeconds} s measured per row.`,
+    `- Commit ${commit}${dirty === "" ? "" : " (services/ledger or bench/ledger modified in the working tree)"}; ledger defaults (LEDGER_BATCH_SIZE_MAX 1000, LEDGER_BATCH_LINGER_MS 0, LEDGER_BATCHES_IN_FLIGHT 2, DATABASE_POOL_MAX 10) but scheduled reconciliation off; ${wallets.length} funded USD wallets, transfers of 1 minor unit between random distinct wallets, unique idempotency keys; ${clients.length} gRPC connections; ${warmUpSeconds} s warm-up then ${durationSeconds} s measured per row.`,
     "",
     header,
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ...[...rows, halfPeak].map((row) => `| ${formatRow(row).join(" | ")} |`),
     "",
-    "| pgbench, one transfer per SQL transaction | clients | transfers/s | p50 ms | p99 ms | failed |",
-    "| --- | ---: | ---: | ---: | ---: | ---: |",
+    "| pgbench, one transfer per SQL transaction | clients | transfers/s | p50 ms | p99 ms | pgbench CPU µs/transfer | PostgreSQL CPU µs/transfer | failed |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ...pgbenchRows.map(
       (row) =>
-        `| \`${row.commandLine}\` | ${row.clients} | ${integer(row.transactionsPerSecond)} | ${milliseconds(row.p50Ms)} | ${milliseconds(row.p99Ms)} | ${row.failed} |`,
+        `| \`${row.commandLine}\` | ${row.clients} | ${integer(row.transactionsPerSecond)} | ${milliseconds(row.p50Ms)} | ${milliseconds(row.p99Ms)} | ` +
+        `${perTransfer(row.clientCpuMs, row.transactions)} | ${perTransfer(row.postgresCpuMs, row.transactions)} | ${row.failed} |`,
     ),
     "",
     `- Batched peak ${integer(peakBatched)} transfers/s = **${(peakBatched / pgbenchBest).toFixed(1)}×** pgbench's best (${integer(pgbenchBest)}/s)` +

@@ -19,7 +19,9 @@ export const ledgerConfigShape = {
   /** Most pending transactions expired per sweep round (a sweep runs up to 10 rounds). */
   LEDGER_PENDING_SWEEP_BATCH_MAX: integer(1, 5000).default(500),
   /** How often reconciliation runs on its own; 0 turns the schedule off. */
-  LEDGER_RECONCILE_INTERVAL_MS: z.union([z.literal(0), integer(1000, 86_400_000)]).default(900_000),
+  LEDGER_RECONCILE_INTERVAL_MS: integer(0, 86_400_000)
+    .refine((value) => value === 0 || value >= 1000, "must be 0 (off) or at least 1000")
+    .default(900_000),
   /** Delay of the first scheduled reconciliation after start. */
   LEDGER_RECONCILE_INITIAL_DELAY_MS: integer(0, 86_400_000).default(30_000),
   /** An open pending transaction this long past its timeout is a reconciliation finding. */
