@@ -1,6 +1,7 @@
 // Goal: the database itself holds the ledger's invariants — even a superuser
 // cannot UPDATE, DELETE or TRUNCATE committed records, overdraw a wallet,
-// insert an unbalanced posting or move the chain head onto an unknown hash —
+// insert an unbalanced posting, move a balance or the chain head backwards or
+// the head onto an unknown hash —
 // and when a superuser edits an entry anyway (triggers switched off with
 // session_replication_role = replica), VerifyChain and Reconcile name exactly
 // the altered transaction, and scheduled reconciliation drops the
@@ -93,6 +94,7 @@ describe("ledger tamper evidence", function () {
       /must name a committed transaction/,
     );
     await assert.rejects(asSuperuser([["UPDATE chain_head SET sequence = sequence - 1"]]), /cannot go back/);
+    await assert.rejects(asSuperuser([["UPDATE account_balance SET last_sequence = 0 WHERE account_id = $1", [alice]]]), /cannot go back/);
   });
 
   it("names exactly the transaction whose entry a superuser edited, in VerifyChain and in Reconcile", async () => {

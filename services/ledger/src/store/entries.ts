@@ -84,7 +84,8 @@ export async function balanceAsOf(database: Queryable, accountId: string, asOf: 
        COALESCE(sum(e.amount) FILTER (WHERE e.direction = 'CREDIT' AND e.transaction_kind = 'PENDING' AND r.id IS NULL), 0) AS credits_pending,
        COALESCE(max(e.sequence), 0) AS last_sequence
      FROM ledger_entry e
-     LEFT JOIN ledger_transaction r ON r.pending_transaction_id = e.transaction_id AND r.created_at <= $2
+     -- "IS NOT NULL" lets the planner use the partial index of resolutions.
+     LEFT JOIN ledger_transaction r ON r.pending_transaction_id IS NOT NULL AND r.pending_transaction_id = e.transaction_id AND r.created_at <= $2
      WHERE e.account_id = $1 AND e.created_at <= $2
        AND e.sequence <= (SELECT coalesce((SELECT t.sequence FROM ledger_transaction t WHERE t.created_at <= $2
          ORDER BY t.created_at DESC, t.sequence DESC LIMIT 1), 0))`,

@@ -57,7 +57,7 @@ export async function findTotalsMismatches(database: Queryable, scope: Reconcile
          COALESCE(sum(e.amount) FILTER (WHERE e.direction = 'CREDIT' AND e.transaction_kind = 'PENDING' AND r.id IS NULL), 0) AS credits_pending
        FROM ledger_entry e
        JOIN scoped s ON s.id = e.account_id
-       LEFT JOIN ledger_transaction r ON r.pending_transaction_id = e.transaction_id
+       LEFT JOIN ledger_transaction r ON r.pending_transaction_id IS NOT NULL AND r.pending_transaction_id = e.transaction_id
        GROUP BY e.account_id
      )
      SELECT s.id AS account_id, s.currency,
@@ -189,7 +189,7 @@ export async function findPendingProblems(database: Queryable, overdueBefore: Da
   const result = await database.query<PendingProblemRow>(
     `(SELECT t.id AS transaction_id, 'not_listed_open' AS problem
       FROM ledger_transaction t
-      LEFT JOIN ledger_transaction r ON r.pending_transaction_id = t.id
+      LEFT JOIN ledger_transaction r ON r.pending_transaction_id IS NOT NULL AND r.pending_transaction_id = t.id
       LEFT JOIN open_pending o ON o.transaction_id = t.id
       WHERE t.kind = 'PENDING' AND r.id IS NULL AND o.transaction_id IS NULL
       LIMIT $2)
@@ -197,7 +197,7 @@ export async function findPendingProblems(database: Queryable, overdueBefore: Da
      (SELECT o.transaction_id, 'listed_but_resolved' AS problem
       FROM open_pending o
       LEFT JOIN ledger_transaction t ON t.id = o.transaction_id
-      LEFT JOIN ledger_transaction r ON r.pending_transaction_id = o.transaction_id
+      LEFT JOIN ledger_transaction r ON r.pending_transaction_id IS NOT NULL AND r.pending_transaction_id = o.transaction_id
       WHERE t.kind IS DISTINCT FROM 'PENDING' OR r.id IS NOT NULL
       LIMIT $2)
      UNION ALL

@@ -104,8 +104,10 @@ CREATE TABLE "ledger_transaction" (
 
 CREATE UNIQUE INDEX "ledger_transaction_sequence_key" ON "ledger_transaction"("sequence");
 CREATE UNIQUE INDEX "ledger_transaction_idempotency_scope_idempotency_key_key" ON "ledger_transaction"("idempotency_scope", "idempotency_key");
--- A pending transaction is posted, voided or expired at most once.
-CREATE UNIQUE INDEX "ledger_transaction_pending_transaction_id_key" ON "ledger_transaction"("pending_transaction_id");
+-- A pending transaction is posted, voided or expired at most once. Partial: most
+-- transactions resolve nothing and need no entry in it.
+CREATE UNIQUE INDEX "ledger_transaction_one_resolution_per_pending" ON "ledger_transaction"("pending_transaction_id")
+    WHERE "pending_transaction_id" IS NOT NULL;
 -- Time to sequence: commit times never decrease along the chain (checked below), so the
 -- first transaction at or after a moment bounds every time filter as a sequence range.
 CREATE INDEX "ledger_transaction_created_at_idx" ON "ledger_transaction"("created_at");
@@ -209,22 +211,31 @@ CREATE TRIGGER "chain_head_no_delete" BEFORE DELETE ON "chain_head"
 CREATE TRIGGER "chain_head_no_truncate" BEFORE TRUNCATE ON "chain_head"
     FOR EACH STATEMENT EXECUTE FUNCTION "ledger_refuse_change"();
 
--- A balance row belongs to its account for life and only moves forward in the chain.
-CREATE FUNCTION "ledger_check_balance_update"() RETURNS trigger LANGUAGE plpgsql AS $$
+-- A balance row belongs to its account for life and only moves forward in the
+-- chain. Checked once per statement over all updated rows (a batch updates
+-- thousands), not once per row.
+CREATE FUNCTION "ledger_check_balance_updates"() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    broken RECORD;
 BEGIN
-    IF NEW."account_id" <> OLD."account_id" THEN
+    IF (SELECT count(*) FROM "new_balances") <> (SELECT count(*) FROM "new_balances" n JOIN "old_balances" o USING ("account_id")) THEN
         RAISE EXCEPTION 'ledger: a balance cannot move to another account' USING ERRCODE = 'check_violation';
     END IF;
-    IF NEW."last_sequence" < OLD."last_sequence" THEN
-        RAISE EXCEPTION 'ledger: balance of % cannot go back from sequence % to %', OLD."account_id", OLD."last_sequence", NEW."last_sequence"
+    SELECT n."account_id", o."last_sequence" AS "before", n."last_sequence" AS "after" INTO broken
+    FROM "new_balances" n JOIN "old_balances" o USING ("account_id")
+    WHERE n."last_sequence" < o."last_sequence"
+    LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'ledger: balance of % cannot go back from sequence % to %', broken."account_id", broken."before", broken."after"
             USING ERRCODE = 'check_violation';
     END IF;
-    RETURN NEW;
+    RETURN NULL;
 END;
 $$;
 
-CREATE TRIGGER "account_balance_forward_only" BEFORE UPDATE ON "account_balance"
-    FOR EACH ROW EXECUTE FUNCTION "ledger_check_balance_update"();
+CREATE TRIGGER "account_balance_forward_only" AFTER UPDATE ON "account_balance"
+    REFERENCING OLD TABLE AS "old_balances" NEW TABLE AS "new_balances"
+    FOR EACH STATEMENT EXECUTE FUNCTION "ledger_check_balance_updates"();
 
 -- The chain head only moves forward, and only onto a committed transaction's hash.
 CREATE FUNCTION "ledger_check_chain_head_update"() RETURNS trigger LANGUAGE plpgsql AS $$
