@@ -132,7 +132,10 @@ CREATE TABLE "ledger_entry" (
     "reference" VARCHAR(128) NOT NULL DEFAULT '',
     "created_at" TIMESTAMPTZ(6) NOT NULL,
 
-    CONSTRAINT "ledger_entry_pkey" PRIMARY KEY ("id"),
+    -- One debit and one credit per posting; also the lookup of a transaction's entries. The
+    -- entry's own id is not indexed: nothing looks an entry up by it, and random UUIDs are
+    -- the costliest index to insert into (a batch writes thousands).
+    CONSTRAINT "ledger_entry_pkey" PRIMARY KEY ("transaction_id", "posting_index", "direction"),
     CONSTRAINT "ledger_entry_amount_positive" CHECK ("amount" > 0),
     CONSTRAINT "ledger_entry_posting_index_bounded" CHECK ("posting_index" >= 0 AND "posting_index" < 32),
     CONSTRAINT "ledger_entry_two_accounts" CHECK ("account_id" <> "counterparty_account_id")
@@ -140,8 +143,6 @@ CREATE TABLE "ledger_entry" (
 
 -- Statement order for one account; also makes (account, posting) unique.
 CREATE UNIQUE INDEX "ledger_entry_account_id_sequence_posting_index_key" ON "ledger_entry"("account_id", "sequence", "posting_index");
--- One debit and one credit per posting; also the lookup of a transaction's entries.
-CREATE UNIQUE INDEX "ledger_entry_transaction_id_posting_index_direction_key" ON "ledger_entry"("transaction_id", "posting_index", "direction");
 
 -- An entry's transaction, account and counterparty are checked by the
 -- statement-level trigger "ledger_entry_checked" below rather than by foreign
