@@ -87,7 +87,14 @@ export async function startLedgerPlatform(options: LedgerPlatformOptions = {}): 
       ledgerAddress: `127.0.0.1:${ledger.grpcPort}`,
       ledgerDatabaseUrl: databases.get("ledger") as string,
       metricsUrl: ledger.metricsUrl,
-      serviceToken: (serviceName) => signToken(key, { subject: serviceName, kind: "service", audience: "ledger", expiresInSeconds: 3600 }),
+      serviceToken: (serviceName) =>
+        signToken(key, {
+          subject: serviceName,
+          kind: "service",
+          audience: "ledger",
+          expiresInSeconds: 3600,
+          scopes: ["trustmesh.ledger.v1.LedgerService/*"],
+        }),
       userToken: (userId, roles = []) => signToken(key, { subject: userId, kind: "user", roles, expiresInSeconds: 3600 }),
       call: (method, request, token) =>
         grpcJsUnary(ledgerClient, method, request, {
