@@ -32,16 +32,10 @@ export interface CredentialPlatform {
   readonly grpcClient: Client<typeof CredentialService>;
   /** An access token of a user, as auth issues them. */
   userToken(userId: string, roles?: string[]): Promise<string>;
-  /**
-   * A service token, as auth issues them: sub = the calling service, aud = the target, scope = the
-   * methods it may call (by default IssueCredential alone, as auth's outbox worker asks for).
-   */
-  serviceToken(serviceName: string, audience?: string, scopes?: readonly string[]): Promise<string>;
+  /** A service token, as auth's IssueServiceToken issues them: sub = the calling service, aud = the target. */
+  serviceToken(serviceName: string, audience?: string): Promise<string>;
   stop(): Promise<void>;
 }
-
-/** The scope auth's outbox worker's token carries; the runtime admits a service token only within its scope. */
-export const issueCredentialScope = "trustmesh.credential.v1.CredentialService/IssueCredential";
 
 export const bearer = (token: string) => ({ headers: { authorization: `Bearer ${token}` } });
 
@@ -100,8 +94,7 @@ export async function startCredentialPlatform(env: Record<string, string> = {}):
     client: createClient(CredentialService, createConnectTransport({ baseUrl: credential.httpUrl, httpVersion: "1.1" })),
     grpcClient: createClient(CredentialService, createGrpcTransport({ baseUrl: credential.grpcUrl })),
     userToken: (userId, roles = []) => sign({ token_kind: "user", roles, sid: crypto.randomUUID() }, userId, "trustmesh"),
-    serviceToken: (serviceName, audience = "credential", scopes = [issueCredentialScope]) =>
-      sign({ token_kind: "service", scope: scopes.join(" ") }, serviceName, audience),
+    serviceToken: (serviceName, audience = "credential") => sign({ token_kind: "service" }, serviceName, audience),
     async stop() {
       await services.stop();
       await Promise.all([redis.stop(), postgres.stop()]);
