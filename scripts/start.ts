@@ -134,8 +134,6 @@ async function main(): Promise<void> {
         CORS_ALLOWED_ORIGINS: process.env.CORS_ALLOWED_ORIGINS ?? "http://localhost:5173,http://127.0.0.1:5173",
         // auth reads it; the other services ignore it (it holds hashes only).
         AUTH_SERVICE_CLIENTS: await localServiceClients(),
-        // auth hands verified contacts to credential (services/auth/README.md: ContactVerified to credential).
-        AUTH_CREDENTIAL_GRPC_URL: `http://127.0.0.1:${basePorts.grpc + allServiceNames.indexOf("credential")}`,
       },
       onOutput: (service, line) => process.stdout.write(`[${service}] ${line}\n`),
     });

@@ -30,6 +30,8 @@ export interface RunningServices {
   readonly services: Readonly<Record<ServiceName, ServiceAddresses | undefined>>;
   /** Everything a service printed so far, for failure messages. */
   logsOf(name: ServiceName): string;
+  /** Stops one service (SIGTERM, then SIGKILL after the grace period) and starts it again on the same ports, database and environment. */
+  restart(name: ServiceName): Promise<void>;
   /** SIGTERM to each, then SIGKILL after the grace period. */
   stop(): Promise<void>;
 }
@@ -115,14 +117,45 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
   }
   // Services find auth's keys through AUTH_GRPC_URL even when auth itself is not started here.
   const authGrpcUrl = addresses.auth?.grpcUrl ?? options.env?.AUTH_GRPC_URL ?? "http://127.0.0.1:1";
+  // auth hands ContactVerified events to credential when both run here (services/auth/README.md);
+  // without credential the variable stays unset and the events wait in auth's outbox.
+  const credentialEnv: Record<string, string> = addresses.credential ? { AUTH_CREDENTIAL_GRPC_URL: addresses.credential.grpcUrl } : {};
 
   const logs = new Map<ServiceName, string>();
   const children = new Map<ServiceName, ChildProcess>();
+  const environments = new Map<ServiceName, Record<string, string>>();
+  const stopGraceMs = 15_000;
+
+  /** Spawns the service with the environment it was given first, and waits until it serves. */
+  const launch = async (name: ServiceName) => {
+    const address = addresses[name] as ServiceAddresses;
+    const child = spawn(process.execPath, ["--import", "@trustmesh/runtime/telemetry", "src/main.ts"], {
+      cwd: join(repoRoot, "services", name),
+      env: environments.get(name),
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    children.set(name, child);
+    const collect = (chunk: Buffer) => {
+      const text = chunk.toString("utf8");
+      logs.set(name, ((logs.get(name) ?? "") + text).slice(-logTailCharsMax));
+      if (options.onOutput) for (const line of text.split("\n")) if (line.trim() !== "") options.onOutput(name, line);
+    };
+    child.stdout?.on("data", collect);
+    child.stderr?.on("data", collect);
+    await waitUntilServing(address, child, options.readyTimeoutMs ?? 60_000, () => logs.get(name) ?? "");
+  };
+
   const running: RunningServices = {
     services: addresses,
     logsOf: (name) => logs.get(name) ?? "",
+    async restart(name) {
+      const child = children.get(name);
+      if (!child) throw new Error(`${name} was not started here`);
+      await stopChild(child, stopGraceMs);
+      await launch(name);
+    },
     async stop() {
-      await Promise.all([...children.values()].map((child) => stopChild(child, 15_000)));
+      await Promise.all([...children.values()].map((child) => stopChild(child, stopGraceMs)));
     },
   };
 
@@ -130,7 +163,7 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
     await Promise.all(
       names.map(async (name) => {
         const address = addresses[name] as ServiceAddresses;
-        const env: Record<string, string> = {
+        environments.set(name, {
           ...(process.env as Record<string, string>),
           HOST: "127.0.0.1",
           GRPC_PORT: String(address.grpcPort),
@@ -151,22 +184,10 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
           CREDENTIAL_KEK_RING: keys.ring,
           CREDENTIAL_KEK_ACTIVE_ID: keys.activeId,
           OTEL_SERVICE_NAME: name,
+          ...credentialEnv,
           ...options.env,
-        };
-        const child = spawn(process.execPath, ["--import", "@trustmesh/runtime/telemetry", "src/main.ts"], {
-          cwd: join(repoRoot, "services", name),
-          env,
-          stdio: ["ignore", "pipe", "pipe"],
         });
-        children.set(name, child);
-        const collect = (chunk: Buffer) => {
-          const text = chunk.toString("utf8");
-          logs.set(name, ((logs.get(name) ?? "") + text).slice(-logTailCharsMax));
-          if (options.onOutput) for (const line of text.split("\n")) if (line.trim() !== "") options.onOutput(name, line);
-        };
-        child.stdout?.on("data", collect);
-        child.stderr?.on("data", collect);
-        await waitUntilServing(address, child, options.readyTimeoutMs ?? 60_000, () => logs.get(name) ?? "");
+        await launch(name);
       }),
     );
   } catch (error) {
