@@ -86,9 +86,20 @@ describe("auth: lockout, enumeration, rate limits", function () {
 
   it("answers sign-up byte for byte the same for a new and an existing email, and tells the owner instead", async () => {
     const { email: existing } = await signedInUser(auth);
-    const fresh = uniqueEmail("fresh");
+    // A pair that straddles a second boundary is tried again with a new address and new
+    // idempotency keys: the same keys would replay the first try's stored answers.
+    let tries = 0;
+    let fresh = "";
     const [known, unknown] = await sameMomentPair(
-      () => rawCall(auth, "SignUp", { email: existing, password: goodPassword, idempotencyKey: `again-${existing.replace("@", ".")}` }),
+      () => {
+        tries++;
+        fresh = uniqueEmail("fresh");
+        return rawCall(auth, "SignUp", {
+          email: existing,
+          password: goodPassword,
+          idempotencyKey: `again-${tries}-${existing.replace("@", ".")}`,
+        });
+      },
       () => rawCall(auth, "SignUp", { email: fresh, password: goodPassword, idempotencyKey: `new-${fresh.replace("@", ".")}` }),
     );
     assert.equal(known.status, 200);
@@ -97,12 +108,12 @@ describe("auth: lockout, enumeration, rate limits", function () {
     const notices = await (async () => {
       for (let attempt = 0; attempt < 50; attempt++) {
         const found = (await auth.messagesFor(existing)).filter((message) => message.kind === "account_exists");
-        if (found.length > 0) return found;
+        if (found.length >= tries) return found;
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
       return [];
     })();
-    assert.equal(notices.length, 1, "the owner of the existing address is told");
+    assert.equal(notices.length, tries, "the owner of the existing address is told, once per sign-up with it");
     assert.ok(await auth.codeFor(fresh), "the new address gets its code");
   });
 
