@@ -311,25 +311,31 @@ function buildOverview(): { dashboard: GeneratedDashboard; queries: DashboardQue
 
 /** The business panels of each service, from the metrics catalog's names. */
 const businessPanels: Readonly<Record<ServiceName, (selector: string) => PanelSpec[]>> = {
+  // auth creates every label combination of its counters at zero when it
+  // starts, so each of these panels has data on a healthy platform.
   auth: (s) => [
     {
       title: "Logins by outcome",
-      description: "Login attempts per second by outcome.",
+      description: "Sign-in attempts (password, passkey alone) per second by outcome.",
       unit: "reqps",
+      mayBeEmpty: false,
       queries: [{ expr: `sum by (outcome) (rate(auth_logins_total{${s}}[$__rate_interval]))`, legend: "{{outcome}}" }],
     },
     {
       title: "MFA by method and outcome",
-      description: "Second-factor challenges per second.",
+      description:
+        "Second-factor checks per second: TOTP, recovery codes, passkeys; succeeded, rejected, replayed, counter regressed (a cloned key?), exhausted.",
       unit: "reqps",
+      mayBeEmpty: false,
       queries: [{ expr: `sum by (method, outcome) (rate(auth_mfa_total{${s}}[$__rate_interval]))`, legend: "{{method}} {{outcome}}" }],
     },
     {
       title: "Token refreshes and reuse",
-      description: "Refresh-token rotations, and reused tokens that revoked their family.",
+      description: "Refresh-token exchanges by outcome (rotated, reused, invalid), and reused tokens that revoked their family.",
       unit: "reqps",
+      mayBeEmpty: false,
       queries: [
-        { expr: `sum(rate(auth_token_refreshes_total{${s}}[$__rate_interval]))`, legend: "refreshes" },
+        { expr: `sum by (outcome) (rate(auth_token_refreshes_total{${s}}[$__rate_interval]))`, legend: "{{outcome}}" },
         { expr: `sum(rate(auth_refresh_token_reuse_total{${s}}[$__rate_interval]))`, legend: "reuse detected" },
       ],
     },
@@ -337,17 +343,22 @@ const businessPanels: Readonly<Record<ServiceName, (selector: string) => PanelSp
       title: "Lockouts",
       description: "Accounts locked per 10 minutes.",
       unit: "short",
+      mayBeEmpty: false,
       queries: [{ expr: `sum(increase(auth_lockouts_total{${s}}[10m]))`, legend: "lockouts" }],
     },
     {
       title: "Verification codes",
-      description: "Codes sent and confirmed per channel.",
+      description: "Codes sent and confirmed per channel and flow (contact verification, password reset).",
       unit: "reqps",
+      mayBeEmpty: false,
       queries: [
-        { expr: `sum by (channel) (rate(auth_verification_codes_sent_total{${s}}[$__rate_interval]))`, legend: "sent {{channel}}" },
         {
-          expr: `sum by (channel) (rate(auth_verification_codes_confirmed_total{${s}}[$__rate_interval]))`,
-          legend: "confirmed {{channel}}",
+          expr: `sum by (channel, flow) (rate(auth_verification_codes_sent_total{${s}}[$__rate_interval]))`,
+          legend: "sent {{channel}} {{flow}}",
+        },
+        {
+          expr: `sum by (channel, flow) (rate(auth_verification_codes_confirmed_total{${s}}[$__rate_interval]))`,
+          legend: "confirmed {{channel}} {{flow}}",
         },
       ],
     },

@@ -84,15 +84,27 @@ export const platformMetrics: readonly CatalogMetric[] = [
  * building the services; a dashboard or alert uses only names from here.
  */
 export const businessMetrics: readonly CatalogMetric[] = [
-  { name: "auth_logins_total", kind: "counter", labels: ["app", "outcome"], owner: "auth", help: "Login attempts by outcome." },
+  {
+    name: "auth_logins_total",
+    kind: "counter",
+    labels: ["app", "outcome"],
+    owner: "auth",
+    help: "Sign-in attempts (password, passkey alone) by outcome: success, mfa_required, wrong_credentials, locked, unverified, rate_limited.",
+  },
   {
     name: "auth_mfa_total",
     kind: "counter",
     labels: ["app", "method", "outcome"],
     owner: "auth",
-    help: "MFA challenges by method and outcome.",
+    help: "Second-factor checks by method (totp, recovery_code, passkey) and outcome (succeeded, rejected, replayed, counter_regressed, exhausted, invalid_token).",
   },
-  { name: "auth_token_refreshes_total", kind: "counter", labels: ["app"], owner: "auth", help: "Refresh-token rotations." },
+  {
+    name: "auth_token_refreshes_total",
+    kind: "counter",
+    labels: ["app", "outcome"],
+    owner: "auth",
+    help: "Refresh-token exchanges by outcome: rotated, reused, invalid.",
+  },
   {
     name: "auth_refresh_token_reuse_total",
     kind: "counter",
@@ -104,18 +116,24 @@ export const businessMetrics: readonly CatalogMetric[] = [
   {
     name: "auth_verification_codes_sent_total",
     kind: "counter",
-    labels: ["app", "channel"],
+    labels: ["app", "channel", "flow"],
     owner: "auth",
-    help: "Verification codes sent, by channel.",
+    help: "Verification codes sent, by channel (email, sms) and flow (contact, password_reset).",
   },
   {
     name: "auth_verification_codes_confirmed_total",
     kind: "counter",
-    labels: ["app", "channel"],
+    labels: ["app", "channel", "flow"],
     owner: "auth",
-    help: "Verification codes confirmed, by channel.",
+    help: "Verification codes confirmed, by channel and flow.",
   },
-  { name: "ledger_postings_total", kind: "counter", labels: ["app", "currency"], owner: "ledger", help: "Postings written, by currency." },
+  {
+    name: "ledger_postings_total",
+    kind: "counter",
+    labels: ["app", "currency", "kind"],
+    owner: "ledger",
+    help: "Postings written, by currency and transaction kind.",
+  },
   { name: "ledger_batch_size", kind: "histogram", labels: ["app"], owner: "ledger", help: "Transactions per committed batch." },
   { name: "ledger_pending_transactions", kind: "gauge", labels: ["app"], owner: "ledger", help: "Two-phase transactions still pending." },
   {
@@ -199,21 +217,7 @@ export const businessMetrics: readonly CatalogMetric[] = [
  * running platform, prints them loudly, and fails once one of them IS exported,
  * so whoever lands the service also removes its lines here.
  */
-export const pendingBusinessMetrics: Readonly<Record<string, { issue: number }>> = {
-  auth_logins_total: { issue: 3 },
-  auth_mfa_total: { issue: 3 },
-  auth_token_refreshes_total: { issue: 3 },
-  auth_refresh_token_reuse_total: { issue: 3 },
-  auth_lockouts_total: { issue: 3 },
-  auth_verification_codes_sent_total: { issue: 3 },
-  auth_verification_codes_confirmed_total: { issue: 3 },
-  ledger_postings_total: { issue: 4 },
-  ledger_batch_size: { issue: 4 },
-  ledger_pending_transactions: { issue: 4 },
-  ledger_reconciliation_ok: { issue: 4 },
-  ledger_chain_length: { issue: 4 },
-  ledger_chain_ok: { issue: 4 },
-};
+export const pendingBusinessMetrics: Readonly<Record<string, { issue: number }>> = {};
 
 /** `up` and the other series Prometheus writes itself for each target. */
 export const prometheusTargetMetrics = ["up", "scrape_duration_seconds", "scrape_samples_scraped"] as const;

@@ -86,6 +86,9 @@ describe("PromQL of dashboards and rules against the real platform and a real Pr
     platform = await startServices({
       databaseUrlFor: (name) => postgres.createDatabase(`trustmesh_${name.replace("-", "_")}`),
       redisUrl: redis.url,
+      // The ledger's first reconciliation runs at once rather than after its 30 s default
+      // delay, so its gauges (exported only once they have been measured) are scraped.
+      env: { LEDGER_RECONCILE_INITIAL_DELAY_MS: "0" },
     });
     // The labels the chart's ServiceMonitor gives each target: job "trustmesh" and app = the service.
     const config = {

@@ -6,7 +6,7 @@ import { unauthenticated } from "./errors.ts";
 /** Who is calling: a signed-in user or an internal service. */
 export type Principal =
   | { kind: "user"; userId: string; roles: readonly string[]; sessionId?: string; tokenId?: string }
-  | { kind: "service"; serviceName: string; tokenId?: string };
+  | { kind: "service"; serviceName: string; scopes: ReadonlySet<string>; tokenId?: string };
 
 /** Set by the authentication interceptor; undefined for anonymous calls. */
 export const principalKey = createContextKey<Principal | undefined>(undefined, { description: "trustmesh principal" });

@@ -205,6 +205,23 @@ describe("runtime server", () => {
         (error: ConnectError) => error.code === Code.PermissionDenied,
       );
     });
+
+    it("admits a service token only to the methods its scope names", async () => {
+      const exact = await signToken(key, {
+        subject: "payments",
+        kind: "service",
+        scopes: ["trustmesh.testing.v1.EchoService/EchoFromService"],
+      });
+      assert.equal((await connect11.echoFromService({ message: "m" }, { headers: bearer(exact) })).serviceName, "payments");
+      for (const scopes of [["trustmesh.testing.v1.EchoService/Echo"], ["trustmesh.ledger.v1.LedgerService/*"], []]) {
+        const narrow = await signToken(key, { subject: "payments", kind: "service", scopes });
+        await assert.rejects(connect11.echoFromService({}, { headers: bearer(narrow) }), (error: ConnectError) => {
+          assert.equal(error.code, Code.PermissionDenied);
+          assert.equal(error.findDetails(ErrorInfoSchema)[0]?.reason, "OUT_OF_SCOPE");
+          return true;
+        });
+      }
+    });
   });
 
   describe("errors and deadlines", () => {

@@ -94,7 +94,9 @@ export async function startCredentialPlatform(env: Record<string, string> = {}):
     client: createClient(CredentialService, createConnectTransport({ baseUrl: credential.httpUrl, httpVersion: "1.1" })),
     grpcClient: createClient(CredentialService, createGrpcTransport({ baseUrl: credential.grpcUrl })),
     userToken: (userId, roles = []) => sign({ token_kind: "user", roles, sid: crypto.randomUUID() }, userId, "trustmesh"),
-    serviceToken: (serviceName, audience = "credential") => sign({ token_kind: "service" }, serviceName, audience),
+    // Service tokens carry a scope, as IssueServiceToken's do; the runtime admits none without one.
+    serviceToken: (serviceName, audience = "credential") =>
+      sign({ token_kind: "service", scope: "trustmesh.credential.v1.CredentialService/*" }, serviceName, audience),
     async stop() {
       await services.stop();
       await Promise.all([redis.stop(), postgres.stop()]);

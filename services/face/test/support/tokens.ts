@@ -39,6 +39,8 @@ export async function createTokenMinter(authDatabaseUrl: string, keys: { ring: s
       .sign(privateKey);
   return {
     user: (userId, roles = []) => sign({ token_kind: "user", roles }, userId, "trustmesh"),
-    service: (serviceName, audience = "face") => sign({ token_kind: "service" }, serviceName, audience),
+    // Service tokens carry a scope, as IssueServiceToken's do; the runtime admits none without one.
+    service: (serviceName, audience = "face") =>
+      sign({ token_kind: "service", scope: "trustmesh.face.v1.FaceService/*" }, serviceName, audience),
   };
 }
