@@ -45,6 +45,25 @@ if [ "$mode" = test ] && ! command -v helm >/dev/null 2>&1 && [ ! -x "$(go env G
   echo "bootstrap: installing helm"
   go install helm.sh/helm/v3/cmd/helm@v3.22.0
 fi
+# The OpenTelemetry Collector the observability test runs: built with the
+# collector builder (pinned) from observability/otel-collector/builder.yaml,
+# again whenever that file's dist.version changes. About 3 minutes the first time.
+if [ "$mode" = test ]; then
+  gobin="$(go env GOPATH)/bin"
+  otelcol_version="$(sed -n 's/^  version: //p' observability/otel-collector/builder.yaml)"
+  if [ "$("$gobin/trustmesh-otelcol" --version 2>/dev/null)" != "trustmesh-otelcol version $otelcol_version" ]; then
+    echo "bootstrap: building the OpenTelemetry Collector $otelcol_version"
+    go install go.opentelemetry.io/collector/cmd/builder@v0.155.0
+    build="$(mktemp -d)"
+    manifest="$(pwd)/observability/otel-collector/builder.yaml"
+    (cd "$build" && "$gobin/builder" --config "$manifest" >builder.log 2>&1) || {
+      cat "$build/builder.log" >&2
+      exit 1
+    }
+    cp "$build/otelcol/trustmesh-otelcol" "$gobin/trustmesh-otelcol"
+    rm -rf "$build"
+  fi
+fi
 
 # npm packages: again whenever the lockfile is newer than the last install.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

@@ -1,6 +1,7 @@
-// Finds the command-line tools the deploy checks drive: helm (installed with
-// `go install`, so it may be only in Go's bin folder) and promtool (Debian's
-// prometheus package). scripts/bootstrap.sh installs both.
+// Finds the command-line tools the deploy and observability checks drive: helm
+// (installed with `go install`) and the OpenTelemetry Collector (built with the
+// collector builder), so they may be only in Go's bin folder, and promtool
+// (Debian's prometheus package). scripts/bootstrap.sh installs all three.
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -28,3 +29,5 @@ export function findTool(name: string, installHint: string): string {
 export const findHelm = () => findTool("helm", "go install helm.sh/helm/v3/cmd/helm@v3.22.0");
 export const findPromtool = () => findTool("promtool", "apt-get install prometheus");
 export const findPrometheus = () => findTool("prometheus", "apt-get install prometheus");
+/** The OpenTelemetry Collector built from observability/otel-collector/builder.yaml. */
+export const findCollector = () => findTool("trustmesh-otelcol", "the collector builder, from observability/otel-collector/builder.yaml");

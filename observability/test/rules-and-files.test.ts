@@ -111,7 +111,7 @@ describe("OpenTelemetry Collector config", () => {
   it("takes OTLP in, sends traces to an OTLP backend and derives span metrics", () => {
     const traces = config.service.pipelines.traces as Pipeline;
     assert.deepEqual(traces.receivers, ["otlp"]);
-    assert.ok(traces.exporters.includes("otlp/traces") && traces.exporters.includes("spanmetrics"));
+    assert.ok(traces.exporters.includes("otlp_http/traces") && traces.exporters.includes("spanmetrics"));
     assert.equal(traces.processors?.[0], "memory_limiter", "memory_limiter comes first");
     assert.ok(Object.values(config.service.pipelines).some((pipeline) => pipeline.receivers.includes("spanmetrics")));
   });

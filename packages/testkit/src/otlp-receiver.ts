@@ -3,9 +3,12 @@
 // tests read back the spans that really crossed the wire.
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
+import { gunzipSync } from "node:zlib";
 
 export interface ReceivedSpan {
   serviceName: string;
+  /** The attributes of the resource that sent the span (service.name among them). */
+  resourceAttributes: Record<string, string | number | boolean>;
   traceId: string;
   spanId: string;
   parentSpanId: string;
@@ -66,13 +69,18 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
         response.writeHead(415).end();
         return;
       }
-      const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as OtlpExport;
+      // Collectors compress by default (the OTLP/HTTP exporter's gzip); SDKs usually do not.
+      const raw = Buffer.concat(chunks);
+      const text = request.headers["content-encoding"] === "gzip" ? gunzipSync(raw) : raw;
+      const body = JSON.parse(text.toString("utf8")) as OtlpExport;
       for (const resourceSpans of body.resourceSpans ?? []) {
-        const serviceName = String(attributesOf(resourceSpans.resource?.attributes)["service.name"] ?? "");
+        const resourceAttributes = attributesOf(resourceSpans.resource?.attributes);
+        const serviceName = String(resourceAttributes["service.name"] ?? "");
         for (const scope of resourceSpans.scopeSpans ?? []) {
           for (const span of scope.spans ?? []) {
             received.push({
               serviceName,
+              resourceAttributes,
               traceId: span.traceId,
               spanId: span.spanId,
               parentSpanId: span.parentSpanId ?? "",
