@@ -59,7 +59,7 @@ export function renderChart(options: RenderOptions = {}): KubernetesObject[] {
   return parseObjects(renderChartText(options));
 }
 
-/** Every toggle on: operators, autoscaling, network policies with egress, monitoring, dashboards, tracing. */
+/** Every toggle on: operators, autoscaling, network policies with egress, monitoring, dashboards, tracing, public addresses. */
 export const everyToggleOn: Record<string, string> = {
   "database.mode": "cloudnativepg",
   "default.autoscaling.enabled": "true",
@@ -71,4 +71,8 @@ export const everyToggleOn: Record<string, string> = {
   "redis.url": "redis://redis.trustmesh.svc:6379",
   "otel.endpoint": "http://otel-collector.observability.svc:4318",
   "corsAllowedOrigins[0]": "https://console.example.com",
+  // The public addresses production needs (README: Public addresses).
+  "passkeys.relyingPartyId": "example.com",
+  "passkeys.origins[0]": "https://console.example.com",
+  "credentialIssuer.url": "https://id.example.com",
 };

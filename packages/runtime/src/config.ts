@@ -24,6 +24,15 @@ const commaList = z
       .filter((item) => item !== ""),
   );
 
+/**
+ * Metadata (zod's `.meta(setInProduction)`) for a variable whose default suits
+ * only a machine of one's own, such as a localhost address: a production
+ * deployment must set it. The Helm chart's test (deploy/test/service-config.test.ts)
+ * reads it and fails unless the chart sets every such variable, as it fails for
+ * every variable that has no default.
+ */
+export const setInProduction = { production: "required" } as const;
+
 /** Variables every service reads. Services extend this with their own. */
 export const baseConfigShape = {
   HOST: z.string().default("0.0.0.0"),

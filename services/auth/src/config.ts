@@ -1,6 +1,7 @@
 // Variables auth reads besides the runtime's base ones. Every one has a
 // default that is safe for production except where noted; the README's
 // Configuration table lists them all.
+import { setInProduction } from "@trustmesh/runtime";
 import { z } from "zod";
 import { secondFactorConfigShape } from "./mfa/config.ts";
 import { serviceClientsSchema } from "./service-clients.ts";
@@ -42,7 +43,7 @@ export const authConfigShape = {
   /** Service tokens from IssueServiceToken. */
   AUTH_SERVICE_TOKEN_TTL_SECONDS: seconds(30, 900, 600),
   /** Internal service clients: {"payments": {"secretHash": "$argon2id$...", "scopes": ["pkg.Service/Method" | "pkg.Service/*"]}}. */
-  AUTH_SERVICE_CLIENTS: jsonText.default({}).pipe(serviceClientsSchema),
+  AUTH_SERVICE_CLIENTS: jsonText.default({}).pipe(serviceClientsSchema).meta(setInProduction),
 
   /** Password policy: at least this many characters (the contract's floor is 8). */
   AUTH_PASSWORD_MIN_LENGTH: count(8, 128, 10),

@@ -1,4 +1,5 @@
 // Variables credential reads besides the runtime's base ones (README: Configuration).
+import { setInProduction } from "@trustmesh/runtime";
 import { z } from "zod";
 
 export const credentialConfigShape = {
@@ -16,7 +17,10 @@ export const credentialConfigShape = {
    * published under it. Unset means http://localhost:<HTTP_PORT>, for a
    * machine of one's own.
    */
-  CREDENTIAL_ISSUER_URL: z.url({ protocol: /^https?$/ }).optional(),
+  CREDENTIAL_ISSUER_URL: z
+    .url({ protocol: /^https?$/ })
+    .optional()
+    .meta(setInProduction),
   /** The format IssueCredential uses when the request leaves it unspecified. */
   CREDENTIAL_DEFAULT_FORMAT: z.enum(["sd-jwt-vc", "vc-jwt"]).default("sd-jwt-vc"),
   /** How long a credential is valid when the request gives no valid_until. */

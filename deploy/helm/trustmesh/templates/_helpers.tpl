@@ -171,3 +171,24 @@ service's role password, which Kubernetes substitutes into $(DATABASE_PASSWORD).
       key: {{ $name }}-database-url
 {{- end }}
 {{- end -}}
+
+{{/*
+auth's WebAuthn variables from `passkeys`. Both or neither: origins without their
+relying party id would all be refused at start, and an id without origins leaves
+only the development origin, so the chart fails early instead.
+*/}}
+{{- define "trustmesh.passkeysEnv" -}}
+{{- $passkeys := .Values.passkeys -}}
+{{- if and $passkeys.relyingPartyId (not $passkeys.origins) -}}
+{{- fail "passkeys.origins is required when passkeys.relyingPartyId is set" -}}
+{{- end -}}
+{{- if and $passkeys.origins (not $passkeys.relyingPartyId) -}}
+{{- fail "passkeys.relyingPartyId is required when passkeys.origins is set" -}}
+{{- end -}}
+{{- if $passkeys.relyingPartyId -}}
+- name: AUTH_WEBAUTHN_RP_ID
+  value: {{ $passkeys.relyingPartyId | quote }}
+- name: AUTH_WEBAUTHN_ORIGINS
+  value: {{ join "," $passkeys.origins | quote }}
+{{- end -}}
+{{- end -}}

@@ -2,7 +2,7 @@
 // authConfigShape (src/config.ts) spreads secondFactorConfigShape, so a
 // wrong value stops auth at start with a message naming the variable, and
 // routes.ts hands secondFactorSettings(config) to createSecondFactorModules.
-import { ConfigError } from "@trustmesh/runtime";
+import { ConfigError, setInProduction } from "@trustmesh/runtime";
 import { z } from "zod";
 
 const commaList = z
@@ -27,7 +27,8 @@ export const secondFactorConfigShape = {
     .min(1)
     .max(253)
     .regex(/^[a-z0-9.-]+$/, "a lower-case domain name without scheme or port")
-    .default("localhost"),
+    .default("localhost")
+    .meta(setInProduction),
   /** The name authenticators show beside the account ("Trustmesh"). */
   AUTH_WEBAUTHN_RP_NAME: z.string().min(1).max(64).default("Trustmesh"),
   /**
@@ -35,7 +36,7 @@ export const secondFactorConfigShape = {
    * included ("https://app.example.com"). Each must be the RP id or a
    * subdomain of it; a response from any other origin is refused.
    */
-  AUTH_WEBAUTHN_ORIGINS: commaList.default(["http://localhost:5173"]),
+  AUTH_WEBAUTHN_ORIGINS: commaList.default(["http://localhost:5173"]).meta(setInProduction),
   /** How long a WebAuthn challenge stays usable; it is also the browser's timeout. */
   AUTH_WEBAUTHN_CHALLENGE_SECONDS: z.coerce.number().int().min(30).max(600).default(300),
   /** Most passkeys one account may register (GetMe lists them all). */
