@@ -1,21 +1,51 @@
 // Validates rendered objects offline against the schemas of the API they are
 // for: Kubernetes' own kinds with `kubernetes-models` (the OpenAPI schemas of
 // Kubernetes 1.27, compiled to validators), the Prometheus Operator's kinds with
-// `@kubernetes-models/prometheus-operator` (its CRD schemas), and
-// CloudNativePG's with deploy/schemas/cloudnativepg.schema.json.
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import { Ajv } from "ajv";
+// `@kubernetes-models/prometheus-operator` (its CRD schemas), and CloudNativePG's
+// with the operator's own CRDs (cloudnativepg-crds.ts), for every pinned version.
+import { Ajv, type ValidateFunction } from "ajv";
 import type { KubernetesObject } from "./chart.ts";
+import { cloudNativePgSchemas, cloudNativePgVersions } from "./cloudnativepg-crds.ts";
 
 interface Model {
   validate(): void;
 }
 type ModelClass = new (data: unknown) => Model;
 
-const cloudNativePgSchema = JSON.parse(readFileSync(join(import.meta.dirname, "..", "schemas", "cloudnativepg.schema.json"), "utf8"));
-const ajv = new Ajv({ allErrors: true, strict: false });
-ajv.addSchema(cloudNativePgSchema, "cloudnativepg");
+/** Formats the CRDs name; their values are not checked (the chart writes none of these fields). */
+const ignoredFormats = ["int32", "int64", "date-time", "byte", "quantity", "duration"];
+let cloudNativePgValidators: Map<string, ValidateFunction> | undefined;
+
+/** One validator per operator version and kind, keyed "<version> <kind>"; compiled once, on first use. */
+function cloudNativePgValidatorsByKind(): Map<string, ValidateFunction> {
+  if (cloudNativePgValidators) return cloudNativePgValidators;
+  const ajv = new Ajv({ allErrors: true, strict: false });
+  for (const format of ignoredFormats) ajv.addFormat(format, true);
+  cloudNativePgValidators = new Map();
+  for (const version of cloudNativePgVersions) {
+    for (const [kind, schema] of Object.entries(cloudNativePgSchemas(version))) {
+      cloudNativePgValidators.set(`${version} ${kind}`, ajv.compile(schema));
+    }
+  }
+  return cloudNativePgValidators;
+}
+
+function validateCloudNativePg(object: KubernetesObject, where: string): string[] {
+  const validators = cloudNativePgValidatorsByKind();
+  const problems: string[] = [];
+  for (const version of cloudNativePgVersions) {
+    const validator = validators.get(`${version} ${object.kind}`);
+    if (!validator) return [`${where}: no CloudNativePG schema for kind ${object.kind}`];
+    if (!validator(object)) {
+      for (const error of validator.errors ?? []) {
+        problems.push(
+          `${where} (CloudNativePG ${version}): ${error.instancePath} ${error.message}${error.params.additionalProperty ? ` ${error.params.additionalProperty}` : ""}`,
+        );
+      }
+    }
+  }
+  return problems;
+}
 
 /** The module that holds a kind's model, by apiVersion. */
 function modelModule(object: KubernetesObject): string | undefined {
@@ -29,11 +59,7 @@ function modelModule(object: KubernetesObject): string | undefined {
 /** Problems of one object, empty when it is valid; an object of an unknown kind is a problem too. */
 export async function validateObject(object: KubernetesObject): Promise<string[]> {
   const where = `${object.kind}/${object.metadata?.name}`;
-  if (object.apiVersion === "postgresql.cnpg.io/v1") {
-    const validator = ajv.getSchema(`cloudnativepg#/definitions/${object.kind}`);
-    if (!validator) return [`${where}: no CloudNativePG schema for kind ${object.kind}`];
-    return validator(object) ? [] : (validator.errors ?? []).map((error) => `${where}: ${error.instancePath} ${error.message}`);
-  }
+  if (object.apiVersion === "postgresql.cnpg.io/v1") return validateCloudNativePg(object, where);
   const module = modelModule(object);
   if (!module) return [`${where}: no schema known for apiVersion ${object.apiVersion}`];
   let models: Record<string, ModelClass>;

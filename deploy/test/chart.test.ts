@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { Ajv } from "ajv";
 import { parse } from "yaml";
 import { chartDirectory, everyToggleOn, type KubernetesObject, renderChart } from "../src/chart.ts";
+import { cloudNativePgVersions } from "../src/cloudnativepg-crds.ts";
 import { staleK8sFiles } from "../src/render-k8s.ts";
 import { findHelm, kubernetesVersion } from "../src/tools.ts";
 import { validateObjects } from "../src/validate.ts";
@@ -114,8 +115,25 @@ describe("Helm chart", function () {
     (field(cluster, "spec") as Json).instancez = 3;
     const monitor = ofKind(broken, "ServiceMonitor")[0] as Json;
     ((field(monitor, "spec", "endpoints") as Json[])[0] as Json).honorLabels = "yes";
-    const problems = await validateObjects([deployment, cluster, monitor] as unknown as KubernetesObject[]);
-    assert.equal(problems.length, 3, problems.join("\n"));
+    const database = ofKind(broken, "Database")[0] as Json;
+    (field(database, "spec") as Json).ensure = "maybe";
+    const problems = await validateObjects([deployment, cluster, monitor, database] as unknown as KubernetesObject[]);
+    // CloudNativePG's objects are checked against each pinned operator version's CRD.
+    assert.equal(problems.length, 2 + 2 * cloudNativePgVersions.length, problems.join("\n"));
+    assert.match(
+      problems.join("\n"),
+      /Cluster\/trustmesh-postgres \(CloudNativePG v1\.25\.0\): \/spec must NOT have additional properties instancez/,
+    );
+    assert.match(problems.join("\n"), /Database\/.* \/spec\/ensure must be equal to one of the allowed values/);
+  });
+
+  it("validates CloudNativePG objects against the operator's own CRDs, fields the chart does not write included", async () => {
+    const cluster = structuredClone(ofKind(everything, "Cluster")[0]) as Json;
+    (field(cluster, "spec") as Json).postgresql = { parameters: { max_connections: "200" } };
+    (field(cluster, "spec") as Json).backup = { retentionPolicy: "30d" };
+    assert.deepEqual(await validateObjects([cluster as unknown as KubernetesObject]), []);
+    (field(cluster, "spec", "postgresql") as Json).parameters = { max_connections: 200 };
+    assert.equal((await validateObjects([cluster as unknown as KubernetesObject])).length, cloudNativePgVersions.length);
   });
 
   it("hardens every pod: non-root, no privilege escalation, no capabilities, read-only root, RuntimeDefault seccomp", () => {
