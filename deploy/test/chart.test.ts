@@ -251,6 +251,17 @@ describe("Helm chart", function () {
     }
   });
 
+  it("lets one service's image be pinned on its own, for its Deployment and its migration Job", () => {
+    const digest = `sha256:${"a".repeat(64)}`;
+    const objects = renderChart({ set: { "image.tag": "1.0.0", "services.ledger.image.digest": digest } });
+    const imageOf = (object: KubernetesObject) => (field(object, "spec", "template", "spec", "containers") as Json[])[0]?.image;
+    for (const object of [...ofKind(objects, "Deployment"), ...ofKind(objects, "Job")]) {
+      const service = component(object) === "migrate" ? object.metadata.labels?.["trustmesh.io/service"] : component(object);
+      const expected = service === "ledger" ? `ghcr.io/trustmesh/trustmesh@${digest}` : "ghcr.io/trustmesh/trustmesh:1.0.0";
+      assert.equal(imageOf(object), expected, `${object.kind}/${object.metadata.name}`);
+    }
+  });
+
   it("has a helm test pod that checks every service's gRPC health", () => {
     const pod = ofKind(defaults, "Pod")[0] as KubernetesObject;
     assert.equal(pod.metadata.annotations?.["helm.sh/hook"], "test");

@@ -7,11 +7,15 @@
 // marked setInProduction (a default fit only for a machine of one's own). Every
 // value the render shows passes the service's own schema, and a key read from a
 // Secret the chart renders exists in it. Each migration Job gets DATABASE_URL.
+// The Secret of service clients the chart reads (service-clients-secret.ts)
+// holds what auth and payments accept, and auth verifies payments' secret.
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { baseConfigShape, setInProduction } from "@trustmesh/runtime";
 import { everyToggleOn, type KubernetesObject, renderChart, repositoryRoot } from "../src/chart.ts";
+import { serviceClientsSecret } from "../src/service-clients-secret.ts";
+import { validateObjects } from "../src/validate.ts";
 
 const services = ["auth", "payments", "ledger", "credential", "health-processing", "face"];
 
@@ -203,6 +207,24 @@ describe("Helm chart and the services' config schemas", function () {
     assert.match(problems.join("\n"), /payments: DATABASE_URL is not set/);
     assert.match(problems.join("\n"), /payments: LEDGER_GRPC_URL=ledger:50051/);
     assert.match(problems.join("\n"), /FACE_KEK_RING reads key face-kek-rin/);
+  });
+
+  it("prints a service-clients Secret whose keys auth and payments accept, and whose secret auth verifies", async () => {
+    const secret = (await serviceClientsSecret("trustmesh")) as unknown as KubernetesObject;
+    assert.deepEqual(await validateObjects([secret]), []);
+    const deployments = everything.filter((object) => object.kind === "Deployment");
+    const problems = environmentProblems([...deployments, secret], shapes, { production: true });
+    // Both variables now resolve to the Secret's values, which pass auth's and payments' schemas.
+    assert.deepEqual(problems, []);
+    const data = secret.stringData as Record<string, string>;
+    const authModule = pathToFileURL(join(repositoryRoot, "services", "auth", "src", "service-clients.ts")).href;
+    const { serviceClientsSchema, verifyClientSecret } = (await import(authModule)) as {
+      serviceClientsSchema: VariableSchema & { parse(value: unknown): unknown };
+      verifyClientSecret(clients: unknown, clientId: string, secret: string): Promise<boolean>;
+    };
+    const clients = serviceClientsSchema.parse(JSON.parse(data["auth-service-clients"] as string));
+    assert.equal(await verifyClientSecret(clients, "payments", data["payments-client-secret"] as string), true);
+    assert.equal(await verifyClientSecret(clients, "payments", "not-the-secret"), false);
   });
 
   it("gives each migration Job its service's DATABASE_URL", () => {

@@ -82,11 +82,22 @@ Returns the callers of a service as a JSON list. Takes a service name.
 {{- toJson $callees -}}
 {{- end -}}
 
+{{/*
+A service's image: the top-level `image`, with the service's own `image` block
+(services.<name>.image) laid over it key by key, so one service can be pinned
+or rolled on its own. The migration Job uses its service's image. Takes (list $ name).
+*/}}
 {{- define "trustmesh.image" -}}
-{{- if .Values.image.digest -}}
-{{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
+{{- $root := index . 0 -}}
+{{- $own := dict -}}
+{{- with index $root.Values.services (index . 1) | default dict -}}
+{{- $own = .image | default dict -}}
+{{- end -}}
+{{- $image := mergeOverwrite (deepCopy $root.Values.image) (deepCopy $own) -}}
+{{- if $image.digest -}}
+{{- printf "%s@%s" $image.repository $image.digest -}}
 {{- else -}}
-{{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) -}}
+{{- printf "%s:%s" $image.repository ($image.tag | default $root.Chart.AppVersion) -}}
 {{- end -}}
 {{- end -}}
 
