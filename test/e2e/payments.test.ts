@@ -10,13 +10,19 @@
 // watch or list another's payment; a card number is found in no database, log
 // line or exported span. Every scenario ends with the ledger reconciling clean.
 import assert from "node:assert/strict";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { PaymentsService } from "@trustmesh/api";
 import {
   CryptoNetwork,
   type Payment,
   PaymentFailureReason,
   PaymentKind,
   PaymentRequestState,
+  PaymentRole,
   PaymentState,
   Priority,
 } from "@trustmesh/api/trustmesh/payments/v1/payments_pb.js";
@@ -96,7 +102,6 @@ describe("payments end to end: real auth, ledger and payments", function () {
         LOG_LEVEL: "debug",
         PAYMENTS_LIMITS: JSON.stringify(limits),
         PAYMENTS_WORKER_POLL_MS: "50",
-        PAYMENTS_WORKER_CONCURRENCY: "16",
         // A killed worker's lease lapses quickly, so the restarted one takes its jobs over.
         PAYMENTS_JOB_LEASE_MS: "2000",
         PAYMENTS_RETRY_BACKOFF_MS: "50",
@@ -115,10 +120,18 @@ describe("payments end to end: real auth, ledger and payments", function () {
   });
 
   afterEach(function () {
-    if (this.currentTest?.state === "failed") {
-      console.error(
-        `--- payments ---\n${platform.output("payments").slice(-8000)}\n--- ledger ---\n${platform.output("ledger").slice(-4000)}`,
-      );
+    if (this.currentTest?.state !== "failed") return;
+    // The lines that explain a failure: errors and warnings from any process, then the tail of payments' output.
+    for (const name of ["payments", "ledger", "auth"] as const) {
+      const lines = platform.output(name).split("\n");
+      const errors = lines.filter((line) => /"level":(40|50|60)\b|"level":"(warn|error|fatal)"/.test(line)).slice(-20);
+      console.error(`--- ${name}: last warnings and errors ---\n${errors.join("\n").slice(-12_000)}`);
+    }
+    // The whole output goes to files, for a closer look (CI can keep them).
+    for (const name of ["payments", "ledger", "auth"] as const) {
+      const path = join(tmpdir(), `trustmesh-payments-e2e-${name}.log`);
+      writeFileSync(path, platform.output(name));
+      console.error(`--- ${name}'s whole output: ${path}`);
     }
   });
 
@@ -136,7 +149,7 @@ describe("payments end to end: real auth, ledger and payments", function () {
 
   async function addCard(user: SignedInUser, number: string) {
     const { paymentMethod } = await user.payments.addPaymentMethod({
-      idempotencyKey: `card-${number}`,
+      idempotencyKey: `card-${crypto.randomUUID()}`,
       method: { case: "card", value: { number, expiryMonth: 12, expiryYear: 2099, securityCode: "737", cardholderName: "Test Holder" } },
     });
     assert.ok(paymentMethod);
@@ -397,6 +410,339 @@ describe("payments end to end: real auth, ledger and payments", function () {
     books.credit(carol, "EUR", 4_321n);
 
     await assertBalances([alice, bob, carol], books);
+    await assertLedgerClean();
+  });
+
+  /** Payments the sender started, as payments' own records hold them. */
+  async function paymentRecordsOf(sender: SignedInUser) {
+    const { rows } = await platform.paymentsDatabase.query<{ id: string; state: string; kind: string; amount: string; fee: string }>(
+      `SELECT id::text, state::text, kind::text, amount_minor::text AS amount, fee_minor::text AS fee
+         FROM payment WHERE sender_user_id = $1`,
+      [sender.userId],
+    );
+    return rows;
+  }
+
+  /** Waits until none of the sender's payments is still on its way. */
+  async function allSettled(sender: SignedInUser) {
+    await eventually(`every payment of ${sender.email} settled`, async () => {
+      const { rows } = await platform.paymentsDatabase.query<{ open: string }>(
+        "SELECT count(*)::text AS open FROM payment WHERE sender_user_id = $1 AND state IN ('CREATED', 'PROCESSING')",
+        [sender.userId],
+      );
+      return rows[0]?.open === "0";
+    });
+  }
+
+  /**
+   * Payments' records and the ledger's transactions tell the same story: every
+   * ledger transaction payments made names a payment payments knows; a
+   * completed transfer was reserved once and posted once; a failed one was
+   * never posted and holds no reservation. The ledger's unique idempotency
+   * index would refuse a second transaction under the same key, so "once" is
+   * also "the key was effective once".
+   */
+  async function assertRecordsMatchLedger(records: Awaited<ReturnType<typeof paymentRecordsOf>>) {
+    const { rows } = await platform.ledgerDatabase.query<{ key: string; kind: string; open: boolean }>(
+      `SELECT t.idempotency_key AS key, t.kind::text AS kind, o.transaction_id IS NOT NULL AS open
+         FROM ledger_transaction t LEFT JOIN open_pending o ON o.transaction_id = t.id
+        WHERE t.idempotency_key LIKE 'payment:%'`,
+    );
+    const steps = new Map<string, { step: string; kind: string; open: boolean }[]>();
+    for (const row of rows) {
+      const [, paymentId, step] = row.key.split(":");
+      steps.set(paymentId as string, [...(steps.get(paymentId as string) ?? []), { step: step as string, kind: row.kind, open: row.open }]);
+    }
+    const { rows: known } = await platform.paymentsDatabase.query<{ id: string }>("SELECT id::text FROM payment");
+    const knownIds = new Set(known.map((row) => row.id));
+    for (const paymentId of steps.keys())
+      assert.ok(knownIds.has(paymentId), `ledger transactions for payment ${paymentId}, unknown to payments`);
+    for (const record of records) {
+      const of = steps.get(record.id) ?? [];
+      const count = (step: string) => of.filter((found) => found.step === step).length;
+      assert.ok(count("reserve") <= 1 && count("post") <= 1 && count("void") <= 1, `${record.id}: ${JSON.stringify(of)}`);
+      assert.ok(!of.some((found) => found.open), `${record.id} holds no open reservation`);
+      if (record.state === "COMPLETED") {
+        assert.deepEqual(of.map((found) => `${found.step}:${found.kind}`).sort(), ["post:POST_PENDING", "reserve:PENDING"], record.id);
+      } else {
+        assert.equal(record.state, "FAILED", record.id);
+        assert.equal(count("post"), 0, `failed payment ${record.id} was never posted`);
+      }
+    }
+  }
+
+  it("500 concurrent sends with duplicates: no double spend, no limit exceeded, each idempotency key effective once", async () => {
+    const stamp = Date.now();
+    // Two senders race at once: one bound by its daily limit, one by its balance.
+    const limited = await platform.signUp(`limited-${stamp}@example.com`);
+    const broke = await platform.signUp(`broke-${stamp}@example.com`);
+    const payee = await platform.signUp(`payee-${stamp}@example.com`);
+    const fee = await quote(limited, PaymentKind.TRANSFER, "USD", raceSendMinor, Priority.EXPRESS);
+    const sendsThatFit = raceDailyLimitMinor / raceSendMinor;
+    const brokeAffords = 100n;
+    const funding = new Map([
+      [limited, 400_000n],
+      [broke, brokeAffords * (raceSendMinor + fee)],
+    ]);
+    for (const [sender, amountMinor] of funding) {
+      const funded = await deposit(sender, await addCard(sender, cards.succeed), "USD", amountMinor);
+      assert.equal(PaymentState[funded.state], "COMPLETED");
+      books.credit(sender, "USD", amountMinor);
+    }
+
+    const sendCount = 500;
+    const busyRetriesMax = 20;
+    let busyAnswers = 0;
+    const race = async (sender: SignedInUser) => {
+      // Every fifth key is sent twice at the same moment, as by a client retrying a call whose answer it lost.
+      const keys = Array.from({ length: sendCount }, (_, index) => `race-${index}`).flatMap((key, index) =>
+        index % 5 === 0 ? [key, key] : [key],
+      );
+      const outcomes = await Promise.all(
+        keys.map(async (key) => {
+          // A busy answer (UNAVAILABLE: no database connection came free; DEADLINE_EXCEEDED: the call waited
+          // its whole deadline) is retried with the same key, as a client would, a bounded number of times.
+          for (let attempt = 1; ; attempt++) {
+            try {
+              const { payment, replayed } = await sender.payments.sendPayment({
+                idempotencyKey: key,
+                recipient: { address: { case: "userId", value: payee.userId } },
+                amount: { currency: "USD", amountMinor: String(raceSendMinor) },
+                priority: Priority.EXPRESS,
+              });
+              return { key, paymentId: payment?.id ?? "", replayed };
+            } catch (error) {
+              assert.ok(error instanceof ConnectError, String(error));
+              if ((error.code === Code.Unavailable || error.code === Code.DeadlineExceeded) && attempt < busyRetriesMax) {
+                busyAnswers++;
+                await new Promise((resolve) => setTimeout(resolve, 100 + Math.random() * 400));
+                continue;
+              }
+              return { key, code: error.code, message: error.message };
+            }
+          }
+        }),
+      );
+      return outcomes;
+    };
+    const [limitedOutcomes, brokeOutcomes] = await Promise.all([race(limited), race(broke)]);
+    console.log(`      (${limitedOutcomes.length + brokeOutcomes.length} calls; ${busyAnswers} answered busy and were retried)`);
+
+    for (const [sender, outcomes] of [
+      [limited, limitedOutcomes],
+      [broke, brokeOutcomes],
+    ] as const) {
+      // Each key answered with one payment (a duplicate replays it) or was refused by the limit.
+      const byKey = new Map<string, typeof outcomes>();
+      for (const outcome of outcomes) byKey.set(outcome.key, [...(byKey.get(outcome.key) ?? []), outcome]);
+      const accepted = new Set<string>();
+      for (const [key, answers] of byKey) {
+        const ids = new Set(answers.flatMap((answer) => ("paymentId" in answer ? [answer.paymentId] : [])));
+        assert.ok(ids.size <= 1, `${key} created ${ids.size} payments`);
+        for (const answer of answers) {
+          if ("code" in answer) assert.equal(Code[answer.code as Code], "ResourceExhausted", answer.message);
+        }
+        // At most one answer says it created the payment (its answer may have been lost to a deadline); the rest replayed it.
+        const fresh = answers.filter((answer) => "replayed" in answer && !answer.replayed);
+        assert.ok(fresh.length <= 1, `${key}: ${fresh.length} answers claim to have created its payment`);
+        if (ids.size === 1) accepted.add([...ids][0] as string);
+      }
+      // The limit lets exactly as many through as fit, however the race went.
+      assert.equal(BigInt(accepted.size), sendsThatFit, `${sender.email}: accepted sends`);
+      await allSettled(sender);
+      const records = (await paymentRecordsOf(sender)).filter((record) => record.kind === "TRANSFER");
+      assert.deepEqual(new Set(records.map((record) => record.id)), accepted, "payments holds exactly the accepted payments");
+      await assertRecordsMatchLedger(records);
+      const completed = records.filter((record) => record.state === "COMPLETED");
+      const expectedCompleted = sender === broke ? brokeAffords : sendsThatFit;
+      assert.equal(BigInt(completed.length), expectedCompleted, `${sender.email}: completed sends`);
+      for (const record of records.filter((found) => found.state === "FAILED")) {
+        const { payment } = await sender.payments.getPayment({ paymentId: record.id });
+        assert.equal(PaymentFailureReason[payment?.failureReason ?? 0], "INSUFFICIENT_FUNDS");
+      }
+      books.credit(sender, "USD", -BigInt(completed.length) * (raceSendMinor + fee));
+      books.credit(payee, "USD", BigInt(completed.length) * raceSendMinor);
+      books.fee("USD", BigInt(completed.length) * fee);
+
+      // GetLimits counts what completed (failed sends give their amount back) and agrees with the ledger.
+      const { limits: shown } = await sender.payments.getLimits({ currency: "USD" });
+      const usd = shown.find((line) => line.currency === "USD");
+      assert.ok(usd?.daily?.used && usd.daily.remaining && usd.daily.limit);
+      assert.equal(BigInt(usd.daily.limit.amountMinor), raceDailyLimitMinor);
+      assert.equal(BigInt(usd.daily.used.amountMinor), BigInt(completed.length) * raceSendMinor);
+      assert.ok(BigInt(usd.daily.used.amountMinor) <= raceDailyLimitMinor, "no limit exceeded");
+      assert.equal(BigInt(usd.daily.remaining.amountMinor), raceDailyLimitMinor - BigInt(usd.daily.used.amountMinor));
+      const spent = (funding.get(sender) ?? 0n) - (await postedBalance(sender, "USD"));
+      assert.equal(
+        spent,
+        BigInt(usd.daily.used.amountMinor) + BigInt(completed.length) * fee,
+        "the ledger spent what GetLimits counts, plus fees",
+      );
+    }
+    assert.equal(await postedBalance(broke, "USD"), 0n, "the balance-bound sender spent everything and not a unit more");
+    await assertBalances([limited, broke, payee], books);
+    await assertLedgerClean();
+  });
+
+  it("loses and doubles nothing when the payments process is SIGKILLed mid-load and restarted on the same database", async () => {
+    const stamp = Date.now();
+    const sender = await platform.signUp(`crash-sender-${stamp}@example.com`);
+    const payee = await platform.signUp(`crash-payee-${stamp}@example.com`);
+    const funding = 200_000n;
+    const funded = await deposit(sender, await addCard(sender, cards.succeed), "USD", funding);
+    assert.equal(PaymentState[funded.state], "COMPLETED");
+    books.credit(sender, "USD", funding);
+
+    // A client that retries a send with the same key while the service is unreachable, as real clients do.
+    const transient = new Set([Code.Unavailable, Code.Unknown, Code.Internal, Code.Canceled, Code.DeadlineExceeded, Code.Aborted]);
+    const send = async (index: number): Promise<string> => {
+      for (let attempt = 0; attempt < 300; attempt++) {
+        try {
+          const { payment } = await sender.payments.sendPayment(
+            {
+              idempotencyKey: `crash-${index}`,
+              recipient: { address: { case: "userId", value: payee.userId } },
+              amount: { currency: "USD", amountMinor: String(100 + index) },
+              priority: Priority.EXPRESS,
+            },
+            { timeoutMs: 5000 },
+          );
+          return payment?.id ?? "";
+        } catch (error) {
+          if (!(error instanceof ConnectError) || !transient.has(error.code)) throw error;
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      }
+      throw new Error(`send ${index} never got through`);
+    };
+    const total = 300;
+    const answered = new Map<number, string>();
+    let crash: Promise<void> | undefined;
+    let openAtKill = -1;
+    const queue = Array.from({ length: total }, (_, index) => index);
+    await Promise.all(
+      Array.from({ length: 12 }, async () => {
+        for (let index = queue.shift(); index !== undefined; index = queue.shift()) {
+          answered.set(index, await send(index));
+          if (!crash && answered.size >= 100) {
+            crash = (async () => {
+              const { rows } = await platform.paymentsDatabase.query<{ open: string }>(
+                "SELECT count(*)::text AS open FROM payment WHERE sender_user_id = $1 AND state IN ('CREATED', 'PROCESSING')",
+                [sender.userId],
+              );
+              openAtKill = Number(rows[0]?.open);
+              await platform.services.kill("payments", "SIGKILL");
+              await platform.services.restart("payments");
+            })();
+          }
+        }
+      }),
+    );
+    await crash;
+    assert.ok(crash, "the process was killed mid-run");
+    console.log(`      (payments in flight when SIGKILLed: ${openAtKill})`);
+
+    await allSettled(sender);
+    const records = (await paymentRecordsOf(sender)).filter((record) => record.kind === "TRANSFER");
+    // Every key got one payment, the one its answer named, and payments holds no other.
+    assert.equal(answered.size, total);
+    assert.equal(new Set(answered.values()).size, total, "one payment per idempotency key");
+    assert.deepEqual(new Set(records.map((record) => record.id)), new Set(answered.values()), "no accepted payment lost, none extra");
+    for (const record of records) assert.ok(["COMPLETED", "FAILED"].includes(record.state), `${record.id} is ${record.state}`);
+    await assertRecordsMatchLedger(records);
+    const completed = records.filter((record) => record.state === "COMPLETED");
+    const spent = completed.reduce((sum, record) => sum + BigInt(record.amount) + BigInt(record.fee), 0n);
+    const received = completed.reduce((sum, record) => sum + BigInt(record.amount), 0n);
+    books.credit(sender, "USD", -spent);
+    books.credit(payee, "USD", received);
+    books.fee("USD", spent - received);
+    await assertBalances([sender, payee], books);
+    await assertLedgerClean();
+  });
+
+  it("keeps a user's payments from other users (right codes), and a card number out of databases, logs and traces", async () => {
+    const mallory = await platform.signUp(`mallory-${Date.now()}@example.com`);
+    const target = refundedTransfer;
+    assert.ok(target, "the first scenario's transfer");
+    const denied = isCode(Code.PermissionDenied);
+    // A stranger gets PERMISSION_DENIED, the same as for an id that does not exist, so ids cannot be probed.
+    await assert.rejects(mallory.payments.getPayment({ paymentId: target.id }), denied);
+    await assert.rejects(mallory.payments.getPayment({ paymentId: crypto.randomUUID() }), denied);
+    await assert.rejects(mallory.payments.refundPayment({ idempotencyKey: "steal", paymentId: target.id }), denied);
+    await assert.rejects(mallory.payments.receivePayment({ idempotencyKey: "steal-claim", paymentId: target.id }), denied);
+    await assert.rejects(
+      (async () => {
+        for await (const _ of mallory.payments.watchPayment({ paymentId: target.id })) assert.fail("a stranger saw a state change");
+      })(),
+      denied,
+    );
+    for (const role of [PaymentRole.UNSPECIFIED, PaymentRole.SENDER, PaymentRole.RECIPIENT]) {
+      const { payments } = await mallory.payments.listPayments({ role, pageSize: 100 });
+      assert.deepEqual(payments, [], "a stranger lists nothing of others");
+    }
+    // No token at all: UNAUTHENTICATED; a bad id: INVALID_ARGUMENT naming the field.
+    const anonymous = createClient(PaymentsService, createGrpcTransport({ baseUrl: platform.services.services.payments?.grpcUrl ?? "" }));
+    await assert.rejects(anonymous.getPayment({ paymentId: target.id }), isCode(Code.Unauthenticated));
+    await assert.rejects(mallory.payments.getPayment({ paymentId: "not-a-uuid" }), (error: unknown) => {
+      return isCode(Code.InvalidArgument)(error) && /payment_id/.test((error as ConnectError).message);
+    });
+    // The ledger keeps the same line: mallory cannot read alice's wallet.
+    const aliceWallet = (await walletsOf(alice)).get("USD");
+    assert.ok(aliceWallet);
+    await assert.rejects(mallory.ledger.getBalance({ accountId: aliceWallet.id }), denied);
+    await assert.rejects(mallory.ledger.listAccounts({ ownerId: alice.userId }), denied);
+    // The parties themselves do see it: the sender lists it, the recipient watches it.
+    const { payments: alicesSent } = await alice.payments.listPayments({ role: PaymentRole.SENDER, pageSize: 100 });
+    assert.ok(alicesSent.some((payment) => payment.id === target.id));
+    for await (const update of bob.payments.watchPayment({ paymentId: target.id })) {
+      assert.equal(PaymentState[update.payment?.state ?? 0], "PARTIALLY_REFUNDED");
+      break;
+    }
+
+    // A card goes in (and, refused, with spaces and with a wrong check digit) and pays a deposit.
+    const spaced = cards.privacy.replace(/(\d{4})(?=\d)/g, "$1 ");
+    const wrongDigit = `${cards.privacy.slice(0, -1)}${(Number(cards.privacy.at(-1)) + 1) % 10}`;
+    for (const number of [spaced, wrongDigit]) {
+      await assert.rejects(
+        mallory.payments.addPaymentMethod({
+          idempotencyKey: `bad-card-${number.length}`,
+          method: { case: "card", value: { number, expiryMonth: 12, expiryYear: 2099, securityCode: "737" } },
+        }),
+        (error: unknown) => isCode(Code.InvalidArgument)(error) && !(error as ConnectError).message.includes(number.slice(4)),
+      );
+    }
+    const privacyCard = await addCard(mallory, cards.privacy);
+    const deposited = await deposit(mallory, privacyCard, "USD", 1_000n);
+    assert.equal(PaymentState[deposited.state], "COMPLETED");
+    books.credit(mallory, "USD", 1_000n);
+    const { paymentMethods } = await mallory.payments.listPaymentMethods({ pageSize: 10 });
+    const shown = paymentMethods.find((method) => method.id === privacyCard);
+    assert.equal(shown?.details.case, "card");
+    assert.equal(shown.details.value.last4, cards.privacy.slice(-4));
+
+    // Everything the platform wrote down: both databases, every process's output, every span exported.
+    await platform.receiver.waitFor(
+      (spans) =>
+        spans.some((span) => span.serviceName === "payments" && span.name === "trustmesh.payments.v1.PaymentsService/AddPaymentMethod") &&
+        spans.some((span) => span.serviceName === "payments" && span.name === "trustmesh.payments.v1.PaymentsService/Deposit"),
+    );
+    const paymentsDump = await dumpDatabase(platform.databaseUrls.payments, platform.paymentsDatabase);
+    const ledgerDump = await dumpDatabase(platform.databaseUrls.ledger, platform.ledgerDatabase);
+    const logs = ["auth", "ledger", "payments"].map((name) => platform.output(name as "auth" | "ledger" | "payments")).join("\n");
+    const traces = JSON.stringify(platform.receiver.spans());
+    // The searches reach what they should: the card's last four in payments' tables, the deposit in the ledger's,
+    // debug lines of the card's RPC in the logs, its spans in the traces.
+    assert.ok(paymentsDump.includes(cards.privacy.slice(-4)), "payments' dump holds the card's last four");
+    assert.ok(ledgerDump.includes(deposited.id), "the ledger's dump holds the deposit");
+    assert.ok(logs.includes("AddPaymentMethod"), "the logs cover the card's RPC");
+    assert.ok(traces.includes("AddPaymentMethod"), "the traces cover the card's RPC");
+    const haystacks = { "payments database": paymentsDump, "ledger database": ledgerDump, logs, traces };
+    for (const number of Object.values(cards)) {
+      for (const form of [number, number.replace(/(\d{4})(?=\d)/g, "$1 "), number.replace(/(\d{4})(?=\d)/g, "$1-")]) {
+        for (const [where, text] of Object.entries(haystacks)) assert.ok(!text.includes(form), `${form} appears in the ${where}`);
+      }
+    }
+    await assertBalances([alice, bob, mallory], books);
     await assertLedgerClean();
   });
 });
