@@ -640,6 +640,7 @@ describe("payments end to end: real auth, ledger and payments", function () {
     );
     await crash;
     assert.ok(crash, "the process was killed mid-run");
+    assert.ok(openAtKill > 0, "payments were in flight when the process was killed");
     console.log(`      (payments in flight when SIGKILLed: ${openAtKill})`);
 
     await allSettled(sender);
