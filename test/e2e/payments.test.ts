@@ -124,7 +124,7 @@ describe("payments end to end: real auth, ledger and payments", function () {
 
   afterEach(function () {
     if (this.currentTest?.state !== "failed") return;
-    // The lines that explain a failure: errors and warnings from any process, then the tail of payments' output.
+    // The lines that explain a failure: each process's last warnings and errors here, its whole output in a file.
     for (const name of ["payments", "ledger", "auth"] as const) {
       const lines = platform.output(name).split("\n");
       const errors = lines.filter((line) => /"level":(40|50|60)\b|"level":"(warn|error|fatal)"/.test(line)).slice(-20);
@@ -774,7 +774,8 @@ describe("payments end to end: real auth, ledger and payments", function () {
     );
     const paymentsDump = await dumpDatabase(platform.databaseUrls.payments, platform.paymentsDatabase);
     const ledgerDump = await dumpDatabase(platform.databaseUrls.ledger, platform.ledgerDatabase);
-    const logs = ["auth", "ledger", "payments"].map((name) => platform.output(name as "auth" | "ledger" | "payments")).join("\n");
+    const logs = (["auth", "ledger", "payments"] as const).map((name) => platform.output(name)).join("\n");
+    assert.equal(platform.outputTruncated(), false, "every line the processes printed was kept for the search");
     const traces = JSON.stringify(platform.receiver.spans());
     // The searches reach what they should: the card's last four in payments' tables, the deposit in the ledger's,
     // debug lines of the card's RPC in the logs, its spans in the traces.

@@ -24,27 +24,22 @@ import {
 } from "@trustmesh/testkit";
 import { Redis } from "ioredis";
 import pg from "pg";
+import { eventually as waitFor } from "./eventually.ts";
 
 const run = promisify(execFile);
 
 /** How long a test waits for something done in the background (a code, a payment settling). */
 export const backgroundWaitMs = 60_000;
 
-export async function eventually<T>(
-  what: string,
-  probe: () => Promise<T | undefined | null | false>,
-  waitMs = backgroundWaitMs,
-): Promise<T> {
-  const giveUpAt = Date.now() + waitMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== null && value !== false) return value;
-    if (Date.now() > giveUpAt) throw new Error(`${what} did not happen within ${waitMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+/** Polls until probe returns a value, for at most waitMs (backgroundWaitMs unless told). */
+export function eventually<T>(what: string, probe: () => Promise<T | undefined | null | false>, waitMs = backgroundWaitMs): Promise<T> {
+  return waitFor(what, probe, waitMs);
 }
 
 const password = "correct horse battery staple";
+
+/** Output kept per process; a debug-level run of the payments scenarios prints a few megabytes. */
+const outputCharsMax = 64 * 1024 * 1024;
 
 /** A person signed in through auth, with clients that carry their access token. */
 export interface SignedInUser {
@@ -61,6 +56,8 @@ export interface PaymentsPlatform {
   auth: Client<typeof AuthService>;
   /** Everything each process printed, not just the tail startServices keeps. */
   output(name: "auth" | "ledger" | "payments"): string;
+  /** Whether a process printed more than outputCharsMax and later lines were dropped. */
+  outputTruncated(): boolean;
   paymentsDatabase: pg.Pool;
   ledgerDatabase: pg.Pool;
   /** Connection URLs, for pg_dump. */
@@ -94,6 +91,8 @@ export async function startPaymentsPlatform(options: PaymentsPlatformOptions): P
   ]);
   const databaseUrls: Record<string, string> = {};
   const outputs = { auth: [] as string[], ledger: [] as string[], payments: [] as string[] };
+  const outputChars = { auth: 0, ledger: 0, payments: 0 };
+  let truncated = false;
   let services: RunningServices;
   try {
     services = await startServices({
@@ -110,7 +109,13 @@ export async function startPaymentsPlatform(options: PaymentsPlatformOptions): P
         ...options.env,
       },
       onOutput: (name, line) => {
-        if (name === "auth" || name === "ledger" || name === "payments") outputs[name].push(line);
+        if (name !== "auth" && name !== "ledger" && name !== "payments") return;
+        if (outputChars[name] + line.length > outputCharsMax) {
+          truncated = true;
+          return;
+        }
+        outputChars[name] += line.length;
+        outputs[name].push(line);
       },
     });
   } catch (error) {
@@ -163,6 +168,7 @@ export async function startPaymentsPlatform(options: PaymentsPlatformOptions): P
     receiver,
     auth,
     output: (name) => outputs[name].join("\n"),
+    outputTruncated: () => truncated,
     paymentsDatabase,
     ledgerDatabase,
     databaseUrls: { payments: databaseUrls.payments as string, ledger: databaseUrls.ledger as string },
