@@ -279,6 +279,12 @@ describe("payments end to end: real auth, ledger and payments", function () {
       });
       assert.ok(payment);
       assert.equal(BigInt(payment.fee?.amountMinor ?? "-1"), fee, `${currency} fee as quoted`);
+      if (currency === "USDC") {
+        // Watched from the start: the stream shows the payment until it completes, then ends by itself.
+        const seen: PaymentState[] = [];
+        for await (const update of alice.payments.watchPayment({ paymentId: payment.id })) seen.push(update.payment?.state ?? 0);
+        assert.equal(PaymentState[seen.at(-1) ?? 0], "COMPLETED", `states seen: ${seen.map((state) => PaymentState[state])}`);
+      }
       const done = await settled(alice, payment.id);
       assert.equal(PaymentState[done.state], "COMPLETED", `${currency} send: ${done.failureMessage}`);
       assert.equal(done.recipientUserId, bob.userId);
