@@ -220,7 +220,9 @@ describe("payments end to end: real auth, ledger and payments", function () {
   it("moves money in every currency through deposits, sends, requests, refunds and a claim, to the minor unit", async () => {
     const stamp = Date.now();
     alice = await platform.signUp(`alice-${stamp}@example.com`);
-    bob = await platform.signUp(`bob-${stamp}@example.com`);
+    // Bob also verifies a phone number, so money can find him by it.
+    const bobPhone = `+49151${String(stamp).slice(-8)}`;
+    bob = await platform.signUp(`bob-${stamp}@example.com`, bobPhone);
 
     // Deposits through the sandbox rail: a card for USD and EUR (express, so a deposit fee lands too),
     // an Ethereum wallet for ETH, USDC and EURC, a Bitcoin wallet for BTC.
@@ -258,7 +260,12 @@ describe("payments end to end: real auth, ledger and payments", function () {
     );
     await assertBalances([alice], books);
 
-    // One send in each currency, by email, with the fee QuoteFee announced.
+    // One send in each currency, to bob by email, phone or user id in turn, with the fee QuoteFee announced.
+    const addresses = [
+      { case: "email" as const, value: bob.email },
+      { case: "phone" as const, value: bobPhone },
+      { case: "userId" as const, value: bob.userId },
+    ];
     const sends: [Currency, bigint, Priority][] = [
       ["USD", 12_345n, Priority.EXPRESS],
       ["EUR", 54_321n, Priority.INSTANT],
@@ -268,11 +275,11 @@ describe("payments end to end: real auth, ledger and payments", function () {
       ["ETH", ethAboveTwoToThe64 + 123n, Priority.EXPRESS],
     ];
     const sent = new Map<Currency, Payment>();
-    for (const [currency, amountMinor, priority] of sends) {
+    for (const [index, [currency, amountMinor, priority]] of sends.entries()) {
       const fee = await quote(alice, PaymentKind.TRANSFER, currency, amountMinor, priority);
       const { payment } = await alice.payments.sendPayment({
         idempotencyKey: `send-${currency}`,
-        recipient: { address: { case: "email", value: bob.email } },
+        recipient: { address: addresses[index % addresses.length] as (typeof addresses)[number] },
         amount: { currency, amountMinor: String(amountMinor) },
         priority,
         memo: `${currency} for bob`,

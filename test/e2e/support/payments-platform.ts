@@ -62,8 +62,8 @@ export interface PaymentsPlatform {
   ledgerDatabase: pg.Pool;
   /** Connection URLs, for pg_dump. */
   databaseUrls: { payments: string; ledger: string };
-  /** Signs up with an email, enters the code auth sent, and signs in. */
-  signUp(email: string): Promise<SignedInUser>;
+  /** Signs up with an email (and a phone number, if given), enters the codes auth sent, and signs in. */
+  signUp(email: string, phoneNumber?: string): Promise<SignedInUser>;
   /** Signs in an account that exists and has its email verified. */
   signIn(email: string): Promise<SignedInUser>;
   /** A signed-in user whose account auth's database marks admin, as an operator would. */
@@ -157,9 +157,10 @@ export async function startPaymentsPlatform(options: PaymentsPlatformOptions): P
       ledger: createClient(LedgerService, createGrpcTransport({ baseUrl: address("ledger"), interceptors })),
     };
   };
-  const signUp = async (email: string): Promise<SignedInUser> => {
-    await auth.signUp({ email, password, idempotencyKey: `sign-up-${crypto.randomUUID()}` });
+  const signUp = async (email: string, phoneNumber?: string): Promise<SignedInUser> => {
+    await auth.signUp({ email, ...(phoneNumber ? { phoneNumber } : {}), password, idempotencyKey: `sign-up-${crypto.randomUUID()}` });
     await auth.completeEmailVerification({ email, code: await codeFor(email) });
+    if (phoneNumber) await auth.completePhoneVerification({ phoneNumber, code: await codeFor(phoneNumber) });
     return signIn(email);
   };
 
