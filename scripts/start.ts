@@ -14,6 +14,7 @@ import {
   randomKeyEncryptionKeys,
   type ServiceClientCredentials,
   type ServiceName,
+  serviceClientScopes,
   startPostgres,
   startRedis,
   startServices,
@@ -85,7 +86,7 @@ function localKeyEncryptionKeys(): { ring: string; activeId: string } {
  * kept in .data/local-service-clients.json: one secret per service (payments
  * uses its own; the others' serve grpcurl) and auth's AUTH_SERVICE_CLIENTS,
  * which holds only their argon2id hashes. The scopes come from testkit's
- * serviceClientScopes, the same table the tests use. AUTH_SERVICE_CLIENTS and
+ * serviceClientScopes, the same table the tests use, applied afresh at every start. AUTH_SERVICE_CLIENTS and
  * PAYMENTS_SERVICE_CLIENT_SECRET from the environment win over the file.
  */
 async function localServiceClients(): Promise<ServiceClientCredentials> {
@@ -98,8 +99,21 @@ async function localServiceClients(): Promise<ServiceClientCredentials> {
   }
   return {
     secrets: { ...credentials.secrets, payments: process.env.PAYMENTS_SERVICE_CLIENT_SECRET ?? credentials.secrets.payments },
-    authServiceClients: process.env.AUTH_SERVICE_CLIENTS ?? credentials.authServiceClients,
+    authServiceClients: process.env.AUTH_SERVICE_CLIENTS ?? withCurrentScopes(credentials.authServiceClients),
   };
+}
+
+/**
+ * The file keeps secrets and their hashes between runs, but the scopes are
+ * today's table's: otherwise a file written before a change of
+ * serviceClientScopes (a narrowed or a new grant) would keep the old scopes forever.
+ */
+function withCurrentScopes(authServiceClients: string): string {
+  const clients = JSON.parse(authServiceClients) as Record<string, { secretHash: string; scopes: readonly string[] }>;
+  for (const [name, client] of Object.entries(clients)) {
+    if (Object.hasOwn(serviceClientScopes, name)) client.scopes = serviceClientScopes[name as ServiceName];
+  }
+  return JSON.stringify(clients);
 }
 
 async function main(): Promise<void> {

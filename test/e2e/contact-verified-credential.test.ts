@@ -26,19 +26,11 @@ import {
 import { type PostgresServer, type RedisServer, type RunningServices, startPostgres, startRedis, startServices } from "@trustmesh/testkit";
 import { Redis } from "ioredis";
 import pg from "pg";
+import { eventually as waitFor } from "./support/eventually.ts";
 
 /** How long a test waits for something auth does in the background (a message, a delivery). */
 const backgroundWaitMs = 30_000;
-
-async function eventually<T>(what: string, probe: () => Promise<T | undefined | null | false>): Promise<T> {
-  const giveUpAt = Date.now() + backgroundWaitMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== null && value !== false) return value;
-    if (Date.now() > giveUpAt) throw new Error(`${what} did not happen within ${backgroundWaitMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+const eventually = <T>(what: string, probe: () => Promise<T | undefined | null | false>) => waitFor(what, probe, backgroundWaitMs);
 
 const bearer = (token: string) => ({ headers: { authorization: `Bearer ${token}` } });
 const password = "correct horse battery staple";

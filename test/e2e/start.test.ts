@@ -1,18 +1,19 @@
 // Goal: `npm start`'s script brings up the whole platform on its own — local
 // PostgreSQL and Redis, six services answering gRPC health SERVING to plain
 // @grpc/grpc-js, auth working with its development defaults (sign-up through the
-// development outbox, service tokens for the generated client secrets) — and
+// development outbox, service tokens for the client secrets kept in the data
+// folder, with today's scopes even when the kept file names older ones) — and
 // Ctrl-C (SIGINT) stops every process it started, exiting cleanly, with nothing
 // left listening.
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
+import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import * as net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AuthService, trustmeshServices } from "@trustmesh/api";
 import { Health, HealthCheckResponse_ServingStatus } from "@trustmesh/api/grpc/health/v1/health_pb.js";
-import { allServiceNames } from "@trustmesh/testkit";
+import { allServiceNames, createServiceClientCredentials, serviceClientScopes } from "@trustmesh/testkit";
 import { createGrpcJsClient, grpcJsUnary } from "@trustmesh/testkit/grpc-js";
 
 const repoRoot = join(import.meta.dirname, "..", "..");
@@ -49,6 +50,12 @@ describe("npm start", function () {
     dataDir = await mkdtemp(join(tmpdir(), "trustmesh-start-"));
     // As root, PostgreSQL runs as the postgres user, who must be able to enter the folder.
     await chmod(dataDir, 0o755);
+    // Client credentials kept from an earlier run, when payments' scopes were still broad:
+    // npm start keeps the secrets but must hand auth today's scopes.
+    const kept = await createServiceClientCredentials(allServiceNames);
+    const clients = JSON.parse(kept.authServiceClients) as Record<string, { scopes: string[] }>;
+    (clients.payments as { scopes: string[] }).scopes = ["trustmesh.ledger.v1.LedgerService/*", "trustmesh.auth.v1.AuthService/*"];
+    await writeFile(join(dataDir, "local-service-clients.json"), JSON.stringify({ ...kept, authServiceClients: JSON.stringify(clients) }));
   });
 
   after(async () => {
@@ -115,7 +122,10 @@ describe("npm start", function () {
         clientSecret: secrets.payments as string,
         audience: "ledger",
       });
-      assert.deepEqual(issued.scopes, ["trustmesh.ledger.v1.LedgerService/*"]);
+      // The scopes are testkit's table for payments: the ledger methods it calls, and no others.
+      const ledgerScopes = serviceClientScopes.payments.filter((scope) => scope.startsWith("trustmesh.ledger.v1.LedgerService/"));
+      assert.ok(ledgerScopes.includes("trustmesh.ledger.v1.LedgerService/PostTransaction"));
+      assert.deepEqual(issued.scopes, ledgerScopes);
     } finally {
       auth.close();
     }

@@ -16,14 +16,25 @@ const everyService = [
 ].map((name) => `trustmesh.${name}/*`);
 
 /**
+ * The ledger methods payments calls (services/payments/src/ledger/grpc-ledger-gateway.ts),
+ * and no others: a stolen payments token cannot list every account or post a batch.
+ * The payments end-to-end test (test/e2e/payments.test.ts) proves the list is enough.
+ */
+const paymentsLedgerMethods = ["CreateAccount", "GetAccount", "GetBalance", "PostTransaction", "PostPending", "VoidPending"];
+
+/**
  * The methods each service's client may call. payments gets exactly what it
- * needs (the ledger, and auth's ResolveContact to find a recipient); the
- * others call no service yet and keep every scope, so a developer can use
- * their secret with grpcurl. The RPC rules still decide what each may call.
+ * needs (the ledger methods above, and auth's ResolveContact to find a
+ * recipient); the others call no service yet and keep every scope, so a
+ * developer can use their secret with grpcurl. The RPC rules still decide what
+ * each may call.
  */
 export const serviceClientScopes: Readonly<Record<ServiceName, readonly string[]>> = {
   auth: everyService,
-  payments: ["trustmesh.ledger.v1.LedgerService/*", "trustmesh.auth.v1.AuthService/ResolveContact"],
+  payments: [
+    ...paymentsLedgerMethods.map((method) => `trustmesh.ledger.v1.LedgerService/${method}`),
+    "trustmesh.auth.v1.AuthService/ResolveContact",
+  ],
   ledger: everyService,
   credential: everyService,
   "health-processing": everyService,

@@ -33,6 +33,8 @@ export interface RunningServices {
   logsOf(name: ServiceName): string;
   /** Stops one service (SIGTERM, then SIGKILL after the grace period) and starts it again on the same ports, database and environment. */
   restart(name: ServiceName): Promise<void>;
+  /** Sends one signal to a service (SIGKILL, to test crash recovery) and waits until it has exited; restart() starts it again. */
+  kill(name: ServiceName, signal: NodeJS.Signals): Promise<void>;
   /** SIGTERM to each, then SIGKILL after the grace period. */
   stop(): Promise<void>;
 }
@@ -163,6 +165,14 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
       if (!child) throw new Error(`${name} was not started here`);
       await stopChild(child, stopGraceMs);
       await launch(name);
+    },
+    async kill(name, signal) {
+      const child = children.get(name);
+      if (!child) throw new Error(`${name} was not started here`);
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+      child.kill(signal);
+      await exited;
     },
     async stop() {
       await Promise.all([...children.values()].map((child) => stopChild(child, stopGraceMs)));

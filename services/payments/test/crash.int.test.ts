@@ -7,7 +7,7 @@
 // the minor unit. Along the way a card is added and deposits run, and the card
 // number appears nowhere: not in a dump of every table, not in the logs (at
 // debug level), not in the exported traces.
-// Once the ledger (#4) is on this branch, the same test should run against it.
+// The same scenario through the real ledger and auth: test/e2e/payments.test.ts.
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { type Client, createClient } from "@connectrpc/connect";

@@ -155,7 +155,19 @@ export async function idempotently<S extends DescMessage>(
   return { resourceId: replayedResourceId(stored, method, comparable), replayed: true };
 }
 
-/** Counts a send against the caller's limits inside the accepting transaction, or refuses it. */
+/** The day and month a payment accepted now counts against (stored on the payment, to give its amount back there). */
+export function limitPeriodsOf(now: Date): { limitDay: Date; limitMonth: Date } {
+  const { dayStart, monthStart } = periodsOf(now);
+  return { limitDay: dayStart, limitMonth: monthStart };
+}
+
+/**
+ * Counts a send against the caller's limits inside the accepting transaction,
+ * or refuses it (and the transaction rolls back). Callers do this LAST, just
+ * before the commit: the statement locks the user's limit rows, which
+ * serialises that user's concurrent sends, so the less work after it, the
+ * shorter each waits (found by the end-to-end race, test/e2e/payments.test.ts).
+ */
 export async function countAgainstLimits(
   dependencies: HandlerDependencies,
   transaction: Transaction,
@@ -163,7 +175,7 @@ export async function countAgainstLimits(
   currency: Currency,
   amountMinor: bigint,
   now: Date,
-): Promise<{ limitDay: Date; limitMonth: Date }> {
+): Promise<void> {
   const line = dependencies.limitSchedule[caller.tier][currency];
   const { dayStart, monthStart } = periodsOf(now);
   const verdict = await reserveLimitUsage(transaction, {
@@ -179,7 +191,6 @@ export async function countAgainstLimits(
     dependencies.metrics.limitRejections.inc({ window: verdict, currency });
     throw limitExceeded(verdict, currency);
   }
-  return { limitDay: dayStart, limitMonth: monthStart };
 }
 
 export function limitExceeded(window: "per_transaction" | "daily" | "monthly", currency: string): DomainError {

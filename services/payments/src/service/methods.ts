@@ -38,6 +38,7 @@ import {
   encodePageToken,
   type HandlerDependencies,
   idempotently,
+  limitPeriodsOf,
   notYours,
   pageSizeOf,
 } from "./context.ts";
@@ -161,7 +162,6 @@ export function createMethodHandlers(dependencies: HandlerDependencies): MethodH
     const id = newPaymentId();
     const now = new Date();
     const create = async (transaction: Transaction) => {
-      const limits = kind === "WITHDRAWAL" ? await countAgainstLimits(dependencies, transaction, caller, currency, amountMinor, now) : {};
       await createPayment(
         transaction,
         {
@@ -175,11 +175,12 @@ export function createMethodHandlers(dependencies: HandlerDependencies): MethodH
           feeMinor: fee.feeMinor,
           priority: priority.toUpperCase() as "STANDARD",
           paymentMethodId: method.id,
-          ...limits,
+          ...(kind === "WITHDRAWAL" ? limitPeriodsOf(now) : {}),
         },
         kind === "DEPOSIT" ? "deposit accepted" : "withdrawal accepted",
         now,
       );
+      if (kind === "WITHDRAWAL") await countAgainstLimits(dependencies, transaction, caller, currency, amountMinor, now);
     };
     const result =
       request.$typeName === "trustmesh.payments.v1.DepositRequest"

@@ -21,6 +21,7 @@ import {
   encodePageToken,
   type HandlerDependencies,
   idempotently,
+  limitPeriodsOf,
   notYours,
   pageSizeOf,
 } from "./context.ts";
@@ -121,7 +122,6 @@ export function createRequestHandlers(dependencies: HandlerDependencies): Reques
             throw failedPrecondition("request_id: a payment of this request is already in flight", "REQUEST_PAYMENT_IN_FLIGHT");
           if (locked.expiresAt.getTime() <= now.getTime())
             throw failedPrecondition("request_id: the request has expired", "REQUEST_EXPIRED");
-          const limits = await countAgainstLimits(dependencies, transaction, caller, currency, amountMinor, now);
           await createPayment(
             transaction,
             {
@@ -138,7 +138,7 @@ export function createRequestHandlers(dependencies: HandlerDependencies): Reques
               priority: priority.toUpperCase() as "STANDARD",
               memo: locked.memo,
               requestId: locked.id,
-              ...limits,
+              ...limitPeriodsOf(now),
             },
             "accepted to pay a request",
             now,
@@ -147,6 +147,7 @@ export function createRequestHandlers(dependencies: HandlerDependencies): Reques
             where: { id: locked.id },
             data: { paymentId: id, payerUserId: caller.userId, updatedAt: now },
           });
+          await countAgainstLimits(dependencies, transaction, caller, currency, amountMinor, now);
         },
       );
       const payment = await loadPayment(dependencies.prisma, result.resourceId);

@@ -34,6 +34,7 @@ import {
   encodePageToken,
   type HandlerDependencies,
   idempotently,
+  limitPeriodsOf,
   notYours,
   pageSizeOf,
 } from "./context.ts";
@@ -118,7 +119,6 @@ export function createTransferHandlers(dependencies: HandlerDependencies): Trans
       request,
       id,
       async (transaction) => {
-        const limits = await countAgainstLimits(dependencies, transaction, caller, currency, amountMinor, now);
         await createPayment(
           transaction,
           {
@@ -135,11 +135,12 @@ export function createTransferHandlers(dependencies: HandlerDependencies): Trans
             priority: priority.toUpperCase() as "STANDARD",
             memo: request.memo,
             claimExpiresAt: recipientUserId ? null : new Date(now.getTime() + options.claimWindowMs),
-            ...limits,
+            ...limitPeriodsOf(now),
           },
           recipientUserId ? "accepted" : "accepted; the recipient has no account yet, so the payment will be claimable",
           now,
         );
+        await countAgainstLimits(dependencies, transaction, caller, currency, amountMinor, now);
       },
     );
     const payment = await reload(dependencies, result.resourceId);
