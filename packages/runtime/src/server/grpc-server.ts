@@ -10,21 +10,25 @@
 // client-streaming or bidi RPCs (server reflection, which is bidi, is served by
 // @grpc/reflection directly).
 
-import { type DescMethod, fromBinary, type Message, toBinary } from "@bufbuild/protobuf";
+import { create, type DescMethod, type DescService, fromBinary, type Message, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import {
   Code,
   ConnectError,
+  createContextKey,
   createContextValues,
   createServiceImplSpec,
   decodeBinaryHeader,
   type HandlerContext,
   type Interceptor,
   type MethodImplSpec,
+  type UnaryRequest,
+  type UnaryResponse,
 } from "@connectrpc/connect";
-import { createAsyncIterable, invokeUnaryImplementation, transformInvokeImplementation } from "@connectrpc/connect/protocol";
+import { createAsyncIterable, transformInvokeImplementation } from "@connectrpc/connect/protocol";
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import * as grpc from "@grpc/grpc-js";
 import { endCallKey } from "../call-scope.ts";
+import { callNext } from "../rpc-status.ts";
 import { MetadataHeaders } from "./metadata-headers.ts";
 import { addReflection } from "./reflection.ts";
 import type { ServiceRegistration } from "./registration.ts";
@@ -86,27 +90,23 @@ const callerCancelled = new ConnectError("the caller cancelled", Code.Canceled);
 type CallContext = HandlerContext & { abort(reason?: unknown): void };
 
 /**
- * The handler context of one call, built directly rather than with Connect's
- * createHandlerContext: that one copies the request headers, and links a
- * deadline timer and the server's shutdown signal to the context with
- * listeners that only an abort() removes, which would cost an abort (a
- * DOMException and an event) on every answered call. Here the deadline
- * interceptor enforces deadlines, a draining server lets unary calls finish,
- * and only streams, which can outlive a drain, follow the shutdown signal.
+ * The handler context of one streaming call, built directly rather than with
+ * Connect's createHandlerContext: that one copies the request headers, and
+ * links a deadline timer and the server's shutdown signal to the context with
+ * listeners that only an abort() removes. Streams, which can outlive a drain,
+ * follow the shutdown signal.
  */
-function createCallContext(
+function createStreamContext(
   method: DescMethod,
-  call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>,
-  shutdownSignal: AbortSignal | undefined,
+  call: grpc.ServerWritableStream<unknown, unknown>,
+  shutdownSignal: AbortSignal,
 ): CallContext {
   const controller = new AbortController();
   const deadlineAt = call.getDeadline();
   const deadlineAtMs = deadlineAt instanceof Date ? deadlineAt.getTime() : deadlineAt;
-  if (shutdownSignal) {
-    const onShutdown = () => controller.abort(shutdownSignal.reason);
-    shutdownSignal.addEventListener("abort", onShutdown, { once: true });
-    controller.signal.addEventListener("abort", () => shutdownSignal.removeEventListener("abort", onShutdown), { once: true });
-  }
+  const onShutdown = () => controller.abort(shutdownSignal.reason);
+  shutdownSignal.addEventListener("abort", onShutdown, { once: true });
+  controller.signal.addEventListener("abort", () => shutdownSignal.removeEventListener("abort", onShutdown), { once: true });
   return {
     service: method.parent,
     method,
@@ -135,40 +135,167 @@ function serializerFor<T extends Message>(schema: DescMethod["input"]) {
 }
 
 type UnarySpec = Extract<MethodImplSpec, { kind: "unary" }>;
+type UnaryStep = (request: UnaryRequest) => Promise<UnaryResponse>;
 
-function unaryHandler(spec: UnarySpec, options: GrpcServerOptions): grpc.handleUnaryCall<Message, Message> {
-  return (call, callback) => {
-    const context = createCallContext(spec.method, call, undefined);
-    let answered = false;
-    const answerWithError = (reason: unknown) => {
-      if (answered) return;
-      answered = true;
-      callback(toServiceError(reason, context.responseTrailer));
-    };
+/** How the innermost step of a method's chain finds the call it serves. */
+const unaryCallKey = createContextKey<UnaryCall | undefined>(undefined, { description: "trustmesh grpc-js unary call" });
+
+/**
+ * One unary call: its handler context, its answer to grpc-js, and the
+ * capability to end it early. A class with the context's fields as its own
+ * properties rather than Connect's createHandlerContext and
+ * invokeUnaryImplementation, which per call copy the request headers, link
+ * timers and the shutdown signal with listeners only an abort() removes, wrap
+ * every interceptor again and add two async layers (bench/rpc measured each).
+ * Here the deadline interceptor enforces deadlines, and a draining server lets
+ * unary calls finish.
+ */
+class UnaryCall implements HandlerContext {
+  readonly service: DescService;
+  readonly method: DescMethod;
+  readonly protocolName = "grpc";
+  readonly requestMethod = "POST";
+  readonly url: string;
+  readonly signal: AbortSignal;
+  readonly requestHeader: Headers;
+  readonly responseHeader = new Headers();
+  readonly responseTrailer = new Headers();
+  readonly values = createContextValues();
+  readonly #controller = new AbortController();
+  readonly #deadlineAtMs: number;
+  readonly #call: grpc.ServerUnaryCall<Message, Message>;
+  readonly #callback: grpc.sendUnaryData<Message>;
+  #answered = false;
+
+  constructor(method: DescMethod, url: string, call: grpc.ServerUnaryCall<Message, Message>, callback: grpc.sendUnaryData<Message>) {
+    this.service = method.parent;
+    this.method = method;
+    this.url = url;
+    this.signal = this.#controller.signal;
+    const deadlineAt = call.getDeadline();
+    this.#deadlineAtMs = deadlineAt instanceof Date ? deadlineAt.getTime() : deadlineAt;
+    this.requestHeader = headersFromMetadata(call.metadata, deadlineAt);
+    this.#call = call;
+    this.#callback = callback;
+    this.values.set(unaryCallKey, this);
     // The deadline interceptor ends an overdue call through this: the handler's
     // signal aborts and the caller is answered now, whatever the handler does.
-    context.values.set(endCallKey, (error) => {
-      if (answered) return;
-      context.abort(error);
-      answerWithError(error);
+    this.values.set(endCallKey, this.end);
+  }
+
+  timeoutMs(): number | undefined {
+    return Number.isFinite(this.#deadlineAtMs) ? this.#deadlineAtMs - Date.now() : undefined;
+  }
+
+  /** The request the interceptor chain starts from. */
+  request(): UnaryRequest {
+    return {
+      stream: false,
+      message: this.#call.request,
+      method: this.method as UnaryRequest["method"],
+      service: this.service,
+      requestMethod: this.requestMethod,
+      url: this.url,
+      signal: this.signal,
+      header: this.requestHeader,
+      contextValues: this.values,
+    };
+  }
+
+  /** The handler's context: this call, unless an interceptor replaced part of the request. */
+  contextFor(request: UnaryRequest): HandlerContext {
+    if (
+      request.header === this.requestHeader &&
+      request.signal === this.signal &&
+      request.contextValues === this.values &&
+      request.service === this.service
+    ) {
+      return this;
+    }
+    return {
+      service: request.service,
+      method: this.method,
+      protocolName: this.protocolName,
+      requestMethod: this.requestMethod,
+      url: this.url,
+      signal: request.signal,
+      timeoutMs: () => this.timeoutMs(),
+      requestHeader: request.header,
+      responseHeader: this.responseHeader,
+      responseTrailer: this.responseTrailer,
+      values: request.contextValues,
+    };
+  }
+
+  readonly end = (error: unknown): void => {
+    if (this.#answered) return;
+    this.#controller.abort(error);
+    this.fail(error);
+  };
+
+  // grpc-js may report a cancel for a call that has already been answered.
+  readonly cancelled = (): void => {
+    if (!this.#answered) this.#controller.abort(callerCancelled);
+  };
+
+  readonly answer = (response: UnaryResponse): void => {
+    if (this.#answered) return;
+    this.#answered = true;
+    if (!isEmpty(response.header)) this.#call.sendMetadata(metadataFromHeaders(response.header));
+    // Unlike Connect's handlers, the signal is not aborted after a successful
+    // answer: nothing listens by then, and aborting costs a DOMException and
+    // an event per call.
+    this.#callback(null, response.message, isEmpty(response.trailer) ? undefined : metadataFromHeaders(response.trailer));
+  };
+
+  readonly fail = (reason: unknown): void => {
+    if (this.#answered) return;
+    this.#answered = true;
+    this.#callback(toServiceError(reason, this.responseTrailer));
+  };
+}
+
+/**
+ * The innermost step of a method's chain: the handler itself, its answer
+ * normalised to a full message as Connect's own handlers do.
+ */
+function implementationStep(spec: UnarySpec): UnaryStep {
+  const output = spec.method.output;
+  return (request) => {
+    const call = request.contextValues.get(unaryCallKey);
+    if (!call) return Promise.reject(new ConnectError("no grpc-js call in the context values", Code.Internal));
+    const context = call.contextFor(request);
+    const respond = (message: MessageInitShape<typeof output>): UnaryResponse => ({
+      stream: false,
+      message: create(output, message),
+      method: spec.method as UnaryResponse["method"],
+      service: call.service,
+      header: call.responseHeader,
+      trailer: call.responseTrailer,
     });
-    // grpc-js may report a cancel for a call that has already been answered.
-    call.on("cancelled", () => answered || context.abort(callerCancelled));
-    invokeUnaryImplementation(spec, context, call.request, options.interceptors).then((response) => {
-      if (answered) return;
-      answered = true;
-      if (!isEmpty(context.responseHeader)) call.sendMetadata(metadataFromHeaders(context.responseHeader));
-      // Unlike Connect's handlers, the context's signal is not aborted after a
-      // successful answer: nothing listens by then, and aborting costs a
-      // DOMException and an event per call.
-      callback(null, response, isEmpty(context.responseTrailer) ? undefined : metadataFromHeaders(context.responseTrailer));
-    }, answerWithError);
+    return callNext(() => Promise.resolve(spec.impl(request.message, context)).then(respond));
+  };
+}
+
+function unaryHandler(spec: UnarySpec, options: GrpcServerOptions): grpc.handleUnaryCall<Message, Message> {
+  const url = `/${spec.method.parent.typeName}/${spec.method.name}`;
+  // The chain is built once per method, not once per call as Connect's
+  // invokeUnaryImplementation does: every interceptor here keeps its per-call
+  // state inside the function it returns.
+  const invoke = options.interceptors.reduceRight<UnaryStep>(
+    (next, interceptor) => interceptor(next as Parameters<Interceptor>[0]) as UnaryStep,
+    implementationStep(spec),
+  );
+  return (call, callback) => {
+    const unary = new UnaryCall(spec.method, url, call, callback);
+    call.on("cancelled", unary.cancelled);
+    callNext(() => invoke(unary.request())).then(unary.answer, unary.fail);
   };
 }
 
 function serverStreamingHandler(spec: MethodImplSpec, options: GrpcServerOptions): grpc.handleServerStreamingCall<Message, Message> {
   return (call) => {
-    const context = createCallContext(spec.method, call, options.shutdownSignal);
+    const context = createStreamContext(spec.method, call, options.shutdownSignal);
     call.on("cancelled", () => context.abort(callerCancelled));
     const invoke = transformInvokeImplementation(spec, context, options.interceptors);
     void (async () => {
