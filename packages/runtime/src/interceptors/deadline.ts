@@ -5,10 +5,11 @@
 //
 // This runs on every RPC, so deadlines are watched by one sweep every
 // deadlineSweepMs over the calls in flight rather than by a timer per call, and
-// on the grpc-js port the transport's own end-call capability (endCallKey) ends
-// the call, so no controller or promise race is built (bench/rpc measured both).
+// on the grpc-js port the transport's own endable call (endableCallKey) ends
+// the call and says when it was answered, so no controller, promise race or
+// completion callback is built per call (bench/rpc measured each).
 import { Code, ConnectError, type Interceptor, type StreamResponse, type UnaryResponse } from "@connectrpc/connect";
-import { callScopeStorage, type EndCall, endCallKey } from "../call-scope.ts";
+import { type CallScope, callScopeStorage, type EndableCall, endableCallKey } from "../call-scope.ts";
 
 const grpcTimeoutUnitsMs: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 0.001, n: 0.000001 };
 
@@ -27,22 +28,25 @@ export function requestedTimeoutMs(header: Headers): number | undefined {
   return connectTimeout > 0 ? connectTimeout : undefined;
 }
 
-interface InFlight {
-  deadlineAtMs: number;
-  timeoutMs: number;
-  end: EndCall;
+/** A call whose deadline is watched; also its call scope, so one object serves both. */
+interface InFlight extends CallScope {
+  readonly timeoutMs: number;
+  readonly call: EndableCall;
 }
 
-/** Calls in flight, swept while there are any. */
+/** Calls in flight, swept while there are any; answered ones leave at the next sweep. */
 const inFlight = new Set<InFlight>();
 let sweeper: NodeJS.Timeout | undefined;
 
 function sweep(): void {
   const now = Date.now();
-  for (const call of inFlight) {
-    if (call.deadlineAtMs > now) continue;
-    inFlight.delete(call);
-    call.end(new ConnectError(`deadline of ${call.timeoutMs} ms exceeded`, Code.DeadlineExceeded));
+  for (const watched of inFlight) {
+    if (watched.call.answered) {
+      inFlight.delete(watched);
+    } else if (watched.deadlineAtMs <= now) {
+      inFlight.delete(watched);
+      watched.call.end(new ConnectError(`deadline of ${watched.timeoutMs} ms exceeded`, Code.DeadlineExceeded));
+    }
   }
   if (inFlight.size === 0) {
     clearInterval(sweeper);
@@ -50,14 +54,14 @@ function sweep(): void {
   }
 }
 
-function watch(call: InFlight): void {
-  inFlight.add(call);
+function watch(watched: InFlight): void {
+  inFlight.add(watched);
   sweeper ??= setInterval(sweep, deadlineSweepMs).unref();
 }
 
 /**
- * For transports without an end-call capability (the Connect port): a signal
- * of our own for the handler, and a promise that fails when the call must end.
+ * For transports without an endable call (the Connect port): a signal of our
+ * own for the handler, and a promise that fails when the call must end.
  */
 function endableCall(request: { signal: AbortSignal }) {
   const controller = new AbortController();
@@ -65,13 +69,22 @@ function endableCall(request: { signal: AbortSignal }) {
   const failed = new Promise<never>((_, reject) => {
     fail = reject;
   });
-  const end: EndCall = (error) => {
-    controller.abort(error);
-    fail(error);
+  const call = {
+    answered: false,
+    end(error: unknown) {
+      if (call.answered) return;
+      call.answered = true;
+      controller.abort(error);
+      fail(error);
+    },
   };
-  const onCallerGone = () => end(ConnectError.from(request.signal.reason, Code.Canceled));
+  const onCallerGone = () => call.end(ConnectError.from(request.signal.reason, Code.Canceled));
   request.signal.addEventListener("abort", onCallerGone, { once: true });
-  return { signal: controller.signal, end, failed, release: () => request.signal.removeEventListener("abort", onCallerGone) };
+  const release = () => {
+    call.answered = true;
+    request.signal.removeEventListener("abort", onCallerGone);
+  };
+  return { signal: controller.signal, call, failed, release };
 }
 
 export function createDeadlineInterceptor(options: { defaultTimeoutMs: number; maxTimeoutMs: number }): Interceptor {
@@ -81,22 +94,16 @@ export function createDeadlineInterceptor(options: { defaultTimeoutMs: number; m
     if (request.stream) return next(request);
     const timeoutMs = Math.min(requestedTimeoutMs(request.header) ?? options.defaultTimeoutMs, options.maxTimeoutMs);
     const deadlineAtMs = Date.now() + timeoutMs;
-    const transportEnd = request.contextValues.get(endCallKey);
-    if (transportEnd) {
-      const call = { deadlineAtMs, timeoutMs, end: transportEnd };
-      watch(call);
-      const done = () => inFlight.delete(call);
-      return callScopeStorage.run({ deadlineAtMs, signal: request.signal }, () => next(request)).finally(done) as Promise<
-        UnaryResponse | StreamResponse
-      >;
+    const transportCall = request.contextValues.get(endableCallKey);
+    if (transportCall) {
+      const watched: InFlight = { deadlineAtMs, signal: request.signal, timeoutMs, call: transportCall };
+      watch(watched);
+      return callScopeStorage.run(watched, next, request);
     }
     const endable = endableCall(request);
-    const call = { deadlineAtMs, timeoutMs, end: endable.end };
-    watch(call);
-    const answered = callScopeStorage.run({ deadlineAtMs, signal: endable.signal }, () => next({ ...request, signal: endable.signal }));
-    return Promise.race([answered, endable.failed]).finally(() => {
-      inFlight.delete(call);
-      endable.release();
-    });
+    const watched: InFlight = { deadlineAtMs, signal: endable.signal, timeoutMs, call: endable.call };
+    watch(watched);
+    const answered = callScopeStorage.run(watched, () => next({ ...request, signal: endable.signal }));
+    return Promise.race([answered, endable.failed]).finally(endable.release) as Promise<UnaryResponse | StreamResponse>;
   };
 }

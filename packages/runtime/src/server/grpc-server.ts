@@ -27,7 +27,7 @@ import {
 import { createAsyncIterable, transformInvokeImplementation } from "@connectrpc/connect/protocol";
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import * as grpc from "@grpc/grpc-js";
-import { endCallKey } from "../call-scope.ts";
+import { type EndableCall, endableCallKey } from "../call-scope.ts";
 import { callNext } from "../rpc-status.ts";
 import { MetadataHeaders } from "./metadata-headers.ts";
 import { addReflection } from "./reflection.ts";
@@ -48,7 +48,7 @@ const reservedTrailers = new Set(["grpc-status", "grpc-message", "content-type",
 function headersFromMetadata(metadata: grpc.Metadata, deadline: grpc.Deadline): Headers {
   const timeoutMs = deadlineRemainingMs(deadline);
   const grpcTimeout = timeoutMs === undefined ? undefined : `${Math.max(1, Math.ceil(timeoutMs))}m`;
-  return new MetadataHeaders(metadata, grpcTimeout) as unknown as Headers;
+  return new MetadataHeaders(metadata, grpcTimeout);
 }
 
 function deadlineRemainingMs(deadline: grpc.Deadline): number | undefined {
@@ -150,7 +150,7 @@ const unaryCallKey = createContextKey<UnaryCall | undefined>(undefined, { descri
  * Here the deadline interceptor enforces deadlines, and a draining server lets
  * unary calls finish.
  */
-class UnaryCall implements HandlerContext {
+class UnaryCall implements HandlerContext, EndableCall {
   readonly service: DescService;
   readonly method: DescMethod;
   readonly protocolName = "grpc";
@@ -180,7 +180,7 @@ class UnaryCall implements HandlerContext {
     this.values.set(unaryCallKey, this);
     // The deadline interceptor ends an overdue call through this: the handler's
     // signal aborts and the caller is answered now, whatever the handler does.
-    this.values.set(endCallKey, this.end);
+    this.values.set(endableCallKey, this);
   }
 
   timeoutMs(): number | undefined {
@@ -227,11 +227,15 @@ class UnaryCall implements HandlerContext {
     };
   }
 
-  readonly end = (error: unknown): void => {
+  get answered(): boolean {
+    return this.#answered;
+  }
+
+  end(error: unknown): void {
     if (this.#answered) return;
     this.#controller.abort(error);
     this.fail(error);
-  };
+  }
 
   // grpc-js may report a cancel for a call that has already been answered.
   readonly cancelled = (): void => {
@@ -273,7 +277,13 @@ function implementationStep(spec: UnarySpec): UnaryStep {
       header: call.responseHeader,
       trailer: call.responseTrailer,
     });
-    return callNext(() => Promise.resolve(spec.impl(request.message, context)).then(respond));
+    let result: ReturnType<UnarySpec["impl"]>;
+    try {
+      result = spec.impl(request.message, context);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return Promise.resolve(result).then(respond);
   };
 }
 
@@ -289,7 +299,7 @@ function unaryHandler(spec: UnarySpec, options: GrpcServerOptions): grpc.handleU
   return (call, callback) => {
     const unary = new UnaryCall(spec.method, url, call, callback);
     call.on("cancelled", unary.cancelled);
-    callNext(() => invoke(unary.request())).then(unary.answer, unary.fail);
+    callNext(invoke, unary.request()).then(unary.answer, unary.fail);
   };
 }
 
