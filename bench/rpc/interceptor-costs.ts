@@ -61,11 +61,9 @@ async function microsecondsPerCall(interceptors: Interceptor[], calls: number): 
   for (let done = 0; done < calls; done += inFlight) {
     await Promise.all(
       Array.from({ length: inFlight }, () => {
-        // Answered once invoked, as the grpc-js port marks it, so the deadline sweep lets it go.
-        const call = { answered: false, end() {} };
-        return invokeUnaryImplementation(spec, handlerContext(call), input, interceptors).finally(() => {
-          call.answered = true;
-        });
+        // Answered once invoked, as the grpc-js port reports it, so the deadline sweep lets it go.
+        const call: EndableCall = { watcher: undefined, end() {} };
+        return invokeUnaryImplementation(spec, handlerContext(call), input, interceptors).finally(() => call.watcher?.answered());
       }),
     );
   }

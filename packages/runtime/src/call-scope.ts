@@ -21,11 +21,16 @@ export function currentCallScope(): CallScope | undefined {
  * aborts and the caller gets the error, whatever the handler does next.
  * Transports that can (the grpc-js adapter) put it in the context values, so
  * the deadline interceptor needs no controller, race, timer or completion
- * callback of its own per call: it watches the call until it is answered.
+ * callback of its own per call.
  */
 export interface EndableCall {
   end(error: unknown): void;
-  /** True once the caller has been answered, by the handler or by end(). */
-  readonly answered: boolean;
+  /** Whoever watches the call; the transport tells it once, when the caller has been answered. */
+  watcher: CallWatcher | undefined;
 }
+
+export interface CallWatcher {
+  answered(): void;
+}
+
 export const endableCallKey = createContextKey<EndableCall | undefined>(undefined, { description: "trustmesh endable call" });

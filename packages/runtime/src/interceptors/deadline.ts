@@ -9,7 +9,7 @@
 // the call and says when it was answered, so no controller, promise race or
 // completion callback is built per call (bench/rpc measured each).
 import { Code, ConnectError, type Interceptor, type StreamResponse, type UnaryResponse } from "@connectrpc/connect";
-import { type CallScope, callScopeStorage, type EndableCall, endableCallKey } from "../call-scope.ts";
+import { type CallScope, type CallWatcher, callScopeStorage, type EndableCall, endableCallKey } from "../call-scope.ts";
 
 const grpcTimeoutUnitsMs: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 0.001, n: 0.000001 };
 
@@ -28,35 +28,46 @@ export function requestedTimeoutMs(header: Headers): number | undefined {
   return connectTimeout > 0 ? connectTimeout : undefined;
 }
 
-/** A call whose deadline is watched; also its call scope, so one object serves both. */
-interface InFlight extends CallScope {
+/** Calls in flight, swept while there are any. */
+const inFlight = new Set<Watched>();
+let sweeper: NodeJS.Timeout | undefined;
+
+/**
+ * A call whose deadline is watched until the transport says it was answered;
+ * also its call scope, so one object per call serves both.
+ */
+class Watched implements CallScope, CallWatcher {
+  readonly deadlineAtMs: number;
+  readonly signal: AbortSignal;
   readonly timeoutMs: number;
   readonly call: EndableCall;
-}
 
-/** Calls in flight, swept while there are any; answered ones leave at the next sweep. */
-const inFlight = new Set<InFlight>();
-let sweeper: NodeJS.Timeout | undefined;
+  constructor(deadlineAtMs: number, signal: AbortSignal, timeoutMs: number, call: EndableCall) {
+    this.deadlineAtMs = deadlineAtMs;
+    this.signal = signal;
+    this.timeoutMs = timeoutMs;
+    this.call = call;
+    call.watcher = this;
+    inFlight.add(this);
+    sweeper ??= setInterval(sweep, deadlineSweepMs).unref();
+  }
+
+  answered(): void {
+    inFlight.delete(this);
+  }
+}
 
 function sweep(): void {
   const now = Date.now();
   for (const watched of inFlight) {
-    if (watched.call.answered) {
-      inFlight.delete(watched);
-    } else if (watched.deadlineAtMs <= now) {
-      inFlight.delete(watched);
-      watched.call.end(new ConnectError(`deadline of ${watched.timeoutMs} ms exceeded`, Code.DeadlineExceeded));
-    }
+    if (watched.deadlineAtMs > now) continue;
+    inFlight.delete(watched);
+    watched.call.end(new ConnectError(`deadline of ${watched.timeoutMs} ms exceeded`, Code.DeadlineExceeded));
   }
   if (inFlight.size === 0) {
     clearInterval(sweeper);
     sweeper = undefined;
   }
-}
-
-function watch(watched: InFlight): void {
-  inFlight.add(watched);
-  sweeper ??= setInterval(sweep, deadlineSweepMs).unref();
 }
 
 /**
@@ -69,11 +80,9 @@ function endableCall(request: { signal: AbortSignal }) {
   const failed = new Promise<never>((_, reject) => {
     fail = reject;
   });
-  const call = {
-    answered: false,
+  const call: EndableCall = {
+    watcher: undefined,
     end(error: unknown) {
-      if (call.answered) return;
-      call.answered = true;
       controller.abort(error);
       fail(error);
     },
@@ -81,7 +90,7 @@ function endableCall(request: { signal: AbortSignal }) {
   const onCallerGone = () => call.end(ConnectError.from(request.signal.reason, Code.Canceled));
   request.signal.addEventListener("abort", onCallerGone, { once: true });
   const release = () => {
-    call.answered = true;
+    call.watcher?.answered();
     request.signal.removeEventListener("abort", onCallerGone);
   };
   return { signal: controller.signal, call, failed, release };
@@ -95,15 +104,10 @@ export function createDeadlineInterceptor(options: { defaultTimeoutMs: number; m
     const timeoutMs = Math.min(requestedTimeoutMs(request.header) ?? options.defaultTimeoutMs, options.maxTimeoutMs);
     const deadlineAtMs = Date.now() + timeoutMs;
     const transportCall = request.contextValues.get(endableCallKey);
-    if (transportCall) {
-      const watched: InFlight = { deadlineAtMs, signal: request.signal, timeoutMs, call: transportCall };
-      watch(watched);
-      return callScopeStorage.run(watched, next, request);
-    }
+    if (transportCall) return callScopeStorage.run(new Watched(deadlineAtMs, request.signal, timeoutMs, transportCall), next, request);
     const endable = endableCall(request);
-    const watched: InFlight = { deadlineAtMs, signal: endable.signal, timeoutMs, call: endable.call };
-    watch(watched);
-    const answered = callScopeStorage.run(watched, () => next({ ...request, signal: endable.signal }));
+    const scope = new Watched(deadlineAtMs, endable.signal, timeoutMs, endable.call);
+    const answered = callScopeStorage.run(scope, () => next({ ...request, signal: endable.signal }));
     return Promise.race([answered, endable.failed]).finally(endable.release) as Promise<UnaryResponse | StreamResponse>;
   };
 }

@@ -27,7 +27,7 @@ import {
 import { createAsyncIterable, transformInvokeImplementation } from "@connectrpc/connect/protocol";
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import * as grpc from "@grpc/grpc-js";
-import { type EndableCall, endableCallKey } from "../call-scope.ts";
+import { type CallWatcher, type EndableCall, endableCallKey } from "../call-scope.ts";
 import { callNext } from "../rpc-status.ts";
 import { MetadataHeaders } from "./metadata-headers.ts";
 import { addReflection } from "./reflection.ts";
@@ -166,6 +166,7 @@ class UnaryCall implements HandlerContext, EndableCall {
   readonly #call: grpc.ServerUnaryCall<Message, Message>;
   readonly #callback: grpc.sendUnaryData<Message>;
   #answered = false;
+  watcher: CallWatcher | undefined;
 
   constructor(method: DescMethod, url: string, call: grpc.ServerUnaryCall<Message, Message>, callback: grpc.sendUnaryData<Message>) {
     this.service = method.parent;
@@ -227,10 +228,6 @@ class UnaryCall implements HandlerContext, EndableCall {
     };
   }
 
-  get answered(): boolean {
-    return this.#answered;
-  }
-
   end(error: unknown): void {
     if (this.#answered) return;
     this.#controller.abort(error);
@@ -245,6 +242,7 @@ class UnaryCall implements HandlerContext, EndableCall {
   readonly answer = (response: UnaryResponse): void => {
     if (this.#answered) return;
     this.#answered = true;
+    this.watcher?.answered();
     if (!isEmpty(response.header)) this.#call.sendMetadata(metadataFromHeaders(response.header));
     // Unlike Connect's handlers, the signal is not aborted after a successful
     // answer: nothing listens by then, and aborting costs a DOMException and
@@ -255,6 +253,7 @@ class UnaryCall implements HandlerContext, EndableCall {
   readonly fail = (reason: unknown): void => {
     if (this.#answered) return;
     this.#answered = true;
+    this.watcher?.answered();
     this.#callback(toServiceError(reason, this.responseTrailer));
   };
 }
