@@ -4,7 +4,7 @@
 // rules, validation naming the field, error mapping that leaks nothing,
 // deadlines, streaming, health, metrics and CORS.
 import assert from "node:assert/strict";
-import { fromBinary } from "@bufbuild/protobuf";
+import { create, fromBinary, type MessageShape, toBinary } from "@bufbuild/protobuf";
 import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
@@ -62,6 +62,39 @@ describe("runtime server", () => {
       assert.equal((await connect11.echo({ message: "c11" })).message, "c11");
       assert.equal((await connect2.echo({ message: "c2" })).message, "c2");
       assert.equal((await grpcWeb.echo({ message: "web" })).message, "web");
+    });
+
+    it("sends the response header and trailer a handler sets, over grpc-js and Connect, and none it does not", async () => {
+      const viaGrpc = (behaviour: string) =>
+        new Promise<{ header: grpc.Metadata; trailer: grpc.Metadata }>((resolve, reject) => {
+          let header = new grpc.Metadata();
+          const call = grpcClient.makeUnaryRequest(
+            `/${EchoService.typeName}/Echo`,
+            (message: MessageShape<typeof methods.echo.input>) => Buffer.from(toBinary(methods.echo.input, message)),
+            (bytes: Buffer) => fromBinary(methods.echo.output, bytes),
+            create(methods.echo.input, { message: "hello", behaviour }),
+            (error) => error && reject(error),
+          );
+          call.on("metadata", (metadata: grpc.Metadata) => {
+            header = metadata;
+          });
+          call.on("status", (status: grpc.StatusObject) => resolve({ header, trailer: status.metadata }));
+        });
+      const withHeaders = await viaGrpc("headers");
+      assert.deepEqual(withHeaders.header.get("x-echo-header"), ["hello"]);
+      assert.deepEqual(withHeaders.trailer.get("x-echo-trailer"), ["hello"]);
+      const without = await viaGrpc("");
+      assert.deepEqual(without.header.get("x-echo-header"), []);
+      assert.deepEqual(without.trailer.get("x-echo-trailer"), []);
+
+      let connectHeader: Headers | undefined;
+      let connectTrailer: Headers | undefined;
+      await connect11.echo(
+        { message: "hello", behaviour: "headers" },
+        { onHeader: (header) => (connectHeader = header), onTrailer: (trailer) => (connectTrailer = trailer) },
+      );
+      assert.equal(connectHeader?.get("x-echo-header"), "hello");
+      assert.equal(connectTrailer?.get("x-echo-trailer"), "hello");
     });
 
     it("streams server messages over grpc-js and Connect", async () => {

@@ -29,7 +29,7 @@ import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import * as grpc from "@grpc/grpc-js";
 import { type CallWatcher, type EndableCall, endableCallKey } from "../call-scope.ts";
 import { callNext } from "../rpc-status.ts";
-import { MetadataHeaders } from "./metadata-headers.ts";
+import { DeferredHeaders, MetadataHeaders } from "./metadata-headers.ts";
 import { addReflection } from "./reflection.ts";
 import type { ServiceRegistration } from "./registration.ts";
 
@@ -70,6 +70,7 @@ function metadataFromHeaders(headers: Headers): grpc.Metadata {
 }
 
 function isEmpty(headers: Headers): boolean {
+  if (headers instanceof DeferredHeaders) return headers.isEmpty();
   for (const _ of headers.keys()) return false;
   return true;
 }
@@ -158,8 +159,9 @@ class UnaryCall implements HandlerContext, EndableCall {
   readonly url: string;
   readonly signal: AbortSignal;
   readonly requestHeader: Headers;
-  readonly responseHeader = new Headers();
-  readonly responseTrailer = new Headers();
+  // Most calls never set a response header or trailer.
+  readonly responseHeader: Headers = new DeferredHeaders();
+  readonly responseTrailer: Headers = new DeferredHeaders();
   readonly values = createContextValues();
   readonly #controller = new AbortController();
   readonly #deadlineAtMs: number;

@@ -6,8 +6,12 @@ import { EchoService } from "@trustmesh/api/trustmesh/testing/v1/echo_service_pb
 import { notFound, principalOf, requireUserId } from "../../src/index.ts";
 
 export const echoServiceImpl: ServiceImpl<typeof EchoService> = {
-  async echo(request) {
+  async echo(request, context) {
     if (request.behaviour === "not_found") throw notFound("echo", request.message);
+    if (request.behaviour === "headers") {
+      context.responseHeader.set("x-echo-header", request.message);
+      context.responseTrailer.set("x-echo-trailer", request.message);
+    }
     if (request.behaviour === "internal") throw new Error("database password is hunter2");
     if (request.behaviour === "sleep") await new Promise((resolve) => setTimeout(resolve, request.sleepMs));
     return { message: request.message, traceId: trace.getActiveSpan()?.spanContext().traceId ?? "" };
