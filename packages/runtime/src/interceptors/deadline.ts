@@ -38,18 +38,23 @@ let sweeper: NodeJS.Timeout | undefined;
  */
 class Watched implements CallScope, CallWatcher {
   readonly deadlineAtMs: number;
-  readonly signal: AbortSignal;
   readonly timeoutMs: number;
   readonly call: EndableCall;
+  /** Where the call's signal comes from; read when asked, since most calls never need it. */
+  readonly #signalOf: { readonly signal: AbortSignal };
 
-  constructor(deadlineAtMs: number, signal: AbortSignal, timeoutMs: number, call: EndableCall) {
+  constructor(deadlineAtMs: number, signalOf: { readonly signal: AbortSignal }, timeoutMs: number, call: EndableCall) {
     this.deadlineAtMs = deadlineAtMs;
-    this.signal = signal;
+    this.#signalOf = signalOf;
     this.timeoutMs = timeoutMs;
     this.call = call;
     call.watcher = this;
     inFlight.add(this);
     sweeper ??= setInterval(sweep, deadlineSweepMs).unref();
+  }
+
+  get signal(): AbortSignal {
+    return this.#signalOf.signal;
   }
 
   answered(): void {
@@ -104,9 +109,9 @@ export function createDeadlineInterceptor(options: { defaultTimeoutMs: number; m
     const timeoutMs = Math.min(requestedTimeoutMs(request.header) ?? options.defaultTimeoutMs, options.maxTimeoutMs);
     const deadlineAtMs = Date.now() + timeoutMs;
     const transportCall = request.contextValues.get(endableCallKey);
-    if (transportCall) return callScopeStorage.run(new Watched(deadlineAtMs, request.signal, timeoutMs, transportCall), next, request);
+    if (transportCall) return callScopeStorage.run(new Watched(deadlineAtMs, request, timeoutMs, transportCall), next, request);
     const endable = endableCall(request);
-    const scope = new Watched(deadlineAtMs, endable.signal, timeoutMs, endable.call);
+    const scope = new Watched(deadlineAtMs, endable, timeoutMs, endable.call);
     const answered = callScopeStorage.run(scope, () => next({ ...request, signal: endable.signal }));
     return Promise.race([answered, endable.failed]).finally(endable.release) as Promise<UnaryResponse | StreamResponse>;
   };

@@ -149,7 +149,8 @@ const unaryCallKey = createContextKey<UnaryCall | undefined>(undefined, { descri
  * timers and the shutdown signal with listeners only an abort() removes, wrap
  * every interceptor again and add two async layers (bench/rpc measured each).
  * Here the deadline interceptor enforces deadlines, and a draining server lets
- * unary calls finish.
+ * unary calls finish. Its abort signal is made the first time something asks
+ * for it, as most calls never need one.
  */
 class UnaryCall implements HandlerContext, EndableCall {
   readonly service: DescService;
@@ -157,13 +158,14 @@ class UnaryCall implements HandlerContext, EndableCall {
   readonly protocolName = "grpc";
   readonly requestMethod = "POST";
   readonly url: string;
-  readonly signal: AbortSignal;
   readonly requestHeader: Headers;
   // Most calls never set a response header or trailer.
   readonly responseHeader: Headers = new DeferredHeaders();
   readonly responseTrailer: Headers = new DeferredHeaders();
   readonly values = createContextValues();
-  readonly #controller = new AbortController();
+  #abortController: AbortController | undefined;
+  /** The request the chain started from, to tell whether an interceptor replaced it. */
+  #request: UnaryRequest | undefined;
   readonly #deadlineAtMs: number;
   readonly #call: grpc.ServerUnaryCall<Message, Message>;
   readonly #callback: grpc.sendUnaryData<Message>;
@@ -174,7 +176,6 @@ class UnaryCall implements HandlerContext, EndableCall {
     this.service = method.parent;
     this.method = method;
     this.url = url;
-    this.signal = this.#controller.signal;
     const deadlineAt = call.getDeadline();
     this.#deadlineAtMs = deadlineAt instanceof Date ? deadlineAt.getTime() : deadlineAt;
     this.requestHeader = headersFromMetadata(call.metadata, deadlineAt);
@@ -186,27 +187,42 @@ class UnaryCall implements HandlerContext, EndableCall {
     this.values.set(endableCallKey, this);
   }
 
+  #controller(): AbortController {
+    this.#abortController ??= new AbortController();
+    return this.#abortController;
+  }
+
+  get signal(): AbortSignal {
+    return this.#controller().signal;
+  }
+
   timeoutMs(): number | undefined {
     return Number.isFinite(this.#deadlineAtMs) ? this.#deadlineAtMs - Date.now() : undefined;
   }
 
   /** The request the interceptor chain starts from. */
   request(): UnaryRequest {
-    return {
+    const call = this;
+    this.#request = {
       stream: false,
       message: this.#call.request,
       method: this.method as UnaryRequest["method"],
       service: this.service,
       requestMethod: this.requestMethod,
       url: this.url,
-      signal: this.signal,
+      // An own property that is read on demand, so copies of the request (`{ ...request }`) still carry it.
+      get signal() {
+        return call.signal;
+      },
       header: this.requestHeader,
       contextValues: this.values,
     };
+    return this.#request;
   }
 
   /** The handler's context: this call, unless an interceptor replaced part of the request. */
   contextFor(request: UnaryRequest): HandlerContext {
+    if (request === this.#request) return this;
     if (
       request.header === this.requestHeader &&
       request.signal === this.signal &&
@@ -232,13 +248,13 @@ class UnaryCall implements HandlerContext, EndableCall {
 
   end(error: unknown): void {
     if (this.#answered) return;
-    this.#controller.abort(error);
+    this.#controller().abort(error);
     this.fail(error);
   }
 
   // grpc-js may report a cancel for a call that has already been answered.
   readonly cancelled = (): void => {
-    if (!this.#answered) this.#controller.abort(callerCancelled);
+    if (!this.#answered) this.#controller().abort(callerCancelled);
   };
 
   readonly answer = (response: UnaryResponse): void => {
