@@ -265,6 +265,10 @@ describe("runtime server", () => {
         (error: ConnectError) => error.code === Code.DeadlineExceeded,
       );
       assert.ok(Date.now() - startedAt < 3500, "the default deadline cut the call short");
+      // Both calls count as what their callers got, not as the handlers' late success.
+      const metrics = await (await fetch(`http://127.0.0.1:${server.adminPort}/metrics`)).text();
+      const deadlineExceeded = /rpc_server_requests_total\{[^}]*method="Echo",code="DEADLINE_EXCEEDED"[^}]*\} (\d+)/.exec(metrics);
+      assert.equal(deadlineExceeded?.[1], "2", "one DEADLINE_EXCEEDED from each port");
     });
   });
 

@@ -6,7 +6,7 @@ import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import { Code, type ContextValues, type Interceptor } from "@connectrpc/connect";
 import { principalKey } from "../context.ts";
 import type { Logger } from "../logger.ts";
-import { callNext, codeName, codeOf, whenResponseEnds } from "../rpc-status.ts";
+import { codeName, codeOf, observeEnd } from "../rpc-status.ts";
 
 /** Codes that mean the server, not the caller, is at fault. */
 const serverFaultCodes = new Set<Code>([Code.Internal, Code.Unknown, Code.DataLoss, Code.Unavailable, Code.Unimplemented]);
@@ -37,16 +37,6 @@ function logFinished(logger: Logger, request: RpcRequest, startedAt: number, err
 export function createLoggingInterceptor(logger: Logger): Interceptor {
   return (next) => (request) => {
     const startedAt = performance.now();
-    return callNext(next, request).then(
-      (response) => {
-        if (response.stream) return whenResponseEnds(response, (error) => logFinished(logger, request, startedAt, error));
-        logFinished(logger, request, startedAt, undefined);
-        return response;
-      },
-      (error: unknown) => {
-        logFinished(logger, request, startedAt, error);
-        throw error;
-      },
-    );
+    return observeEnd(next, request, (error) => logFinished(logger, request, startedAt, error));
   };
 }

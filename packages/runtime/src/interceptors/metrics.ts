@@ -10,7 +10,7 @@ import type { DescMethod } from "@bufbuild/protobuf";
 import type { Interceptor } from "@connectrpc/connect";
 import { TraceFlags, trace } from "@opentelemetry/api";
 import type { Counter, Histogram } from "prom-client";
-import { callNext, codeName, codeOf, whenResponseEnds } from "../rpc-status.ts";
+import { codeName, codeOf, observeEnd } from "../rpc-status.ts";
 
 type RpcLabel = "service" | "method" | "code";
 type RpcLabels = Readonly<Record<RpcLabel, string>>;
@@ -46,16 +46,6 @@ export function createMetricsInterceptor(requests: Counter<RpcLabel>, duration: 
         duration.observe({ labels, value, exemplarLabels: { trace_id: exemplarTraceId } as Record<string, string> });
       }
     };
-    return callNext(next, request).then(
-      (response) => {
-        if (response.stream) return whenResponseEnds(response, record);
-        record(undefined);
-        return response;
-      },
-      (error: unknown) => {
-        record(error);
-        throw error;
-      },
-    );
+    return observeEnd(next, request, record);
   };
 }

@@ -3,14 +3,14 @@
 // exemplars included, sees the span.
 //
 // This runs on every RPC, so what does not change between calls of a method
-// (span name, kind, attributes) is built once per method, and a unary call
-// ends its span without the stream machinery of whenResponseEnds. The method's
+// (span name, kind, attributes) is built once per method, and the span ends
+// when the transport answers (observeEnd) rather than in a promise layer. The method's
 // attributes are set on the started span rather than passed to startSpan: the
 // SDK checks attributes given to startSpan twice (before and after sampling)
 // and every check allocates, while our samplers (trace id ratio, parent based)
 // do not read attributes.
 import type { DescMethod } from "@bufbuild/protobuf";
-import type { Interceptor, StreamResponse, UnaryResponse } from "@connectrpc/connect";
+import type { Interceptor } from "@connectrpc/connect";
 import {
   type Attributes,
   context,
@@ -22,7 +22,7 @@ import {
   SpanStatusCode,
   trace,
 } from "@opentelemetry/api";
-import { codeName, codeOf, whenResponseEnds } from "../rpc-status.ts";
+import { codeName, codeOf, observeEnd } from "../rpc-status.ts";
 import { headersGetter } from "../telemetry/headers.ts";
 
 function endSpan(span: Span, error: unknown): void {
@@ -60,30 +60,9 @@ export function createTracingInterceptor(): Interceptor {
     const span = tracer.startSpan(name, serverSpanOptions, parent);
     span.setAttributes(attributes);
     const spanContext = trace.setSpan(parent, span);
-    let answered: Promise<UnaryResponse | StreamResponse>;
-    try {
-      answered = context.with(spanContext, next, undefined, request);
-    } catch (error) {
-      answered = Promise.reject(error);
-    }
-    return answered.then(
-      (response) => {
-        if (!response.stream) {
-          endSpan(span, undefined);
-          return response;
-        }
-        // Stream bodies are produced after this function returns, so each pull
-        // re-enters the span's context.
-        return whenResponseEnds(
-          response,
-          (error) => endSpan(span, error),
-          (pull) => context.with(spanContext, pull),
-        );
-      },
-      (error: unknown) => {
-        endSpan(span, error);
-        throw error;
-      },
-    );
+    // Stream bodies are produced after this function returns, so each pull
+    // re-enters the span's context.
+    const pullInSpan = request.stream ? <T>(pull: () => Promise<T>) => context.with(spanContext, pull) : undefined;
+    return context.with(spanContext, observeEnd, undefined, next, request, (error: unknown) => endSpan(span, error), pullInSpan);
   };
 }

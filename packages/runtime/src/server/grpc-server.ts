@@ -28,7 +28,7 @@ import { createAsyncIterable, transformInvokeImplementation } from "@connectrpc/
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import * as grpc from "@grpc/grpc-js";
 import { type CallWatcher, type EndableCall, endableCallKey } from "../call-scope.ts";
-import { callNext } from "../rpc-status.ts";
+import { type CallEnd, callEndKey, callNext, type EndListener } from "../rpc-status.ts";
 import { DeferredHeaders, MetadataHeaders } from "./metadata-headers.ts";
 import { addReflection } from "./reflection.ts";
 import type { ServiceRegistration } from "./registration.ts";
@@ -152,7 +152,7 @@ const unaryCallKey = createContextKey<UnaryCall | undefined>(undefined, { descri
  * unary calls finish. Its abort signal is made the first time something asks
  * for it, as most calls never need one.
  */
-class UnaryCall implements HandlerContext, EndableCall {
+class UnaryCall implements HandlerContext, EndableCall, CallEnd {
   readonly service: DescService;
   readonly method: DescMethod;
   readonly protocolName = "grpc";
@@ -170,6 +170,7 @@ class UnaryCall implements HandlerContext, EndableCall {
   readonly #call: grpc.ServerUnaryCall<Message, Message>;
   readonly #callback: grpc.sendUnaryData<Message>;
   #answered = false;
+  #endListeners: EndListener[] | undefined;
   watcher: CallWatcher | undefined;
 
   constructor(method: DescMethod, url: string, call: grpc.ServerUnaryCall<Message, Message>, callback: grpc.sendUnaryData<Message>) {
@@ -185,6 +186,30 @@ class UnaryCall implements HandlerContext, EndableCall {
     // The deadline interceptor ends an overdue call through this: the handler's
     // signal aborts and the caller is answered now, whatever the handler does.
     this.values.set(endableCallKey, this);
+    // Interceptors that observe how the call ended hear it from here (observeEnd).
+    this.values.set(callEndKey, this);
+  }
+
+  listen(listener: EndListener): void {
+    this.#endListeners ??= [];
+    this.#endListeners.push(listener);
+  }
+
+  /** Marks the call answered and tells the listeners, innermost first, as promise layers would unwind. */
+  #ended(error: unknown): void {
+    this.#answered = true;
+    this.watcher?.answered();
+    const listeners = this.#endListeners;
+    if (!listeners) return;
+    this.#endListeners = undefined;
+    for (let index = listeners.length - 1; index >= 0; index--) {
+      try {
+        listeners[index]?.(error);
+      } catch (failure) {
+        // An observer's bug must not keep the caller from its answer.
+        process.emitWarning(`an RPC end listener failed: ${String(failure)}`);
+      }
+    }
   }
 
   #controller(): AbortController {
@@ -259,8 +284,7 @@ class UnaryCall implements HandlerContext, EndableCall {
 
   readonly answer = (response: UnaryResponse): void => {
     if (this.#answered) return;
-    this.#answered = true;
-    this.watcher?.answered();
+    this.#ended(undefined);
     if (!isEmpty(response.header)) this.#call.sendMetadata(metadataFromHeaders(response.header));
     // Unlike Connect's handlers, the signal is not aborted after a successful
     // answer: nothing listens by then, and aborting costs a DOMException and
@@ -270,8 +294,7 @@ class UnaryCall implements HandlerContext, EndableCall {
 
   readonly fail = (reason: unknown): void => {
     if (this.#answered) return;
-    this.#answered = true;
-    this.watcher?.answered();
+    this.#ended(reason);
     this.#callback(toServiceError(reason, this.responseTrailer));
   };
 }
