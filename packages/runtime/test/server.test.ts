@@ -14,7 +14,7 @@ import { Health, HealthCheckResponse_ServingStatus } from "@trustmesh/api/grpc/h
 import { createGrpcJsClient, type GrpcJsError, grpcJsServerStream, grpcJsUnary } from "@trustmesh/testkit/grpc-js";
 import { type RunningServer, startTelemetry } from "../src/index.ts";
 import { startEchoServer } from "./support/echo-server.ts";
-import { EchoService } from "./support/echo-service.ts";
+import { EchoService, untilAborted } from "./support/echo-service.ts";
 import { createTestKey, type JwksServer, signToken, startJwksServer, type TestKey } from "./support/tokens.ts";
 
 const methods = EchoService.method;
@@ -269,6 +269,34 @@ describe("runtime server", () => {
       const metrics = await (await fetch(`http://127.0.0.1:${server.adminPort}/metrics`)).text();
       const deadlineExceeded = /rpc_server_requests_total\{[^}]*method="Echo",code="DEADLINE_EXCEEDED"[^}]*\} (\d+)/.exec(metrics);
       assert.equal(deadlineExceeded?.[1], "2", "one DEADLINE_EXCEEDED from each port");
+    });
+    it("aborts a unary handler's signal when its caller cancels over grpc-js, and when its deadline passes", async () => {
+      const until = async (condition: () => boolean) => {
+        for (let waitedMs = 0; !condition(); waitedMs += 10) {
+          assert.ok(waitedMs < 5000, "timed out");
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+      };
+      const { started, reasons } = { started: untilAborted.started, reasons: untilAborted.reasons.length };
+      const call = grpcClient.makeUnaryRequest(
+        `/${EchoService.typeName}/Echo`,
+        (message: MessageShape<typeof methods.echo.input>) => Buffer.from(toBinary(methods.echo.input, message)),
+        (bytes: Buffer) => fromBinary(methods.echo.output, bytes),
+        create(methods.echo.input, { behaviour: "until_aborted", sleepMs: 10_000 }),
+        () => {},
+      );
+      await until(() => untilAborted.started > started);
+      call.cancel();
+      await until(() => untilAborted.reasons.length > reasons);
+      assert.equal(ConnectError.from(untilAborted.reasons[reasons]).code, Code.Canceled);
+
+      // No deadline from the caller: the server's default (2 s here) ends it.
+      await assert.rejects(
+        grpcJsUnary(grpcClient, methods.echo, { behaviour: "until_aborted", sleepMs: 10_000 }),
+        (error: GrpcJsError) => error.code === grpc.status.DEADLINE_EXCEEDED,
+      );
+      await until(() => untilAborted.reasons.length > reasons + 1);
+      assert.equal(ConnectError.from(untilAborted.reasons[reasons + 1]).code, Code.DeadlineExceeded);
     });
   });
 

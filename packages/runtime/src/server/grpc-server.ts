@@ -213,8 +213,14 @@ class UnaryCall implements HandlerContext, EndableCall, CallEnd {
   }
 
   #controller(): AbortController {
-    this.#abortController ??= new AbortController();
-    return this.#abortController;
+    if (this.#abortController) return this.#abortController;
+    const controller = new AbortController();
+    this.#abortController = controller;
+    // Only a call whose signal someone holds needs to hear that its caller left.
+    // grpc-js may report a cancel for a call that has already been answered.
+    if (this.#call.cancelled) controller.abort(callerCancelled);
+    else this.#call.on("cancelled", () => this.#answered || controller.abort(callerCancelled));
+    return controller;
   }
 
   get signal(): AbortSignal {
@@ -277,11 +283,6 @@ class UnaryCall implements HandlerContext, EndableCall, CallEnd {
     this.fail(error);
   }
 
-  // grpc-js may report a cancel for a call that has already been answered.
-  readonly cancelled = (): void => {
-    if (!this.#answered) this.#controller().abort(callerCancelled);
-  };
-
   readonly answer = (response: UnaryResponse): void => {
     if (this.#answered) return;
     this.#ended(undefined);
@@ -338,7 +339,6 @@ function unaryHandler(spec: UnarySpec, options: GrpcServerOptions): grpc.handleU
   );
   return (call, callback) => {
     const unary = new UnaryCall(spec.method, url, call, callback);
-    call.on("cancelled", unary.cancelled);
     callNext(invoke, unary.request()).then(unary.answer, unary.fail);
   };
 }

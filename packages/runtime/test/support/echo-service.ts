@@ -5,6 +5,9 @@ import { trace } from "@opentelemetry/api";
 import { EchoService } from "@trustmesh/api/trustmesh/testing/v1/echo_service_pb.js";
 import { notFound, principalOf, requireUserId } from "../../src/index.ts";
 
+/** Calls of behaviour "until_aborted" that have started, and why each one's signal aborted, in order; tests read them. */
+export const untilAborted = { started: 0, reasons: [] as unknown[] };
+
 export const echoServiceImpl: ServiceImpl<typeof EchoService> = {
   async echo(request, context) {
     if (request.behaviour === "not_found") throw notFound("echo", request.message);
@@ -14,6 +17,18 @@ export const echoServiceImpl: ServiceImpl<typeof EchoService> = {
     }
     if (request.behaviour === "internal") throw new Error("database password is hunter2");
     if (request.behaviour === "sleep") await new Promise((resolve) => setTimeout(resolve, request.sleepMs));
+    if (request.behaviour === "until_aborted") {
+      const { signal } = context;
+      untilAborted.started++;
+      await new Promise((resolve) => {
+        const timer = setTimeout(resolve, request.sleepMs);
+        signal.addEventListener("abort", () => {
+          clearTimeout(timer);
+          untilAborted.reasons.push(signal.reason);
+          resolve(undefined);
+        });
+      });
+    }
     return { message: request.message, traceId: trace.getActiveSpan()?.spanContext().traceId ?? "" };
   },
   echoAuthenticated(request, context) {
