@@ -14,10 +14,18 @@ import { Health, HealthCheckResponse_ServingStatus } from "@trustmesh/api/grpc/h
 import { createGrpcJsClient, type GrpcJsError, grpcJsServerStream, grpcJsUnary } from "@trustmesh/testkit/grpc-js";
 import { type RunningServer, startTelemetry } from "../src/index.ts";
 import { startEchoServer } from "./support/echo-server.ts";
-import { EchoService, untilAborted } from "./support/echo-service.ts";
+import { EchoService, echoCalls } from "./support/echo-service.ts";
 import { createTestKey, type JwksServer, signToken, startJwksServer, type TestKey } from "./support/tokens.ts";
 
 const methods = EchoService.method;
+
+/** Waits until condition holds, polling every 10 ms for at most 5 s. */
+async function until(condition: () => boolean): Promise<void> {
+  for (let waitedMs = 0; !condition(); waitedMs += 10) {
+    assert.ok(waitedMs < 5000, "timed out waiting");
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
 
 describe("runtime server", () => {
   let jwks: JwksServer;
@@ -271,13 +279,7 @@ describe("runtime server", () => {
       assert.equal(deadlineExceeded?.[1], "2", "one DEADLINE_EXCEEDED from each port");
     });
     it("aborts a unary handler's signal when its caller cancels over grpc-js, and when its deadline passes", async () => {
-      const until = async (condition: () => boolean) => {
-        for (let waitedMs = 0; !condition(); waitedMs += 10) {
-          assert.ok(waitedMs < 5000, "timed out");
-          await new Promise((resolve) => setTimeout(resolve, 10));
-        }
-      };
-      const { started, reasons } = { started: untilAborted.started, reasons: untilAborted.reasons.length };
+      const { started, reasons } = { started: echoCalls.started, reasons: echoCalls.abortReasons.length };
       const call = grpcClient.makeUnaryRequest(
         `/${EchoService.typeName}/Echo`,
         (message: MessageShape<typeof methods.echo.input>) => Buffer.from(toBinary(methods.echo.input, message)),
@@ -285,18 +287,18 @@ describe("runtime server", () => {
         create(methods.echo.input, { behaviour: "until_aborted", sleepMs: 10_000 }),
         () => {},
       );
-      await until(() => untilAborted.started > started);
+      await until(() => echoCalls.started > started);
       call.cancel();
-      await until(() => untilAborted.reasons.length > reasons);
-      assert.equal(ConnectError.from(untilAborted.reasons[reasons]).code, Code.Canceled);
+      await until(() => echoCalls.abortReasons.length > reasons);
+      assert.equal(ConnectError.from(echoCalls.abortReasons[reasons]).code, Code.Canceled);
 
       // No deadline from the caller: the server's default (2 s here) ends it.
       await assert.rejects(
         grpcJsUnary(grpcClient, methods.echo, { behaviour: "until_aborted", sleepMs: 10_000 }),
         (error: GrpcJsError) => error.code === grpc.status.DEADLINE_EXCEEDED,
       );
-      await until(() => untilAborted.reasons.length > reasons + 1);
-      assert.equal(ConnectError.from(untilAborted.reasons[reasons + 1]).code, Code.DeadlineExceeded);
+      await until(() => echoCalls.abortReasons.length > reasons + 1);
+      assert.equal(ConnectError.from(echoCalls.abortReasons[reasons + 1]).code, Code.DeadlineExceeded);
     });
   });
 
@@ -369,8 +371,9 @@ describe("runtime server", () => {
     const draining = await startEchoServer({ jwksUrl: jwks.url });
     const client = createGrpcJsClient(`127.0.0.1:${draining.grpcPort}`);
     try {
+      const started = echoCalls.started;
       const inFlight = grpcJsUnary(client, methods.echo, { behaviour: "sleep", sleepMs: 300, message: "late" });
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await until(() => echoCalls.started > started);
       const stopped = draining.shutdown(2000);
       assert.equal(draining.health.isServing(), false);
       assert.equal((await inFlight).message, "late");

@@ -94,6 +94,8 @@ export class DeferredHeaders implements Headers {
 
 function headerValue(values: grpc.MetadataValue[]): string | null {
   if (values.length === 0) return null;
+  // The common case, one text value, without building a list to join.
+  if (values.length === 1 && typeof values[0] === "string") return values[0];
   return values.map((value) => (typeof value === "string" ? value : encodeBinaryHeader(value))).join(", ");
 }
 

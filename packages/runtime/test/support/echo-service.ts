@@ -5,11 +5,12 @@ import { trace } from "@opentelemetry/api";
 import { EchoService } from "@trustmesh/api/trustmesh/testing/v1/echo_service_pb.js";
 import { notFound, principalOf, requireUserId } from "../../src/index.ts";
 
-/** Calls of behaviour "until_aborted" that have started, and why each one's signal aborted, in order; tests read them. */
-export const untilAborted = { started: 0, reasons: [] as unknown[] };
+/** Echo calls whose handler has started, and why each "until_aborted" call's signal aborted, in order; tests read them. */
+export const echoCalls = { started: 0, abortReasons: [] as unknown[] };
 
 export const echoServiceImpl: ServiceImpl<typeof EchoService> = {
   async echo(request, context) {
+    echoCalls.started++;
     if (request.behaviour === "not_found") throw notFound("echo", request.message);
     if (request.behaviour === "headers") {
       context.responseHeader.set("x-echo-header", request.message);
@@ -19,12 +20,11 @@ export const echoServiceImpl: ServiceImpl<typeof EchoService> = {
     if (request.behaviour === "sleep") await new Promise((resolve) => setTimeout(resolve, request.sleepMs));
     if (request.behaviour === "until_aborted") {
       const { signal } = context;
-      untilAborted.started++;
       await new Promise((resolve) => {
         const timer = setTimeout(resolve, request.sleepMs);
         signal.addEventListener("abort", () => {
           clearTimeout(timer);
-          untilAborted.reasons.push(signal.reason);
+          echoCalls.abortReasons.push(signal.reason);
           resolve(undefined);
         });
       });
