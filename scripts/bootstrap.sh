@@ -6,7 +6,7 @@
 # when nothing changed.
 #
 #   sh scripts/bootstrap.sh start   what `npm start` needs
-#   sh scripts/bootstrap.sh test    also what the tests drive: Chromium, grpcurl
+#   sh scripts/bootstrap.sh test    also what the tests drive: Chromium, grpcurl, DejaVu fonts
 set -eu
 mode="${1:-start}"
 cd "$(dirname "$0")/.."
@@ -20,6 +20,10 @@ ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing="$missing postg
 if [ "$mode" = test ]; then
   need chromium chromium
   need go golang-go
+  # Prometheus and promtool: the deploy and observability tests run the real ones.
+  need promtool prometheus
+  # The tests draw a lab-report PNG in DejaVu Sans (health-processing's OCR test).
+  [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing="$missing fonts-dejavu-core"
 fi
 if [ -n "$missing" ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -35,6 +39,11 @@ fi
 if [ "$mode" = test ] && ! command -v grpcurl >/dev/null 2>&1 && [ ! -x "$(go env GOPATH)/bin/grpcurl" ]; then
   echo "bootstrap: installing grpcurl"
   go install github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.3
+fi
+# Helm from the Go module proxy (pinned); the chart tests run helm lint and template.
+if [ "$mode" = test ] && ! command -v helm >/dev/null 2>&1 && [ ! -x "$(go env GOPATH)/bin/helm" ]; then
+  echo "bootstrap: installing helm"
+  go install helm.sh/helm/v3/cmd/helm@v3.22.0
 fi
 
 # npm packages: again whenever the lockfile is newer than the last install.

@@ -8,9 +8,11 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "no
 import { dirname, join } from "node:path";
 import {
   allServiceNames,
+  createServiceClientCredentials,
   type PostgresServer,
   type RedisServer,
   randomKeyEncryptionKeys,
+  type ServiceClientCredentials,
   type ServiceName,
   startPostgres,
   startRedis,
@@ -78,6 +80,28 @@ function localKeyEncryptionKeys(): { ring: string; activeId: string } {
   return keys;
 }
 
+/**
+ * Development client credentials for service-to-service calls, made once and
+ * kept in .data/local-service-clients.json: one secret per service (payments
+ * uses its own; the others' serve grpcurl) and auth's AUTH_SERVICE_CLIENTS,
+ * which holds only their argon2id hashes. The scopes come from testkit's
+ * serviceClientScopes, the same table the tests use. AUTH_SERVICE_CLIENTS and
+ * PAYMENTS_SERVICE_CLIENT_SECRET from the environment win over the file.
+ */
+async function localServiceClients(): Promise<ServiceClientCredentials> {
+  const path = join(dataDir, "local-service-clients.json");
+  let credentials: ServiceClientCredentials;
+  if (existsSync(path)) credentials = JSON.parse(readFileSync(path, "utf8")) as ServiceClientCredentials;
+  else {
+    credentials = await createServiceClientCredentials(allServiceNames);
+    writeFileSync(path, JSON.stringify(credentials, null, 2), { mode: 0o600 });
+  }
+  return {
+    secrets: { ...credentials.secrets, payments: process.env.PAYMENTS_SERVICE_CLIENT_SECRET ?? credentials.secrets.payments },
+    authServiceClients: process.env.AUTH_SERVICE_CLIENTS ?? credentials.authServiceClients,
+  };
+}
+
 async function main(): Promise<void> {
   mkdirSync(dataDir, { recursive: true });
   let postgres: PostgresServer | undefined;
@@ -99,7 +123,10 @@ async function main(): Promise<void> {
       redisUrl,
       basePorts,
       keyEncryptionKeys: localKeyEncryptionKeys(),
-      env: { CORS_ALLOWED_ORIGINS: process.env.CORS_ALLOWED_ORIGINS ?? "http://localhost:5173,http://127.0.0.1:5173" },
+      serviceClients: await localServiceClients(),
+      env: {
+        CORS_ALLOWED_ORIGINS: process.env.CORS_ALLOWED_ORIGINS ?? "http://localhost:5173,http://127.0.0.1:5173",
+      },
       onOutput: (service, line) => process.stdout.write(`[${service}] ${line}\n`),
     });
   } catch (error) {
@@ -122,6 +149,8 @@ async function main(): Promise<void> {
       `  redis              ${redis ? redis.url : "(REDIS_URL)"}`,
       "",
       `Try: grpcurl -plaintext 127.0.0.1:${basePorts.grpc} list`,
+      `auth's messages (codes) go to the development outbox: redis-cli -u ${redis ? redis.url.replace(/\/\d*$/, "") : "$REDIS_URL"}/0 lrange dev-outbox 0 9`,
+      `Service client secrets: ${join(dataDir, "local-service-clients.json")}`,
       "Ctrl-C stops everything.",
       "",
     ].join("\n"),

@@ -18,6 +18,8 @@ function hasTests(dir: string): boolean {
 const workspaces = [
   ...readdirSync(join(root, "packages")).map((name) => join(root, "packages", name)),
   ...readdirSync(join(root, "services")).map((name) => join(root, "services", name)),
+  join(root, "deploy"),
+  join(root, "observability"),
   join(root, "test"),
 ].filter(hasTests);
 

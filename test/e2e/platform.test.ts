@@ -109,16 +109,17 @@ describe("platform end to end", function () {
     );
     // pg instrumentation names the database system in either of two attributes, by semantic-convention version.
     const isPostgresQuery = (span: ReceivedSpan) => (span.attributes["db.system.name"] ?? span.attributes["db.system"]) === "postgresql";
-    const spans = await receiver.waitFor((all) =>
-      all.some((span) => span.traceId === traceId && span.serviceName === "auth" && isPostgresQuery(span)),
+    const find = (spans: ReceivedSpan[], service: string, predicate: (span: ReceivedSpan) => boolean) =>
+      spans.find((span) => span.traceId === traceId && span.serviceName === service && predicate(span));
+    const isLedgerServer = (span: ReceivedSpan) => span.kind === 2 && span.name === "trustmesh.ledger.v1.LedgerService/GetBalance";
+    // Each process exports its spans in its own batches, so the last of them can arrive after auth's query.
+    const spans = await receiver.waitFor(
+      (all) => find(all, "auth", isPostgresQuery) !== undefined && find(all, "ledger", isLedgerServer) !== undefined,
     );
-    const ours = spans.filter((span) => span.traceId === traceId);
-    const find = (service: string, predicate: (span: ReceivedSpan) => boolean) =>
-      ours.find((span) => span.serviceName === service && predicate(span));
-    const ledgerServer = find("ledger", (span) => span.kind === 2 && span.name === "trustmesh.ledger.v1.LedgerService/GetBalance");
-    const ledgerClient = find("ledger", (span) => span.kind === 3 && span.name === "trustmesh.auth.v1.AuthService/GetJwks");
-    const authServer = find("auth", (span) => span.kind === 2 && span.name === "trustmesh.auth.v1.AuthService/GetJwks");
-    const authQuery = find("auth", isPostgresQuery);
+    const ledgerServer = find(spans, "ledger", isLedgerServer);
+    const ledgerClient = find(spans, "ledger", (span) => span.kind === 3 && span.name === "trustmesh.auth.v1.AuthService/GetJwks");
+    const authServer = find(spans, "auth", (span) => span.kind === 2 && span.name === "trustmesh.auth.v1.AuthService/GetJwks");
+    const authQuery = find(spans, "auth", isPostgresQuery);
     assert.ok(ledgerServer, "ledger's server span");
     assert.ok(ledgerClient, "ledger's client span for GetJwks");
     assert.ok(authServer, "auth's server span for GetJwks");

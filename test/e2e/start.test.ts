@@ -1,14 +1,16 @@
 // Goal: `npm start`'s script brings up the whole platform on its own — local
 // PostgreSQL and Redis, six services answering gRPC health SERVING to plain
-// @grpc/grpc-js — and Ctrl-C (SIGINT) stops every process it started, exiting
-// cleanly, with nothing left listening.
+// @grpc/grpc-js, auth working with its development defaults (sign-up through the
+// development outbox, service tokens for the generated client secrets) — and
+// Ctrl-C (SIGINT) stops every process it started, exiting cleanly, with nothing
+// left listening.
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { chmod, mkdtemp, rm } from "node:fs/promises";
+import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
 import * as net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { trustmeshServices } from "@trustmesh/api";
+import { AuthService, trustmeshServices } from "@trustmesh/api";
 import { Health, HealthCheckResponse_ServingStatus } from "@trustmesh/api/grpc/health/v1/health_pb.js";
 import { allServiceNames } from "@trustmesh/testkit";
 import { createGrpcJsClient, grpcJsUnary } from "@trustmesh/testkit/grpc-js";
@@ -95,6 +97,27 @@ describe("npm start", function () {
       } finally {
         client.close();
       }
+    }
+
+    const auth = createGrpcJsClient(`127.0.0.1:${ports.grpc}`);
+    try {
+      const signUp = await grpcJsUnary(auth, AuthService.method.signUp, {
+        email: "someone@example.com",
+        password: "correct horse battery staple",
+        idempotencyKey: "start-test",
+      });
+      assert.ok(signUp.codeExpiresAt, "sign-up works with the development defaults");
+      const { secrets } = JSON.parse(await readFile(join(dataDir, "local-service-clients.json"), "utf8")) as {
+        secrets: Record<string, string>;
+      };
+      const issued = await grpcJsUnary(auth, AuthService.method.issueServiceToken, {
+        clientId: "payments",
+        clientSecret: secrets.payments as string,
+        audience: "ledger",
+      });
+      assert.deepEqual(issued.scopes, ["trustmesh.ledger.v1.LedgerService/*"]);
+    } finally {
+      auth.close();
     }
 
     child.kill("SIGINT");

@@ -118,7 +118,10 @@ describe("contracts", () => {
 
   it("serves exactly the services and RPC names DESIGN.md §2 lists", () => {
     const expected: Record<keyof typeof trustmeshServices, string> = {
-      auth: "SignUp Login CompleteMfa RefreshTokens Logout ListSessions RevokeSession GetMe ChangePassword StartPasswordReset CompletePasswordReset StartEmailVerification CompleteEmailVerification StartPhoneVerification CompletePhoneVerification SetupTotp ConfirmTotp DisableTotp BeginPasskeyRegistration FinishPasskeyRegistration BeginPasskeyLogin FinishPasskeyLogin IssueServiceToken GetJwks",
+      auth:
+        "SignUp Login CompleteMfa RefreshTokens Logout ListSessions RevokeSession GetMe ChangePassword StartPasswordReset CompletePasswordReset StartEmailVerification CompleteEmailVerification StartPhoneVerification CompletePhoneVerification SetupTotp ConfirmTotp DisableTotp BeginPasskeyRegistration FinishPasskeyRegistration BeginPasskeyLogin FinishPasskeyLogin IssueServiceToken GetJwks" +
+        // Beyond DESIGN.md's table: the service-only contact lookup payments needs (issue #5).
+        " ResolveContact",
       ledger:
         "CreateAccount GetAccount ListAccounts PostTransaction PostTransactions PostPending VoidPending GetBalance ListEntries Reconcile VerifyChain GetReport",
       payments:

@@ -37,6 +37,14 @@ function withTimeout(check: ReadinessCheck, timeoutMs: number): Promise<unknown>
   ]);
 }
 
+/**
+ * A health name that answers SERVING while the process runs, whatever its
+ * dependencies say: Kubernetes' liveness probe asks for it, so an outage of
+ * Postgres or Redis takes pods out of rotation (readiness, service "") without
+ * restarting every one of them.
+ */
+export const livenessServiceName = "liveness";
+
 export function createHealth(options: HealthOptions): HealthState {
   const known = new Set(["", ...options.serviceNames]);
   const changes = new EventEmitter();
@@ -66,6 +74,7 @@ export function createHealth(options: HealthOptions): HealthState {
 
   const impl: ServiceImpl<typeof Health> = {
     check(request) {
+      if (request.service === livenessServiceName) return { status: ServingStatus.SERVING };
       if (!known.has(request.service)) throw new ConnectError(`unknown service "${request.service}"`, Code.NotFound);
       return { status: status() };
     },

@@ -11,6 +11,7 @@ import { baseConfigShape, type Config, ConfigError, type ConfigShape, loadConfig
 import { applyMigrations } from "./db/migrate.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { createMetrics, type RpcMetrics } from "./metrics.ts";
+import { createHttpRouteRegistry, type HttpRouteRegistry } from "./server/http-routes.ts";
 import { type RunningServer, startServer } from "./server/index.ts";
 import type { ServiceRegistration } from "./server/registration.ts";
 import { shutdownTelemetry } from "./telemetry/sdk.ts";
@@ -25,6 +26,15 @@ export interface ServiceDependencies<S extends ConfigShape> {
   pool: pg.Pool;
   redis: Redis;
   verifier: TokenVerifier;
+  /**
+   * Registers work to do when the service stops (worker pools, timers), after
+   * in-flight RPCs have drained and before Postgres and Redis close. Hooks run
+   * in reverse order of registration, each awaited, and also when start-up
+   * fails after they were registered.
+   */
+  onStop(hook: () => Promise<void> | void): void;
+  /** Where the service registers plain GET routes served on its Connect (HTTP) port. */
+  httpRoutes: HttpRouteRegistry;
 }
 
 export interface ServiceDefinition<S extends ConfigShape> {
@@ -39,7 +49,7 @@ export interface ServiceDefinition<S extends ConfigShape> {
    * Where token signing keys come from. Every service but auth leaves this out
    * and fetches auth's keys over gRPC; auth, which holds the keys, supplies them.
    */
-  tokenKeys?(dependencies: Omit<ServiceDependencies<S>, "verifier">): JWTVerifyGetKey | Promise<JWTVerifyGetKey>;
+  tokenKeys?(dependencies: Omit<ServiceDependencies<S>, "verifier" | "onStop" | "httpRoutes">): JWTVerifyGetKey | Promise<JWTVerifyGetKey>;
 }
 
 export interface RunningService {
@@ -82,6 +92,16 @@ export async function startService<S extends ConfigShape>(
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true });
   redis.on("error", (error) => logger.warn({ err: error.message }, "Redis connection error"));
   let server: RunningServer;
+  const stopHooks: (() => Promise<void> | void)[] = [];
+  const runStopHooks = async () => {
+    for (const hook of stopHooks.splice(0).reverse()) {
+      try {
+        await hook();
+      } catch (error) {
+        logger.error({ err: error }, "a stop hook failed");
+      }
+    }
+  };
   try {
     await redis.connect();
 
@@ -91,7 +111,8 @@ export async function startService<S extends ConfigShape>(
     const base = { config, logger, metrics, pool, redis };
     const keys = definition.tokenKeys ? await definition.tokenKeys(base) : createAuthJwks({ authGrpcUrl: config.AUTH_GRPC_URL, metrics });
     const verifier = createTokenVerifier({ keys, issuer: config.AUTH_ISSUER, serviceName: definition.name });
-    const services = await definition.createServices({ ...base, verifier });
+    const httpRoutes = createHttpRouteRegistry();
+    const services = await definition.createServices({ ...base, verifier, httpRoutes, onStop: (hook) => stopHooks.push(hook) });
     server = await startServer({
       name: definition.name,
       host: config.HOST,
@@ -109,9 +130,11 @@ export async function startService<S extends ConfigShape>(
       corsAllowedOrigins: config.CORS_ALLOWED_ORIGINS,
       defaultTimeoutMs: config.RPC_DEFAULT_TIMEOUT_MS,
       maxTimeoutMs: config.RPC_MAX_TIMEOUT_MS,
+      httpRoutes: httpRoutes.routes,
     });
   } catch (error) {
     // Whatever was opened before the failure must not keep the process alive.
+    await runStopHooks();
     await Promise.allSettled([pool.end(), redis.quit()]);
     throw error;
   }
@@ -123,6 +146,7 @@ export async function startService<S extends ConfigShape>(
     server,
     async stop() {
       await server.shutdown(config.SHUTDOWN_GRACE_MS);
+      await runStopHooks();
       await Promise.allSettled([pool.end(), redis.quit()]);
       logger.info("stopped");
     },

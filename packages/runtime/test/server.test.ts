@@ -2,7 +2,7 @@
 // (HTTP/1.1 and HTTP/2) and gRPC-Web through the full interceptor stack:
 // authentication against a JWKS served over HTTP, authorization from the proto
 // rules, validation naming the field, error mapping that leaks nothing,
-// deadlines, streaming, health, metrics and CORS.
+// deadlines, streaming, health, metrics, CORS, and plain GET routes beside the RPCs.
 import assert from "node:assert/strict";
 import { create, fromBinary, type MessageShape, toBinary } from "@bufbuild/protobuf";
 import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
@@ -19,10 +19,11 @@ import { createTestKey, type JwksServer, signToken, startJwksServer, type TestKe
 
 const methods = EchoService.method;
 
-/** Waits until condition holds, polling every 10 ms for at most 5 s. */
-async function until(condition: () => boolean): Promise<void> {
-  for (let waitedMs = 0; !condition(); waitedMs += 10) {
-    assert.ok(waitedMs < 5000, "timed out waiting");
+/** Polls until a condition holds, for state that changes on a timer or in another call. */
+async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const giveUpAt = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > giveUpAt) throw new Error(`condition not met within ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
@@ -237,6 +238,23 @@ describe("runtime server", () => {
         (error: ConnectError) => error.code === Code.PermissionDenied,
       );
     });
+
+    it("admits a service token only to the methods its scope names", async () => {
+      const exact = await signToken(key, {
+        subject: "payments",
+        kind: "service",
+        scopes: ["trustmesh.testing.v1.EchoService/EchoFromService"],
+      });
+      assert.equal((await connect11.echoFromService({ message: "m" }, { headers: bearer(exact) })).serviceName, "payments");
+      for (const scopes of [["trustmesh.testing.v1.EchoService/Echo"], ["trustmesh.ledger.v1.LedgerService/*"], []]) {
+        const narrow = await signToken(key, { subject: "payments", kind: "service", scopes });
+        await assert.rejects(connect11.echoFromService({}, { headers: bearer(narrow) }), (error: ConnectError) => {
+          assert.equal(error.code, Code.PermissionDenied);
+          assert.equal(error.findDetails(ErrorInfoSchema)[0]?.reason, "OUT_OF_SCOPE");
+          return true;
+        });
+      }
+    });
   });
 
   describe("errors and deadlines", () => {
@@ -287,9 +305,9 @@ describe("runtime server", () => {
         create(methods.echo.input, { behaviour: "until_aborted", sleepMs: 10_000 }),
         () => {},
       );
-      await until(() => echoCalls.started > started);
+      await waitFor(() => echoCalls.started > started);
       call.cancel();
-      await until(() => echoCalls.abortReasons.length > reasons);
+      await waitFor(() => echoCalls.abortReasons.length > reasons);
       assert.equal(ConnectError.from(echoCalls.abortReasons[reasons]).code, Code.Canceled);
 
       // No deadline from the caller: the server's default (2 s here) ends it.
@@ -297,7 +315,7 @@ describe("runtime server", () => {
         grpcJsUnary(grpcClient, methods.echo, { behaviour: "until_aborted", sleepMs: 10_000 }),
         (error: GrpcJsError) => error.code === grpc.status.DEADLINE_EXCEEDED,
       );
-      await until(() => echoCalls.abortReasons.length > reasons + 1);
+      await waitFor(() => echoCalls.abortReasons.length > reasons + 1);
       assert.equal(ConnectError.from(echoCalls.abortReasons[reasons + 1]).code, Code.DeadlineExceeded);
     });
   });
@@ -337,6 +355,25 @@ describe("runtime server", () => {
       assert.equal(ready.status, 200);
     });
 
+    it('answers SERVING for "liveness" while a dependency is down, which readiness does not', async () => {
+      // Kubernetes' liveness probe asks for "liveness": a database outage must not restart every pod.
+      healthy = false;
+      try {
+        await waitFor(
+          async () =>
+            (await grpcJsUnary(grpcClient, Health.method.check, { service: "" })).status === HealthCheckResponse_ServingStatus.NOT_SERVING,
+        );
+        const liveness = await grpcJsUnary(grpcClient, Health.method.check, { service: "liveness" });
+        assert.equal(liveness.status, HealthCheckResponse_ServingStatus.SERVING);
+      } finally {
+        healthy = true;
+        await waitFor(
+          async () =>
+            (await grpcJsUnary(grpcClient, Health.method.check, { service: "" })).status === HealthCheckResponse_ServingStatus.SERVING,
+        );
+      }
+    });
+
     it("exposes the per-RPC counter and histogram on /metrics after a call", async () => {
       await grpcJsUnary(grpcClient, methods.echo, { message: "count me" });
       const response = await fetch(`http://127.0.0.1:${server.adminPort}/metrics`);
@@ -347,6 +384,32 @@ describe("runtime server", () => {
       assert.match(body, /rpc_server_requests_total\{[^}]*method="EchoAuthenticated",code="UNAUTHENTICATED"/);
       assert.match(body, /# \{trace_id="[0-9a-f]{32}"\}/, "histogram buckets carry trace-id exemplars");
       assert.match(body, /process_cpu_seconds_total/);
+    });
+
+    it("serves registered GET routes on the Connect port beside the RPCs, HEAD without a body, failures as a bare 500", async () => {
+      const base = `http://127.0.0.1:${server.httpPort}`;
+      const fixed = await fetch(`${base}/.well-known/echo.json`);
+      assert.equal(fixed.status, 200);
+      assert.equal(fixed.headers.get("cache-control"), "max-age=60");
+      assert.deepEqual(await fixed.json(), { echo: true });
+      const withParameter = await fetch(`${base}/documents/d-7?ignored=1`, { headers: { "if-none-match": '"d-6"' } });
+      assert.equal(withParameter.headers.get("etag"), '"d-7"');
+      assert.equal(await withParameter.text(), 'document d-7, if-none-match "d-6"');
+      const head = await fetch(`${base}/documents/d-8`, { method: "HEAD" });
+      assert.equal(head.status, 200);
+      assert.equal(await head.text(), "");
+      const broken = await fetch(`${base}/broken`);
+      assert.equal(broken.status, 500);
+      assert.doesNotMatch(await broken.text(), /secret/);
+      // A POST to a route's path, and GETs elsewhere, still go to Connect, which refuses them as before.
+      assert.notEqual((await fetch(`${base}/.well-known/echo.json`, { method: "POST", body: "{}" })).status, 200);
+      assert.notEqual((await fetch(`${base}/documents`)).status, 200);
+      const rpc = await fetch(`${base}/trustmesh.testing.v1.EchoService/Echo`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ message: "still here" }),
+      });
+      assert.equal(rpc.status, 200);
     });
 
     it("answers CORS preflights for allowed origins only", async () => {
@@ -373,7 +436,7 @@ describe("runtime server", () => {
     try {
       const started = echoCalls.started;
       const inFlight = grpcJsUnary(client, methods.echo, { behaviour: "sleep", sleepMs: 300, message: "late" });
-      await until(() => echoCalls.started > started);
+      await waitFor(() => echoCalls.started > started);
       const stopped = draining.shutdown(2000);
       assert.equal(draining.health.isServing(), false);
       assert.equal((await inFlight).message, "late");

@@ -10,6 +10,12 @@ export {
 } from "./postgres.ts";
 export { type RedisServer, type StartRedisOptions, startRedis } from "./redis.ts";
 export {
+  createServiceClientCredentials,
+  type ServiceClientCredentials,
+  serviceClientEnvironment,
+  serviceClientScopes,
+} from "./service-clients.ts";
+export {
   allServiceNames,
   type RunningServices,
   randomKeyEncryptionKeys,

@@ -13,6 +13,10 @@ export interface ReceivedSpan {
   /** OTLP span kind: 1 internal, 2 server, 3 client. */
   kind: number;
   attributes: Record<string, string | number | boolean>;
+  /** Span events (recorded exceptions among them), with their attributes. */
+  events: { name: string; attributes: Record<string, string | number | boolean> }[];
+  /** The status message; empty when none was set. */
+  statusMessage: string;
 }
 
 export interface OtlpReceiver {
@@ -37,6 +41,8 @@ type OtlpExport = {
         name: string;
         kind: number;
         attributes?: OtlpAttribute[];
+        events?: { name: string; attributes?: OtlpAttribute[] }[];
+        status?: { message?: string };
       }[];
     }[];
   }[];
@@ -73,6 +79,8 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
               name: span.name,
               kind: span.kind,
               attributes: attributesOf(span.attributes),
+              events: (span.events ?? []).map((event) => ({ name: event.name, attributes: attributesOf(event.attributes) })),
+              statusMessage: span.status?.message ?? "",
             });
           }
         }

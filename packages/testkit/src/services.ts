@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { Health, HealthCheckResponse_ServingStatus } from "@trustmesh/api/grpc/health/v1/health_pb.js";
 import { findFreePort } from "./free-port.ts";
 import { createGrpcJsClient, grpcJsUnary } from "./grpc-js-client.ts";
+import { createServiceClientCredentials, type ServiceClientCredentials, serviceClientEnvironment } from "./service-clients.ts";
 
 export const allServiceNames = ["auth", "payments", "ledger", "credential", "health-processing", "face"] as const;
 export type ServiceName = (typeof allServiceNames)[number];
@@ -30,6 +31,8 @@ export interface RunningServices {
   readonly services: Readonly<Record<ServiceName, ServiceAddresses | undefined>>;
   /** Everything a service printed so far, for failure messages. */
   logsOf(name: ServiceName): string;
+  /** Stops one service (SIGTERM, then SIGKILL after the grace period) and starts it again on the same ports, database and environment. */
+  restart(name: ServiceName): Promise<void>;
   /** SIGTERM to each, then SIGKILL after the grace period. */
   stop(): Promise<void>;
 }
@@ -43,8 +46,13 @@ export interface StartServicesOptions {
   env?: Record<string, string>;
   /** Fixed ports instead of free ones: base + index of the service in allServiceNames. */
   basePorts?: { grpc: number; http: number; admin: number };
-  /** Key-encryption key ring for auth; a fresh random one by default. */
+  /** Key-encryption key ring for every service that seals data at rest; a fresh random one by default. */
   keyEncryptionKeys?: { ring: string; activeId: string };
+  /**
+   * Service client secrets and auth's AUTH_SERVICE_CLIENTS (npm start keeps its own between runs);
+   * fresh ones for the started services by default. An `env` entry still overrides either.
+   */
+  serviceClients?: ServiceClientCredentials;
   /** Pipe each line of service output here (npm start prints it, tests keep it). */
   onOutput?: (name: ServiceName, line: string) => void;
   readyTimeoutMs?: number;
@@ -115,14 +123,49 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
   }
   // Services find auth's keys through AUTH_GRPC_URL even when auth itself is not started here.
   const authGrpcUrl = addresses.auth?.grpcUrl ?? options.env?.AUTH_GRPC_URL ?? "http://127.0.0.1:1";
+  // payments calls the ledger; an address nobody answers on when the ledger is not started here.
+  const ledgerGrpcUrl = addresses.ledger?.grpcUrl ?? options.env?.LEDGER_GRPC_URL ?? "http://127.0.0.1:1";
+  // auth hands ContactVerified events to credential when both run here (services/auth/README.md);
+  // without credential the variable stays unset and the events wait in auth's outbox.
+  const credentialEnv: Record<string, string> = addresses.credential ? { AUTH_CREDENTIAL_GRPC_URL: addresses.credential.grpcUrl } : {};
+  // Each service's client secret for auth's IssueServiceToken, and auth's hashes of them.
+  const serviceClients = options.serviceClients ?? (await createServiceClientCredentials(names));
 
   const logs = new Map<ServiceName, string>();
   const children = new Map<ServiceName, ChildProcess>();
+  const environments = new Map<ServiceName, Record<string, string>>();
+  const stopGraceMs = 15_000;
+
+  /** Spawns the service with the environment it was given first, and waits until it serves. */
+  const launch = async (name: ServiceName) => {
+    const address = addresses[name] as ServiceAddresses;
+    const child = spawn(process.execPath, ["--import", "@trustmesh/runtime/telemetry", "src/main.ts"], {
+      cwd: join(repoRoot, "services", name),
+      env: environments.get(name),
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    children.set(name, child);
+    const collect = (chunk: Buffer) => {
+      const text = chunk.toString("utf8");
+      logs.set(name, ((logs.get(name) ?? "") + text).slice(-logTailCharsMax));
+      if (options.onOutput) for (const line of text.split("\n")) if (line.trim() !== "") options.onOutput(name, line);
+    };
+    child.stdout?.on("data", collect);
+    child.stderr?.on("data", collect);
+    await waitUntilServing(address, child, options.readyTimeoutMs ?? 60_000, () => logs.get(name) ?? "");
+  };
+
   const running: RunningServices = {
     services: addresses,
     logsOf: (name) => logs.get(name) ?? "",
+    async restart(name) {
+      const child = children.get(name);
+      if (!child) throw new Error(`${name} was not started here`);
+      await stopChild(child, stopGraceMs);
+      await launch(name);
+    },
     async stop() {
-      await Promise.all([...children.values()].map((child) => stopChild(child, 15_000)));
+      await Promise.all([...children.values()].map((child) => stopChild(child, stopGraceMs)));
     },
   };
 
@@ -130,7 +173,7 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
     await Promise.all(
       names.map(async (name) => {
         const address = addresses[name] as ServiceAddresses;
-        const env: Record<string, string> = {
+        environments.set(name, {
           ...(process.env as Record<string, string>),
           HOST: "127.0.0.1",
           GRPC_PORT: String(address.grpcPort),
@@ -142,23 +185,25 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
           AUTH_GRPC_URL: authGrpcUrl,
           AUTH_KEK_RING: keys.ring,
           AUTH_KEK_ACTIVE_ID: keys.activeId,
+          // Each service that seals data at rest reads its own variables; in this throwaway
+          // environment one ring serves them all, in production each has its own.
+          HEALTH_KEK_RING: keys.ring,
+          HEALTH_KEK_ACTIVE_ID: keys.activeId,
+          FACE_KEK_RING: keys.ring,
+          FACE_KEK_ACTIVE_ID: keys.activeId,
+          CREDENTIAL_KEK_RING: keys.ring,
+          CREDENTIAL_KEK_ACTIVE_ID: keys.activeId,
+          PAYMENTS_KEK_RING: keys.ring,
+          PAYMENTS_KEK_ACTIVE_ID: keys.activeId,
+          LEDGER_GRPC_URL: ledgerGrpcUrl,
+          // auth reads it; the other services ignore it (it holds hashes only).
+          AUTH_SERVICE_CLIENTS: serviceClients.authServiceClients,
+          ...serviceClientEnvironment(name, serviceClients),
           OTEL_SERVICE_NAME: name,
+          ...credentialEnv,
           ...options.env,
-        };
-        const child = spawn(process.execPath, ["--import", "@trustmesh/runtime/telemetry", "src/main.ts"], {
-          cwd: join(repoRoot, "services", name),
-          env,
-          stdio: ["ignore", "pipe", "pipe"],
         });
-        children.set(name, child);
-        const collect = (chunk: Buffer) => {
-          const text = chunk.toString("utf8");
-          logs.set(name, ((logs.get(name) ?? "") + text).slice(-logTailCharsMax));
-          if (options.onOutput) for (const line of text.split("\n")) if (line.trim() !== "") options.onOutput(name, line);
-        };
-        child.stdout?.on("data", collect);
-        child.stderr?.on("data", collect);
-        await waitUntilServing(address, child, options.readyTimeoutMs ?? 60_000, () => logs.get(name) ?? "");
+        await launch(name);
       }),
     );
   } catch (error) {

@@ -1,14 +1,103 @@
-// What the ledger process serves.
+// What the ledger process serves, and the work it does on its own: the batch
+// writer, the pending-expiry sweeper and scheduled reconciliation. All three
+// stop on shutdown after in-flight RPCs drained and before the pool closes.
+import { randomUUID } from "node:crypto";
 import { LedgerService } from "@trustmesh/api";
 import { registration, type ServiceDefinition } from "@trustmesh/runtime";
+import { createAccountCache } from "./account-cache.ts";
+import { reconcile } from "./audit/reconcile.ts";
+import { createReconcileSchedule } from "./audit/reconcile-schedule.ts";
 import { ledgerConfigShape } from "./config.ts";
+import { createExpirySweeper } from "./expiry-sweeper.ts";
+import { createLedgerMetrics } from "./metrics.ts";
+import { createLedgerServiceImpl, type LedgerServiceDependencies } from "./service/index.ts";
+import { commitBatch } from "./store/batch-commit.ts";
+import { readHead } from "./store/chain.ts";
+import { ensureSystemAccounts } from "./system-accounts.ts";
+import { createTransactionWriter, type TransactionWriter } from "./writer.ts";
+
+/** Chain transactions read per query by VerifyChain and Reconcile. */
+const chainPageSize = 1000;
+/** Sweep rounds per tick at most, so a backlog of expiries cannot monopolise the writer. */
+const sweepRoundsMax = 10;
 
 export const ledgerDefinition: ServiceDefinition<typeof ledgerConfigShape> = {
   name: "ledger",
   configShape: ledgerConfigShape,
   migrationsDir: new URL("../prisma/migrations", import.meta.url).pathname,
-  // No handler yet: Connect answers UNIMPLEMENTED for every LedgerService RPC
-  // until issue #4 lands them. Authentication, authorization and
-  // validation still run first, so callers already get the real errors for those.
-  createServices: () => [registration(LedgerService, {})],
+  async createServices({ config, pool, logger, metrics: rpcMetrics, onStop }) {
+    const now = () => new Date();
+    const created = await ensureSystemAccounts(pool, now);
+    if (created > 0) logger.info({ created }, "system accounts created");
+
+    let writer: TransactionWriter | undefined;
+    const metrics = createLedgerMetrics({
+      registry: rpcMetrics.registry,
+      readChainLength: async () => (await readHead(pool)).sequence,
+      readOpenPendingCount: async () =>
+        Number((await pool.query<{ count: string }>("SELECT count(*) FROM open_pending")).rows[0]?.count ?? 0),
+      queueDepth: () => writer?.queuedOperations() ?? 0,
+    });
+    const accountCache = createAccountCache({ entriesMax: config.LEDGER_ACCOUNT_CACHE_MAX });
+    writer = createTransactionWriter({
+      commit: (jobs) =>
+        commitBatch(jobs, {
+          pool,
+          knownAccounts: (ids) => accountCache.known(ids),
+          rememberAccounts: (accounts) => accountCache.remember(accounts),
+          now,
+          newId: randomUUID,
+          lockTimeoutMs: config.LEDGER_LOCK_TIMEOUT_MS,
+        }),
+      batchSizeMax: config.LEDGER_BATCH_SIZE_MAX,
+      lingerMs: config.LEDGER_BATCH_LINGER_MS,
+      batchesInFlightMax: config.LEDGER_BATCHES_IN_FLIGHT,
+      queueOperationsMax: config.LEDGER_WRITE_QUEUE_MAX,
+      attemptsMax: 3,
+      metrics,
+      logger,
+    });
+    const dependencies: LedgerServiceDependencies = {
+      pool,
+      writer,
+      now,
+      chain: { pageSize: chainPageSize, transactionsMax: config.LEDGER_CHAIN_VERIFY_MAX },
+      reconcile: {
+        chainPageSize,
+        chainTransactionsMax: config.LEDGER_CHAIN_VERIFY_MAX,
+        overdueGraceMs: config.LEDGER_PENDING_OVERDUE_GRACE_MS,
+        now,
+      },
+      onReconciled(report) {
+        metrics.recordReconciliation({ clean: report.clean, chainIntact: report.chain.intact, finishedAt: report.finishedAt });
+      },
+    };
+    const sweeper = createExpirySweeper({
+      pool,
+      writer,
+      intervalMs: config.LEDGER_PENDING_SWEEP_INTERVAL_MS,
+      batchMax: config.LEDGER_PENDING_SWEEP_BATCH_MAX,
+      roundsMax: sweepRoundsMax,
+      now,
+      logger,
+    });
+    const schedule = createReconcileSchedule({
+      run: async () => {
+        const report = await reconcile(pool, { accountIds: null, currencies: null }, dependencies.reconcile);
+        dependencies.onReconciled(report);
+        return report;
+      },
+      intervalMs: config.LEDGER_RECONCILE_INTERVAL_MS,
+      initialDelayMs: config.LEDGER_RECONCILE_INITIAL_DELAY_MS,
+      logger,
+    });
+    sweeper.start();
+    schedule.start();
+    const writerToClose = writer;
+    onStop(async () => {
+      await Promise.all([sweeper.stop(), schedule.stop()]);
+      await writerToClose.close();
+    });
+    return [registration(LedgerService, createLedgerServiceImpl(dependencies))];
+  },
 };

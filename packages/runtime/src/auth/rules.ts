@@ -19,6 +19,10 @@ export interface ResolvedRule {
   readonly admins: boolean;
   /** Property names (localName) leading to the owner id in the request, or empty. */
   readonly ownerPath: readonly string[];
+  /** The scope that admits a service token to this method: "pkg.Service/Method". */
+  readonly methodScope: string;
+  /** The scope that admits a service token to every method of the service: "pkg.Service/*". */
+  readonly serviceScope: string;
 }
 
 const resolved = new WeakMap<DescMethod, ResolvedRule | undefined>();
@@ -40,8 +44,10 @@ function resolveOwnerPath(method: DescMethod, ownerField: string): string[] {
 export function ruleOf(method: DescMethod): ResolvedRule | undefined {
   if (resolved.has(method)) return resolved.get(method);
   let result: ResolvedRule | undefined;
+  const methodScope = `${method.parent.typeName}/${method.name}`;
+  const serviceScope = `${method.parent.typeName}/*`;
   if (publicInfrastructureServices.has(method.parent.typeName)) {
-    result = { audience: Audience.PUBLIC, services: new Set(), admins: false, ownerPath: [] };
+    result = { audience: Audience.PUBLIC, services: new Set(), admins: false, ownerPath: [], methodScope, serviceScope };
   } else if (hasOption(method, ruleExtension)) {
     const rule: Rule = getOption(method, ruleExtension);
     result = {
@@ -49,6 +55,8 @@ export function ruleOf(method: DescMethod): ResolvedRule | undefined {
       services: new Set(rule.services),
       admins: rule.admins,
       ownerPath: resolveOwnerPath(method, rule.ownerField),
+      methodScope,
+      serviceScope,
     };
   }
   resolved.set(method, result);
@@ -85,8 +93,11 @@ export function authorize(rule: ResolvedRule | undefined, principal: Principal |
   if (rule.audience === Audience.PUBLIC) return;
   if (principal === undefined) throw unauthenticated();
   if (principal.kind === "service") {
-    if (rule.services.has(principal.serviceName)) return;
-    throw permissionDenied(`service ${principal.serviceName} may not call this RPC`);
+    if (!rule.services.has(principal.serviceName)) throw permissionDenied(`service ${principal.serviceName} may not call this RPC`);
+    // The rule says what a service may ever call; the token's scope, from
+    // auth's per-deployment config, narrows it. No scope claim admits nothing.
+    if (principal.scopes.has(rule.methodScope) || principal.scopes.has(rule.serviceScope)) return;
+    throw permissionDenied(`the service token's scope does not include ${rule.methodScope}`, "OUT_OF_SCOPE");
   }
   if (rule.admins && isAdmin(principal)) return;
   switch (rule.audience) {

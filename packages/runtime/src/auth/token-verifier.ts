@@ -14,6 +14,8 @@ interface TrustmeshClaims extends JWTPayload {
   roles?: unknown;
   /** Session id of a user token, so a revoked session can be recognised. */
   sid?: unknown;
+  /** Service tokens: the methods they may call, space separated (RFC 9068 `scope`). */
+  scope?: unknown;
 }
 
 export interface TokenVerifier {
@@ -57,7 +59,9 @@ function principalFrom(claims: TrustmeshClaims, serviceName: string): Principal 
   if (claims.token_kind === "service") {
     if (!audiences(claims).includes(serviceName))
       throw unauthenticated(`service token is not addressed to ${serviceName}`, "TOKEN_WRONG_AUDIENCE");
-    return { kind: "service", serviceName: subject, tokenId };
+    // Parsed once per token: verified principals are cached, so the per-call check is a Set lookup.
+    const scopes = new Set(typeof claims.scope === "string" ? claims.scope.split(" ").filter(Boolean) : []);
+    return { kind: "service", serviceName: subject, scopes, tokenId };
   }
   if (claims.token_kind !== "user") throw unauthenticated("token kind is not recognised", "TOKEN_INVALID");
   if (!audiences(claims).includes(userAudience)) throw unauthenticated("token audience is not trustmesh", "TOKEN_WRONG_AUDIENCE");

@@ -4,9 +4,12 @@
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
-import { cors as connectCors, type Interceptor } from "@connectrpc/connect";
+import { cors as connectCors, createContextValues, type Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import cors from "cors";
+import { peerAddressKey } from "../context.ts";
+import type { Logger } from "../logger.ts";
+import { type HttpRoute, serveHttpRoute } from "./http-routes.ts";
 import type { ServiceRegistration } from "./registration.ts";
 
 export interface ConnectServerOptions {
@@ -16,6 +19,9 @@ export interface ConnectServerOptions {
   messageBytesMax: number;
   maxTimeoutMs: number;
   shutdownSignal: AbortSignal;
+  /** GET routes answered before Connect sees the request (see http-routes.ts). */
+  httpRoutes?: readonly HttpRoute[];
+  logger: Logger;
 }
 
 export interface StartedConnectServer {
@@ -36,6 +42,11 @@ export async function startConnectServer(host: string, port: number, options: Co
     writeMaxBytes: options.messageBytesMax,
     maxTimeoutMs: options.maxTimeoutMs,
     shutdownSignal: options.shutdownSignal,
+    contextValues(request) {
+      const values = createContextValues();
+      values.set(peerAddressKey, () => request.socket?.remoteAddress ?? "");
+      return values;
+    },
   });
   const corsHandler = cors({
     origin: [...options.corsAllowedOrigins],
@@ -47,8 +58,11 @@ export async function startConnectServer(host: string, port: number, options: Co
   });
   type Request = http.IncomingMessage | http2.Http2ServerRequest;
   type Response = http.ServerResponse | http2.Http2ServerResponse;
+  const httpRoutes = options.httpRoutes ?? [];
   const listener = (request: Request, response: Response) => {
-    corsHandler(request as http.IncomingMessage, response as http.ServerResponse, () => handler(request, response));
+    corsHandler(request as http.IncomingMessage, response as http.ServerResponse, () => {
+      if (!serveHttpRoute(httpRoutes, request, response, options.logger)) handler(request, response);
+    });
   };
   const http1Server = http.createServer(listener);
   // HTTP/1.1 sockets with a request in flight. Connections are handed to the

@@ -28,6 +28,7 @@ import { createAsyncIterable, transformInvokeImplementation } from "@connectrpc/
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import * as grpc from "@grpc/grpc-js";
 import { type CallWatcher, type EndableCall, endableCallKey } from "../call-scope.ts";
+import { ipOfGrpcPeer, peerAddressKey } from "../context.ts";
 import { type CallEnd, callEndKey, callNext, type EndListener } from "../rpc-status.ts";
 import { DeferredHeaders, MetadataHeaders } from "./metadata-headers.ts";
 import { addReflection } from "./reflection.ts";
@@ -108,6 +109,8 @@ function createStreamContext(
   const onShutdown = () => controller.abort(shutdownSignal.reason);
   shutdownSignal.addEventListener("abort", onShutdown, { once: true });
   controller.signal.addEventListener("abort", () => shutdownSignal.removeEventListener("abort", onShutdown), { once: true });
+  const values = createContextValues();
+  values.set(peerAddressKey, () => ipOfGrpcPeer(call.getPeer()));
   return {
     service: method.parent,
     method,
@@ -119,7 +122,7 @@ function createStreamContext(
     requestHeader: headersFromMetadata(call.metadata, deadlineAt),
     responseHeader: new Headers(),
     responseTrailer: new Headers(),
-    values: createContextValues(),
+    values,
     abort: (reason) => controller.abort(reason),
   };
 }
@@ -188,6 +191,8 @@ class UnaryCall implements HandlerContext, EndableCall, CallEnd {
     this.values.set(endableCallKey, this);
     // Interceptors that observe how the call ended hear it from here (observeEnd).
     this.values.set(callEndKey, this);
+    // A function, so calls whose handler never asks pay for no string work.
+    this.values.set(peerAddressKey, () => ipOfGrpcPeer(call.getPeer()));
   }
 
   listen(listener: EndListener): void {

@@ -11,6 +11,7 @@ import type { RpcMetrics } from "../metrics.ts";
 import { startAdminServer } from "./admin-server.ts";
 import { startConnectServer } from "./connect-server.ts";
 import { startGrpcServer } from "./grpc-server.ts";
+import type { HttpRoute } from "./http-routes.ts";
 import { registration, type ServiceRegistration } from "./registration.ts";
 
 export interface ServerOptions {
@@ -31,6 +32,8 @@ export interface ServerOptions {
   /** Largest message either way; 16 MiB fits a 10 MB upload with room for framing. */
   messageBytesMax?: number;
   healthCheckIntervalMs?: number;
+  /** Plain GET routes on the Connect port, for documents standards put at a URL. */
+  httpRoutes?: readonly HttpRoute[];
 }
 
 export interface RunningServer {
@@ -71,6 +74,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     ...common,
     corsAllowedOrigins: options.corsAllowedOrigins,
     maxTimeoutMs: options.maxTimeoutMs,
+    httpRoutes: options.httpRoutes,
+    logger: options.logger,
   });
   const admin = await startAdminServer(options.host, options.adminPort, options.metrics, health);
   return {

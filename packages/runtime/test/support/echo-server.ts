@@ -2,7 +2,15 @@
 // around the EchoService on free ports, for tests and benchmarks.
 
 import type { ReadinessCheck } from "../../src/health.ts";
-import { createLogger, createMetrics, createTokenVerifier, type RunningServer, registration, startServer } from "../../src/index.ts";
+import {
+  createHttpRouteRegistry,
+  createLogger,
+  createMetrics,
+  createTokenVerifier,
+  type RunningServer,
+  registration,
+  startServer,
+} from "../../src/index.ts";
 import { EchoService, echoServiceImpl } from "./echo-service.ts";
 
 export interface EchoServerOptions {
@@ -15,6 +23,21 @@ export interface EchoServerOptions {
 
 export async function startEchoServer(options: EchoServerOptions): Promise<RunningServer> {
   const metrics = createMetrics({ serviceName: "echo" });
+  // A document at a fixed URL, a parameterised one, and one that fails, for the HTTP route tests.
+  const httpRoutes = createHttpRouteRegistry();
+  httpRoutes.get("/.well-known/echo.json", async () => ({
+    status: 200,
+    headers: { "content-type": "application/json", "cache-control": "max-age=60" },
+    body: JSON.stringify({ echo: true }),
+  }));
+  httpRoutes.get("/documents/:documentId", async (request) => ({
+    status: 200,
+    headers: { "content-type": "text/plain", etag: `"${request.params.documentId}"` },
+    body: `document ${request.params.documentId}, if-none-match ${request.header("if-none-match") ?? "none"}`,
+  }));
+  httpRoutes.get("/broken", async () => {
+    throw new Error("secret detail");
+  });
   return startServer({
     name: "echo",
     host: "127.0.0.1",
@@ -31,5 +54,6 @@ export async function startEchoServer(options: EchoServerOptions): Promise<Runni
     defaultTimeoutMs: 2000,
     maxTimeoutMs: 5000,
     healthCheckIntervalMs: options.healthCheckIntervalMs,
+    httpRoutes: httpRoutes.routes,
   });
 }

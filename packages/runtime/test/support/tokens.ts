@@ -24,11 +24,14 @@ export interface TokenClaims {
   issuer?: string;
   /** Defaults to "trustmesh" for users; service tokens name their target service. */
   audience?: string;
+  /** Service tokens: the methods they may call; the whole EchoService by default. */
+  scopes?: string[];
 }
 
 export function signToken(key: TestKey, claims: TokenClaims): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({ token_kind: claims.kind, roles: claims.roles ?? [] })
+  const scope = claims.kind === "service" ? { scope: (claims.scopes ?? ["trustmesh.testing.v1.EchoService/*"]).join(" ") } : {};
+  return new SignJWT({ token_kind: claims.kind, roles: claims.roles ?? [], ...scope })
     .setProtectedHeader({ alg: "EdDSA", kid: key.kid, typ: "at+jwt" })
     .setIssuer(claims.issuer ?? "trustmesh-auth")
     .setAudience(claims.audience ?? (claims.kind === "user" ? "trustmesh" : "echo"))

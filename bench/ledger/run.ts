@@ -1,0 +1,277 @@
+// bench/ledger: transfers per second and latency of the real ledger process
+// over gRPC — single PostTransaction calls at several concurrency levels
+// (group-committed by the ledger's batch writer) and PostTransactions batches —
+// next to pgbench running a one-transfer-per-transaction SQL script on the same
+// durable PostgreSQL, and p99 of single transfers at half of their peak rate.
+//
+//   node bench/ledger/run.ts [--warm-up-seconds 3] [--duration-seconds 8]
+//                            [--single 1,4,16,64,256] [--batched 100x1,100x4,1000x1,1000x2]
+//                            [--pgbench 1,4,16,64] [--wallets 1000] [--note text] [--no-write]
+//
+// See bench/README.md ("bench/ledger") for what each number means.
+import { execFileSync } from "node:child_process";
+import { appendFileSync, chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import type * as grpc from "@grpc/grpc-js";
+import { LedgerService } from "@trustmesh/api";
+import { AccountKind } from "@trustmesh/api/trustmesh/ledger/v1/ledger_pb.js";
+import { startPostgres } from "@trustmesh/testkit";
+import { createGrpcJsClient } from "@trustmesh/testkit/grpc-js";
+import { type LedgerPlatform, startLedgerPlatform } from "../../services/ledger/test/support/ledger-platform.ts";
+import { machineBusyCpuMs } from "../rpc/machine-load.ts";
+import { positiveInteger, requireNode24 } from "../rpc/run-options.ts";
+import { type CpuSampler, closedLoop, type LoadResult, openLoop, percentile, transferWorkload } from "./load.ts";
+import { type PgbenchResult, preparePgbenchDatabase, runPgbench } from "./pgbench.ts";
+import { findPostmaster, findServiceProcess, postgresCpuMs, processCpuMs } from "./process-cpu.ts";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repoRoot = path.resolve(here, "../..");
+const resultsPath = path.join(here, "results.md");
+const resultsHeader =
+  '# bench/ledger results\n\nNewest last. Each section is one run of the command it names; bench/README.md ("bench/ledger") explains the columns.\n\n';
+
+const { values: options } = parseArgs({
+  allowNegative: true,
+  options: {
+    "warm-up-seconds": { type: "string", default: "3" },
+    "duration-seconds": { type: "string", default: "8" },
+    single: { type: "string", default: "1,4,16,64,256" },
+    batched: { type: "string", default: "100x1,100x4,1000x1,1000x2" },
+    pgbench: { type: "string", default: "1,4,16,64" },
+    wallets: { type: "string", default: "1000" },
+    note: { type: "string" },
+    write: { type: "boolean", default: true },
+  },
+});
+
+requireNode24();
+const warmUpSeconds = positiveInteger("warm-up-seconds", options["warm-up-seconds"], 600);
+const durationSeconds = positiveInteger("duration-seconds", options["duration-seconds"], 600);
+const walletCount = positiveInteger("wallets", options.wallets, 100_000);
+const singleLevels = options.single.split(",").map((value) => positiveInteger("single", value, 4096));
+const batchedLevels = options.batched.split(",").map((value) => {
+  const [size, concurrency] = value.split("x");
+  return { size: positiveInteger("batched size", size, 1000), concurrency: positiveInteger("batched concurrency", concurrency, 256) };
+});
+const pgbenchLevels = options.pgbench.split(",").map((value) => positiveInteger("pgbench", value, 1024));
+const pgbenchPath = ["/usr/lib/postgresql/15/bin/pgbench", "/usr/bin/pgbench"].find((candidate) => existsSync(candidate));
+if (pgbenchPath === undefined) throw new Error("pgbench is required (Debian: apt-get install postgresql-client)");
+
+interface Row {
+  mode: string;
+  concurrency: string;
+  result: LoadResult;
+  /** Mean operations per database transaction of the ledger's writer during the window. */
+  meanBatch: number;
+  machineBusyCores: number;
+}
+
+function commandOf(): string {
+  return ["node", path.relative(process.cwd(), fileURLToPath(import.meta.url)), ...process.argv.slice(2)].join(" ");
+}
+
+async function batchCounters(platform: LedgerPlatform): Promise<{ sum: number; count: number }> {
+  const text = await (await fetch(platform.metricsUrl)).text();
+  const read = (name: string) => Number(new RegExp(`^${name}\\{[^}]*\\} ([\\d.e+]+)`, "m").exec(text)?.[1] ?? "0");
+  return { sum: read("ledger_batch_operations_sum"), count: read("ledger_batch_operations_count") };
+}
+
+/** Runs one measurement with machine CPU and the writer's batch sizes recorded around it. */
+async function measure(platform: LedgerPlatform, mode: string, concurrency: string, load: () => Promise<LoadResult>): Promise<Row> {
+  const before = await batchCounters(platform);
+  const busyBefore = machineBusyCpuMs();
+  const startedAt = performance.now();
+  const result = await load();
+  const elapsedMs = performance.now() - startedAt;
+  const busyCores = (machineBusyCpuMs() - busyBefore) / elapsedMs;
+  const after = await batchCounters(platform);
+  const meanBatch = after.count > before.count ? (after.sum - before.sum) / (after.count - before.count) : 0;
+  const row = { mode, concurrency, result, meanBatch, machineBusyCores: busyCores };
+  console.log(formatRow(row).join(" | "));
+  if (result.failures > 0) throw new Error(`${mode} × ${concurrency}: ${result.failures} calls failed, first: ${result.firstFailure}`);
+  return row;
+}
+
+const integer = (value: number) => Math.round(value).toLocaleString("en-US");
+const milliseconds = (value: number) => value.toFixed(value < 10 ? 2 : 1);
+
+/** CPU microseconds per committed transfer. */
+const perTransfer = (cpuMs: number | undefined, transfers: number) =>
+  cpuMs === undefined || transfers === 0 || Number.isNaN(cpuMs) ? "—" : integer((cpuMs * 1000) / transfers);
+
+function formatRow(row: Row): string[] {
+  const sorted = Float64Array.from([...row.result.latenciesMs].sort((a, b) => a - b));
+  const seconds = row.result.durationSeconds;
+  return [
+    row.mode,
+    row.concurrency,
+    integer(row.result.transfers / seconds),
+    integer(row.result.calls / seconds),
+    milliseconds(percentile(sorted, 0.5)),
+    milliseconds(percentile(sorted, 0.99)),
+    row.meanBatch.toFixed(1),
+    perTransfer(row.result.serverCpuMs.ledger, row.result.transfers),
+    perTransfer(row.result.serverCpuMs.postgres, row.result.transfers),
+    row.machineBusyCores.toFixed(2),
+    row.result.clientCpuCores.toFixed(2),
+  ];
+}
+
+async function createFundedWallets(platform: LedgerPlatform, token: string): Promise<string[]> {
+  const world = await platform.call(methods.getAccount, { selector: { case: "address", value: "system:external:sandbox:USD" } }, token);
+  const worldId = world.account?.id as string;
+  const wallets: string[] = [];
+  for (let start = 0; start < walletCount; start += 50) {
+    const created = await Promise.all(
+      Array.from({ length: Math.min(50, walletCount - start) }, async () => {
+        const owner = crypto.randomUUID();
+        const response = await platform.call(
+          methods.createAccount,
+          {
+            idempotencyKey: `wallet:${owner}:USD`,
+            ownerId: owner,
+            currency: "USD",
+            kind: AccountKind.USER_WALLET,
+            flags: { debitsMustNotExceedCredits: true },
+          },
+          token,
+        );
+        return response.account?.id as string;
+      }),
+    );
+    wallets.push(...created);
+  }
+  for (let start = 0; start < wallets.length; start += 1000) {
+    await platform.call(
+      methods.postTransactions,
+      {
+        atomic: true,
+        transactions: wallets.slice(start, start + 1000).map((wallet) => ({
+          idempotencyKey: `fund:${wallet}`,
+          postings: [{ debitAccountId: worldId, creditAccountId: wallet, amount: { currency: "USD", amountMinor: "1000000000000000" } }],
+        })),
+      },
+      token,
+    );
+  }
+  return wallets;
+}
+
+const methods = LedgerService.method;
+
+const benchRoot = mkdtempSync(path.join(os.tmpdir(), "trustmesh-bench-ledger-"));
+// PostgreSQL may run as another user (when we are root); it must be able to reach its folder.
+chmodSync(benchRoot, 0o755);
+const loadBefore = os.loadavg();
+const startedAt = new Date();
+console.log(`bench/ledger: durable PostgreSQL in ${benchRoot}; load average ${loadBefore.map((value) => value.toFixed(2)).join(" ")}`);
+// Durable on purpose (fsync and synchronous_commit on, as in production): group commit is what batching buys.
+const postgres = await startPostgres({ dataDir: path.join(benchRoot, "data"), ephemeral: false });
+let platform: LedgerPlatform | undefined;
+const clients: grpc.Client[] = [];
+try {
+  // Scheduled reconciliation would land in some row's window and charge its CPU there; it has its own cost, not a transfer's.
+  platform = await startLedgerPlatform({ postgres, env: { LOG_LEVEL: "warn", LEDGER_RECONCILE_INTERVAL_MS: "0" } });
+  const token = await platform.serviceToken("payments");
+  const wallets = await createFundedWallets(platform, token);
+  for (let index = 0; index < 8; index++) clients.push(createGrpcJsClient(platform.ledgerAddress));
+  const ledgerPid = findServiceProcess(repoRoot, "ledger");
+  const postmasterPid = findPostmaster(postgres.dataDir);
+  const sampleCpu: CpuSampler = () => ({ ledger: processCpuMs(ledgerPid), postgres: postgresCpuMs(postmasterPid) });
+  const rows: Row[] = [];
+  const single = transferWorkload(wallets, token, undefined);
+  for (const concurrency of singleLevels) {
+    rows.push(
+      await measure(platform, "PostTransaction", String(concurrency), () =>
+        closedLoop(clients, single, { concurrency, warmUpSeconds, durationSeconds, sampleCpu }),
+      ),
+    );
+  }
+  for (const { size, concurrency } of batchedLevels) {
+    const batched = transferWorkload(wallets, token, size);
+    rows.push(
+      await measure(platform, `PostTransactions × ${size}`, String(concurrency), () =>
+        closedLoop(clients, batched, { concurrency, warmUpSeconds, durationSeconds, sampleCpu }),
+      ),
+    );
+  }
+  const singleRows = rows.filter((row) => row.mode === "PostTransaction");
+  const peakSingle = Math.max(...singleRows.map((row) => row.result.transfers / row.result.durationSeconds));
+  const halfRate = Math.max(1, Math.round(peakSingle / 2));
+  const halfPeak = await measure(platform, "PostTransaction, open loop", `${integer(halfRate)}/s`, () =>
+    openLoop(clients, single, { ratePerSecond: halfRate, warmUpSeconds, durationSeconds, inFlightMax: 4096, sampleCpu }),
+  );
+
+  const pgbenchDatabase = await postgres.createDatabase("pgbench_ledger");
+  await preparePgbenchDatabase(pgbenchDatabase);
+  const pgbenchRows: PgbenchResult[] = [];
+  for (const clientsCount of pgbenchLevels) {
+    const result = await runPgbench(pgbenchPath, pgbenchDatabase, {
+      clients: clientsCount,
+      durationSeconds: warmUpSeconds + durationSeconds,
+      postgresCpuMs: () => postgresCpuMs(postmasterPid),
+    });
+    console.log(
+      `pgbench | ${clientsCount} | ${integer(result.transactionsPerSecond)} | p50 ${milliseconds(result.p50Ms)} | p99 ${milliseconds(result.p99Ms)}`,
+    );
+    pgbenchRows.push(result);
+  }
+  const loadAfter = os.loadavg();
+
+  const batchedRows = rows.filter((row) => row.mode !== "PostTransaction");
+  const peakBatched = Math.max(...batchedRows.map((row) => row.result.transfers / row.result.durationSeconds));
+  const pgbenchBest = Math.max(...pgbenchRows.map((row) => row.transactionsPerSecond));
+  const pgbenchOne = pgbenchRows.find((row) => row.clients === 1)?.transactionsPerSecond;
+  const halfPeakP99 = percentile(Float64Array.from([...halfPeak.result.latenciesMs].sort((a, b) => a - b)), 0.99);
+  const postgresVersion = postgres.version;
+  const commit = execFileSync("git", ["-C", repoRoot, "rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim();
+  const dirty = execFileSync("git", ["-C", repoRoot, "status", "--porcelain", "--", "services/ledger", "bench/ledger"], {
+    encoding: "utf8",
+  }).trim();
+
+  const header =
+    "| mode | concurrency | transfers/s | calls/s | p50 ms | p99 ms | ops per DB transaction | ledger CPU µs/transfer | PostgreSQL CPU µs/transfer | machine CPU busy (cores) | load generator CPU (cores) |";
+  const section = [
+    `## ${startedAt.toISOString().slice(0, 16).replace("T", " ")} UTC`,
+    "",
+    `- Command: \`${commandOf()}\``,
+    ...(options.note === undefined ? [] : [`- Note: ${options.note}`]),
+    `- Machine: ${os.cpus()[0]?.model ?? "unknown"}, ${os.availableParallelism()} CPUs, ${os.type()} ${os.release()}; PostgreSQL ${postgresVersion} (durable: fsync and synchronous_commit on), Node ${process.version}`,
+    `- Load average (uptime) before: ${loadBefore.map((value) => value.toFixed(2)).join(" ")}; after: ${loadAfter.map((value) => value.toFixed(2)).join(" ")}`,
+    `- Commit ${commit}${dirty === "" ? "" : " (services/ledger or bench/ledger modified in the working tree)"}; ledger defaults (LEDGER_BATCH_SIZE_MAX 1000, LEDGER_BATCH_LINGER_MS 0, LEDGER_BATCHES_IN_FLIGHT 2, DATABASE_POOL_MAX 10) but scheduled reconciliation off; ${wallets.length} funded USD wallets, transfers of 1 minor unit between random distinct wallets, unique idempotency keys; ${clients.length} gRPC connections; ${warmUpSeconds} s warm-up then ${durationSeconds} s measured per row.`,
+    "",
+    header,
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ...[...rows, halfPeak].map((row) => `| ${formatRow(row).join(" | ")} |`),
+    "",
+    "| pgbench, one transfer per SQL transaction | clients | transfers/s | p50 ms | p99 ms | pgbench CPU µs/transfer | PostgreSQL CPU µs/transfer | failed |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ...pgbenchRows.map(
+      (row) =>
+        `| \`${row.commandLine}\` | ${row.clients} | ${integer(row.transactionsPerSecond)} | ${milliseconds(row.p50Ms)} | ${milliseconds(row.p99Ms)} | ` +
+        `${perTransfer(row.clientCpuMs, row.transactions)} | ${perTransfer(row.postgresCpuMs, row.transactions)} | ${row.failed} |`,
+    ),
+    "",
+    `- Batched peak ${integer(peakBatched)} transfers/s = **${(peakBatched / pgbenchBest).toFixed(1)}×** pgbench's best (${integer(pgbenchBest)}/s)` +
+      (pgbenchOne === undefined
+        ? ""
+        : ` and ${(peakBatched / pgbenchOne).toFixed(1)}× pgbench with one client (${integer(pgbenchOne)}/s)`) +
+      `; target ≥ 5×: **${peakBatched >= 5 * pgbenchBest ? "met" : "not met"}** against the best pgbench figure.`,
+    `- Single-transfer peak ${integer(peakSingle)} transfers/s; at half of it (${integer(halfRate)}/s, open loop) p99 = **${milliseconds(halfPeakP99)} ms**; target < 25 ms: **${halfPeakP99 < 25 ? "met" : "not met"}**.`,
+    "",
+  ].join("\n");
+  console.log(`\n${section}`);
+  if (options.write) {
+    if (!existsSync(resultsPath)) writeFileSync(resultsPath, resultsHeader);
+    appendFileSync(resultsPath, `${section}\n`);
+    console.log(`appended to ${path.relative(process.cwd(), resultsPath)}`);
+  }
+} finally {
+  for (const client of clients) client.close();
+  await platform?.stop();
+  await postgres.stop();
+  rmSync(benchRoot, { recursive: true, force: true });
+}

@@ -1,0 +1,178 @@
+// One batch, one database transaction, four round trips whatever its size:
+// BEGIN; ledger_lock_batch(...) — balance rows locked in ascending account id,
+// then the chain head, then keys and resolutions read; the plan is made here
+// in the service; ledger_write_batch(...) — everything written; COMMIT. The
+// fixed lock order means concurrent batches (other replicas, the expiry
+// sweeper) wait for each other but never deadlock; reading keys after the head
+// lock means a key takes effect exactly once even across replicas. Both
+// functions are in the migration (README: "Batching").
+import type pg from "pg";
+import { type BatchPlan, type ChainPosition, idempotencyKeyId, type Job, planBatch } from "../domain/engine.ts";
+import type { AccountRecord, TransactionKindName, TransactionRecord } from "../domain/records.ts";
+import { inTransaction } from "./database.ts";
+import {
+  type AccountRow,
+  type BalanceRow,
+  type EntryRow,
+  entriesByTransaction,
+  type TransactionRow,
+  toAccount,
+  toBalance,
+  toTransaction,
+} from "./rows.ts";
+
+export interface BatchCommitDependencies {
+  pool: pg.Pool;
+  /** Accounts already known (accounts never change); the database is asked only for the others. */
+  knownAccounts(ids: readonly string[]): Map<string, AccountRecord>;
+  /** Told about accounts read from the database, to know them next time. */
+  rememberAccounts(accounts: readonly AccountRecord[]): void;
+  now(): Date;
+  newId(): string;
+  /** How long a batch waits for a row lock before giving up (and being retried). */
+  lockTimeoutMs: number;
+}
+
+export interface CommittedBatch {
+  plan: BatchPlan;
+  /** Every transaction a resolve operation named, as read in the batch (for responses). */
+  pendings: Map<string, TransactionRecord>;
+}
+
+/** ledger_lock_batch's answer: rows as JSON, with bytes in hex and timestamps as strings. */
+interface LockedState {
+  balances: BalanceRow[];
+  head: { sequence: string; hash: string; created_at: string } | null;
+  keys: { id: string; idempotency_scope: string; idempotency_key: string; request_hash: string }[];
+  resolutions: { pending_transaction_id: string; kind: TransactionKindName }[];
+  pendings: (Omit<TransactionRow, "request_hash" | "previous_hash" | "hash" | "timeout_at" | "created_at"> & {
+    request_hash: string;
+    previous_hash: string;
+    hash: string;
+    timeout_at: string | null;
+    created_at: string;
+  })[];
+  pending_entries: (Omit<EntryRow, "created_at"> & { created_at: string })[];
+  accounts: (Omit<AccountRow, "created_at"> & { created_at: string })[];
+}
+
+const hex = (value: string) => Buffer.from(value, "hex");
+
+export async function commitBatch(jobs: readonly Job[], dependencies: BatchCommitDependencies): Promise<CommittedBatch> {
+  const operations = jobs.flatMap((job) => job.operations);
+  const pendingIds = [
+    ...new Set(operations.flatMap((operation) => (operation.type === "resolve" ? [operation.pendingTransactionId] : []))),
+  ];
+  const named = new Set<string>();
+  for (const operation of operations) {
+    if (operation.type === "transfer")
+      for (const posting of operation.postings) named.add(posting.debitAccountId).add(posting.creditAccountId);
+  }
+  const accounts = dependencies.knownAccounts([...named]);
+  // SET LOCAL rides along with BEGIN in one round trip; it ends with the transaction.
+  const begin = `BEGIN; SET LOCAL lock_timeout = ${Math.max(1, Math.floor(dependencies.lockTimeoutMs))}`;
+  return inTransaction(dependencies.pool, begin, async (client) => {
+    const locked = await client.query<{ state: LockedState }>("SELECT ledger_lock_batch($1, $2, $3, $4, $5) AS state", [
+      [...named],
+      pendingIds,
+      operations.map((operation) => operation.scope),
+      operations.map((operation) => operation.idempotencyKey),
+      [...accounts.keys()],
+    ]);
+    const state = locked.rows[0]?.state;
+    if (state?.head === null || state === undefined) throw new Error("ledger: the chain head row is missing");
+    const fresh = state.accounts.map((row) => toAccount({ ...row, created_at: new Date(row.created_at) }));
+    dependencies.rememberAccounts(fresh);
+    for (const account of fresh) accounts.set(account.id, account);
+    const grouped = entriesByTransaction(state.pending_entries.map((row) => ({ ...row, created_at: new Date(row.created_at) })));
+    const pendings = new Map(
+      state.pendings.map((row) => [
+        row.id,
+        toTransaction(
+          {
+            ...row,
+            request_hash: hex(row.request_hash),
+            previous_hash: hex(row.previous_hash),
+            hash: hex(row.hash),
+            timeout_at: row.timeout_at === null ? null : new Date(row.timeout_at),
+            created_at: new Date(row.created_at),
+          },
+          grouped.get(row.id) ?? [],
+        ),
+      ]),
+    );
+    const head: ChainPosition = {
+      sequence: BigInt(state.head.sequence),
+      hash: hex(state.head.hash),
+      createdAt: new Date(state.head.created_at),
+    };
+    const plan = planBatch(jobs, {
+      accounts,
+      balances: new Map(state.balances.map((row) => [row.account_id, toBalance(row)])),
+      existingKeys: new Map(
+        state.keys.map((row) => [
+          idempotencyKeyId(row.idempotency_scope, row.idempotency_key),
+          { transactionId: row.id, requestHash: hex(row.request_hash) },
+        ]),
+      ),
+      pendings,
+      resolutions: new Map(state.resolutions.map((row) => [row.pending_transaction_id, row.kind])),
+      head,
+      now: dependencies.now(),
+      newId: dependencies.newId,
+    });
+    if (plan.transactions.length > 0) await writePlan(client, plan);
+    return { plan, pendings };
+  });
+}
+
+async function writePlan(client: pg.PoolClient, plan: BatchPlan): Promise<void> {
+  const transactions = plan.transactions;
+  const entries = transactions.flatMap((transaction) => transaction.entries);
+  const balances = plan.changedBalances;
+  const columns: unknown[] = [
+    transactions.map((transaction) => transaction.id),
+    transactions.map((transaction) => transaction.sequence.toString()),
+    transactions.map((transaction) => transaction.kind),
+    transactions.map((transaction) => transaction.idempotencyScope),
+    transactions.map((transaction) => transaction.idempotencyKey),
+    transactions.map((transaction) => transaction.requestHash),
+    transactions.map((transaction) => transaction.reference),
+    transactions.map((transaction) => JSON.stringify(transaction.metadata)),
+    transactions.map((transaction) => transaction.pendingTransactionId),
+    transactions.map((transaction) => transaction.timeoutAt),
+    transactions.map((transaction) => transaction.voidReason),
+    transactions.map((transaction) => transaction.createdBy),
+    transactions.map((transaction) => transaction.previousHash),
+    transactions.map((transaction) => transaction.hash),
+    transactions.map((transaction) => transaction.createdAt),
+    entries.map((entry) => entry.id),
+    entries.map((entry) => entry.transactionId),
+    entries.map((entry) => entry.sequence.toString()),
+    entries.map((entry) => entry.transactionKind),
+    entries.map((entry) => entry.postingIndex),
+    entries.map((entry) => entry.accountId),
+    entries.map((entry) => entry.counterpartyAccountId),
+    entries.map((entry) => entry.direction),
+    entries.map((entry) => entry.currency),
+    entries.map((entry) => entry.amount.toString()),
+    entries.map((entry) => entry.postedBalanceAfter.toString()),
+    entries.map((entry) => entry.availableBalanceAfter.toString()),
+    entries.map((entry) => entry.reference),
+    entries.map((entry) => entry.createdAt),
+    balances.map((balance) => balance.accountId),
+    balances.map((balance) => balance.debitsPosted.toString()),
+    balances.map((balance) => balance.creditsPosted.toString()),
+    balances.map((balance) => balance.debitsPending.toString()),
+    balances.map((balance) => balance.creditsPending.toString()),
+    balances.map((balance) => balance.lastSequence.toString()),
+    plan.openedPendings.map((pending) => pending.transactionId),
+    plan.openedPendings.map((pending) => pending.timeoutAt),
+    plan.closedPendings,
+    plan.head.sequence.toString(),
+    plan.head.hash,
+    plan.head.createdAt,
+  ];
+  const placeholders = columns.map((_, index) => `$${index + 1}`).join(", ");
+  await client.query(`SELECT ledger_write_batch(${placeholders})`, columns);
+}

@@ -1,0 +1,170 @@
+// Goal: the database itself holds the ledger's invariants — even a superuser
+// cannot UPDATE, DELETE or TRUNCATE committed records, overdraw a wallet,
+// insert an unbalanced posting, move a balance or the chain head backwards or
+// the head onto an unknown hash —
+// and when a superuser edits an entry anyway (triggers switched off with
+// session_replication_role = replica), VerifyChain and Reconcile name exactly
+// the altered transaction, and scheduled reconciliation drops the
+// ledger_reconciliation_ok gauge to 0 without anyone asking.
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { LedgerService } from "@trustmesh/api";
+import { ChainBreakReason, DiscrepancyKind } from "@trustmesh/api/trustmesh/ledger/v1/ledger_pb.js";
+import pg from "pg";
+import { createWallet, posting, systemAccount, transfer } from "./support/fixtures.ts";
+import { type LedgerPlatform, startLedgerPlatform } from "./support/ledger-platform.ts";
+
+const methods = LedgerService.method;
+
+describe("ledger tamper evidence", function () {
+  this.timeout(120_000);
+  let platform: LedgerPlatform;
+  let admin: string;
+  let alice: string;
+  let bob: string;
+  const transactions: { id: string; sequence: bigint }[] = [];
+
+  /** Runs statements on one superuser connection, optionally with triggers switched off. */
+  async function asSuperuser(statements: [string, unknown[]?][], bypassTriggers = false): Promise<void> {
+    const client = new pg.Client({ connectionString: platform.ledgerDatabaseUrl });
+    await client.connect();
+    try {
+      if (bypassTriggers) await client.query("SET session_replication_role = replica");
+      for (const [text, values] of statements) await client.query(text, values);
+    } finally {
+      await client.end();
+    }
+  }
+
+  async function gauge(): Promise<string | undefined> {
+    const metrics = await (await fetch(platform.metricsUrl)).text();
+    return /ledger_reconciliation_ok\{[^}]*\} (\d)/.exec(metrics)?.[1];
+  }
+
+  before(async () => {
+    platform = await startLedgerPlatform({ env: { LEDGER_RECONCILE_INTERVAL_MS: "1000", LEDGER_RECONCILE_INITIAL_DELAY_MS: "0" } });
+    const payments = await platform.serviceToken("payments");
+    admin = await platform.userToken(randomUUID(), ["admin"]);
+    const world = await systemAccount(platform, payments, "system:external:sandbox", "USD");
+    alice = await createWallet(platform, payments, randomUUID(), "USD");
+    bob = await createWallet(platform, payments, randomUUID(), "USD");
+    transactions.push(await transfer(platform, payments, [posting(world, alice, "USD", 1_000n)]));
+    for (let index = 0; index < 8; index++) transactions.push(await transfer(platform, payments, [posting(alice, bob, "USD", 10n)]));
+  });
+
+  after(async () => {
+    await platform?.stop();
+  });
+
+  it("refuses UPDATE, DELETE and TRUNCATE of committed records, even from a superuser", async () => {
+    const refused = [
+      "UPDATE ledger_entry SET amount = amount + 1",
+      "DELETE FROM ledger_entry",
+      "TRUNCATE ledger_entry CASCADE",
+      "UPDATE ledger_transaction SET reference = 'x'",
+      "DELETE FROM ledger_transaction",
+      "UPDATE account SET currency = 'EUR'",
+      "DELETE FROM account_balance",
+      "DELETE FROM chain_head",
+    ];
+    for (const statement of refused) {
+      await assert.rejects(asSuperuser([[statement]]), /immutable|not allowed/, statement);
+    }
+  });
+
+  it("refuses balances that break their flags, unbalanced entries and a chain head on an unknown hash", async () => {
+    await assert.rejects(
+      asSuperuser([["UPDATE account_balance SET debits_posted = credits_posted + 1 WHERE account_id = $1", [alice]]]),
+      /account_balance_debits_must_not_exceed_credits/,
+    );
+    const [first] = transactions;
+    await assert.rejects(
+      asSuperuser([
+        [
+          `INSERT INTO ledger_entry (id, transaction_id, sequence, transaction_kind, posting_index, account_id, counterparty_account_id,
+             direction, currency, amount, posted_balance_after, available_balance_after, reference, created_at)
+           VALUES ($1, $2, 1, 'POSTED', 5, $3, $4, 'DEBIT', 'USD', 1, 0, 0, '', now())`,
+          [randomUUID(), first?.id, alice, bob],
+        ],
+      ]),
+      /not one balanced debit and credit/,
+    );
+    await assert.rejects(
+      asSuperuser([["UPDATE chain_head SET hash = decode(repeat('ab', 32), 'hex')"]]),
+      /must name a committed transaction/,
+    );
+    await assert.rejects(asSuperuser([["UPDATE chain_head SET sequence = sequence - 1"]]), /cannot go back/);
+    await assert.rejects(asSuperuser([["UPDATE account_balance SET last_sequence = 0 WHERE account_id = $1", [alice]]]), /cannot go back/);
+  });
+
+  it("names exactly the transaction whose entry a superuser edited, in VerifyChain and in Reconcile", async () => {
+    assert.equal((await platform.call(methods.reconcile, {}, admin)).report?.clean, true);
+    const target = transactions[4];
+    assert.ok(target);
+    await asSuperuser(
+      [["UPDATE ledger_entry SET amount = amount + 1 WHERE transaction_id = $1 AND direction = 'CREDIT'", [target.id]]],
+      true,
+    );
+
+    const verification = (await platform.call(methods.verifyChain, {}, admin)).verification;
+    assert.equal(verification?.intact, false);
+    assert.deepEqual(
+      verification?.breaks.map((found) => [ChainBreakReason[found.reason], found.sequence, found.transactionId]),
+      [["HASH_MISMATCH", target.sequence, target.id]],
+    );
+
+    const report = (await platform.call(methods.reconcile, {}, admin)).report;
+    assert.ok(report);
+    assert.equal(report.clean, false);
+    assert.deepEqual(
+      report.chain?.breaks.map((found) => found.transactionId),
+      [target.id],
+    );
+    const kinds = report.discrepancies.map((discrepancy) => DiscrepancyKind[discrepancy.kind]).sort();
+    assert.deepEqual(kinds, ["BALANCE_MISMATCH", "TRANSACTION_UNBALANCED"]);
+    for (const discrepancy of report.discrepancies) assert.equal(discrepancy.transactionId, target.id, discrepancy.detail);
+    const mismatch = report.discrepancies.find((discrepancy) => discrepancy.kind === DiscrepancyKind.BALANCE_MISMATCH);
+    assert.deepEqual(
+      [mismatch?.accountId, mismatch?.figure, mismatch?.expectedMinor, mismatch?.actualMinor],
+      [bob, "credits_posted", "81", "80"],
+    );
+    assert.equal(await gauge(), "0");
+    assert.match(await (await fetch(platform.metricsUrl)).text(), /ledger_chain_ok\{[^}]*\} 0/);
+  });
+
+  it("finds an edited running balance, and moves the gauge on its own schedule", async () => {
+    const edited = transactions[4];
+    const target = transactions[7];
+    assert.ok(edited && target);
+    const waitForScheduledRun = () => new Promise((resolve) => setTimeout(resolve, 2500));
+    // Undo the first edit: the chain verifies again, and the schedule (every second) says so.
+    await asSuperuser(
+      [["UPDATE ledger_entry SET amount = amount - 1 WHERE transaction_id = $1 AND direction = 'CREDIT'", [edited.id]]],
+      true,
+    );
+    await waitForScheduledRun();
+    assert.equal(await gauge(), "1");
+    // Alter only a running balance of another transaction: no RPC is called, the schedule notices.
+    const editBalance = `UPDATE ledger_entry SET posted_balance_after = posted_balance_after + $3 WHERE transaction_id = $1 AND account_id = $2`;
+    await asSuperuser([[editBalance, [target.id, alice, 5]]], true);
+    await waitForScheduledRun();
+    assert.equal(await gauge(), "0");
+    const verification = (await platform.call(methods.verifyChain, {}, admin)).verification;
+    assert.deepEqual(
+      verification?.breaks.map((found) => found.transactionId),
+      [target.id],
+    );
+    const report = (await platform.call(methods.reconcile, {}, admin)).report;
+    assert.deepEqual(
+      report?.discrepancies.map((discrepancy) => [
+        DiscrepancyKind[discrepancy.kind],
+        discrepancy.figure,
+        discrepancy.accountId,
+        discrepancy.transactionId,
+      ]),
+      [["BALANCE_MISMATCH", "posted_balance_after", alice, target.id]],
+    );
+    await asSuperuser([[editBalance, [target.id, alice, -5]]], true);
+    assert.equal((await platform.call(methods.reconcile, {}, admin)).report?.clean, true);
+  });
+});
