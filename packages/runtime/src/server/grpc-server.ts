@@ -127,12 +127,20 @@ function createStreamContext(
   };
 }
 
+/**
+ * Messages up to this size are copied into Node's shared buffer pool, as
+ * Buffer.from does for small arrays; larger ones are wrapped, not copied.
+ * A view on a small encoded message would cost more than the copy: V8 keeps
+ * small typed arrays on its heap and must move their bytes to a fresh
+ * off-heap ArrayBuffer the moment anything asks for `.buffer`, once per call.
+ */
+const pooledMessageBytesMax = Buffer.poolSize >>> 1;
+
 function serializerFor<T extends Message>(schema: DescMethod["input"]) {
   return {
-    // A view on the encoded bytes, not a copy of them.
     serialize: (message: T) => {
       const bytes = toBinary(schema, message);
-      return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      return bytes.byteLength <= pooledMessageBytesMax ? Buffer.from(bytes) : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     },
     deserialize: (bytes: Buffer) => fromBinary(schema, bytes) as T,
   };
