@@ -14,6 +14,8 @@ import { create, type DescMethod, type DescService, fromBinary, type Message, ty
 import {
   Code,
   ConnectError,
+  type ContextKey,
+  type ContextValues,
   createContextKey,
   createContextValues,
   createServiceImplSpec,
@@ -153,6 +155,28 @@ type UnaryStep = (request: UnaryRequest) => Promise<UnaryResponse>;
 const unaryCallKey = createContextKey<UnaryCall | undefined>(undefined, { description: "trustmesh grpc-js unary call" });
 
 /**
+ * Context values as Connect's createContextValues keeps them (one property per
+ * key), with the methods on a prototype: createContextValues makes three new
+ * functions for every call.
+ */
+class CallValues implements ContextValues {
+  get<T>(key: ContextKey<T>): T {
+    const values = this as unknown as Record<symbol, T>;
+    return key.id in values ? (values[key.id] as T) : key.defaultValue;
+  }
+
+  set<T>(key: ContextKey<T>, value: T): this {
+    (this as unknown as Record<symbol, T>)[key.id] = value;
+    return this;
+  }
+
+  delete(key: ContextKey<unknown>): this {
+    delete (this as unknown as Record<symbol, unknown>)[key.id];
+    return this;
+  }
+}
+
+/**
  * One unary call: its handler context, its answer to grpc-js, and the
  * capability to end it early. A class with the context's fields as its own
  * properties rather than Connect's createHandlerContext and
@@ -173,7 +197,7 @@ class UnaryCall implements HandlerContext, EndableCall, CallEnd {
   // Most calls never set a response header or trailer.
   readonly responseHeader: Headers = new DeferredHeaders();
   readonly responseTrailer: Headers = new DeferredHeaders();
-  readonly values = createContextValues();
+  readonly values: ContextValues = new CallValues();
   #abortController: AbortController | undefined;
   /** The request the chain started from, to tell whether an interceptor replaced it. */
   #request: UnaryRequest | undefined;
