@@ -4,7 +4,7 @@
 // exemplar while a call landing in another bucket still gives that one its own.
 import assert from "node:assert/strict";
 import { create } from "@bufbuild/protobuf";
-import { createContextValues, type UnaryRequest, type UnaryResponse } from "@connectrpc/connect";
+import { createContextValues, type Interceptor, type UnaryRequest, type UnaryResponse } from "@connectrpc/connect";
 import { trace } from "@opentelemetry/api";
 import { EchoRequestSchema, EchoResponseSchema } from "@trustmesh/api/trustmesh/testing/v1/echo_service_pb.js";
 import { createMetrics, startTelemetry } from "../src/index.ts";
@@ -28,8 +28,8 @@ function echoRequest(): UnaryRequest {
 }
 
 /** A handler that answers after delayMs. */
-function handlerAfter(delayMs: number) {
-  return async (request: UnaryRequest): Promise<UnaryResponse> => {
+function handlerAfter(delayMs: number): Parameters<Interceptor>[0] {
+  return async (request) => {
     await new Promise((resolve) => setTimeout(resolve, delayMs));
     return {
       stream: false,
