@@ -10,7 +10,6 @@ import {
   createMetrics,
   createTokenVerifier,
   registration,
-  startTelemetry,
 } from "../../packages/runtime/src/index.ts";
 import { startGrpcServer } from "../../packages/runtime/src/server/grpc-server.ts";
 import { EchoService, echoServiceImpl } from "../../packages/runtime/test/support/echo-service.ts";
@@ -22,9 +21,9 @@ if (!jwksUrl || !Number.isInteger(interceptorCount) || interceptorCount < 0) {
   throw new Error("BENCH_JWKS_URL and BENCH_INTERCEPTOR_COUNT must be set by bench/rpc/ablation.ts");
 }
 
-// Telemetry is started in every variant, as in production, so the variants
+// Telemetry is started in every variant as in production (ablation.ts starts
+// this process with --import @trustmesh/runtime/telemetry), so the variants
 // differ only in their interceptors.
-startTelemetry({});
 const stack = createInterceptorStack({
   domain: "echo.trustmesh.dev",
   logger: createLogger({ name: "echo", level: "info" }),

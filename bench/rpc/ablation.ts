@@ -74,6 +74,7 @@ try {
           serverOverride: {
             entryPath: path.join(here, "ablation-server.ts"),
             env: { BENCH_INTERCEPTOR_COUNT: String(count), BENCH_STACK_LENGTH: String(stackOrder.length) },
+            runtime: true,
           },
         },
         retriesWhenDisturbed,

@@ -15,7 +15,7 @@ import {
   type MethodImplSpec,
 } from "@connectrpc/connect";
 import { invokeUnaryImplementation } from "@connectrpc/connect/protocol";
-import { endCallKey } from "../../packages/runtime/src/call-scope.ts";
+import { type EndableCall, endableCallKey } from "../../packages/runtime/src/call-scope.ts";
 import { createLogger, createMetrics, createTokenVerifier, registration, startTelemetry } from "../../packages/runtime/src/index.ts";
 import { createInterceptorStack } from "../../packages/runtime/src/interceptors/index.ts";
 import { EchoService, echoServiceImpl } from "../../packages/runtime/test/support/echo-service.ts";
@@ -36,10 +36,10 @@ const stack = createInterceptorStack({
 if (stack.length !== stackOrder.length) throw new Error("the interceptor stack changed; update ablation-variants.ts");
 const input = create(EchoService.method.echo.input, { message: "hello" });
 
-function handlerContext(): HandlerContext {
+function handlerContext(call: EndableCall): HandlerContext {
   const values = createContextValues();
   // As the grpc-js port does: the deadline interceptor ends calls through it.
-  values.set(endCallKey, () => {});
+  values.set(endableCallKey, call);
   return {
     service: EchoService,
     method: EchoService.method.echo,
@@ -59,7 +59,13 @@ async function microsecondsPerCall(interceptors: Interceptor[], calls: number): 
   const inFlight = 64;
   const startedAt = performance.now();
   for (let done = 0; done < calls; done += inFlight) {
-    await Promise.all(Array.from({ length: inFlight }, () => invokeUnaryImplementation(spec, handlerContext(), input, interceptors)));
+    await Promise.all(
+      Array.from({ length: inFlight }, () => {
+        // Answered once invoked, as the grpc-js port reports it, so the deadline sweep lets it go.
+        const call: EndableCall = { watcher: undefined, end() {} };
+        return invokeUnaryImplementation(spec, handlerContext(call), input, interceptors).finally(() => call.watcher?.answered());
+      }),
+    );
   }
   return ((performance.now() - startedAt) * 1000) / calls;
 }

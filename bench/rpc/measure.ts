@@ -13,6 +13,20 @@ import { assertSourceUnchanged } from "./source-fingerprint.ts";
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const serverEntries = { bare: path.join(here, "bare-grpc-server.ts"), runtime: path.join(here, "runtime-server.ts") };
 
+/**
+ * How a runtime server process starts, as every service does in production:
+ * OpenTelemetry loaded first with `node --import @trustmesh/runtime/telemetry`,
+ * configured only by the variables given here. The harness's own OTEL_*
+ * variables are not passed on, so a run measures the defaults (sampler
+ * included) with no exporter, whoever starts it.
+ */
+export const runtimeNodeFlags = ["--import", import.meta.resolve("@trustmesh/runtime/telemetry")];
+export const runtimeTelemetryEnv = { OTEL_SERVICE_NAME: "echo" };
+
+function withoutOtelVariables(env: NodeJS.ProcessEnv): Record<string, string | undefined> {
+  return Object.fromEntries(Object.entries(env).filter(([name]) => !name.startsWith("OTEL_")));
+}
+
 export interface MeasureOptions {
   workDirectory: string;
   jwksUrl: string;
@@ -27,7 +41,7 @@ export interface MeasureOptions {
   /** When set, the server profiles itself during the measured run and writes the .cpuprofile here. */
   profilePath?: string;
   /** Another server entry than the scenario's, with its environment (ablation.ts). */
-  serverOverride?: { entryPath: string; env: Record<string, string> };
+  serverOverride?: { entryPath: string; env: Record<string, string>; runtime: boolean };
   /** Distinguishes log files of repeated runs. */
   label: string;
 }
@@ -116,11 +130,14 @@ function checkLoad(scenario: Scenario, load: LoadResult, serverOkCount: number):
 
 export async function measureScenario(scenario: Scenario, options: MeasureOptions): Promise<Measurement> {
   assertSourceUnchanged(options.source.repoRoot, options.source.fingerprint);
+  const runtime = options.serverOverride?.runtime ?? scenario.server === "runtime";
   const server = await startServerProcess({
     entryPath: options.serverOverride?.entryPath ?? serverEntries[scenario.server],
+    nodeFlags: runtime ? runtimeNodeFlags : [],
+    baseEnv: withoutOtelVariables(process.env),
     cpu: options.serverCpu,
     logPath: path.join(options.workDirectory, `${options.label}-${scenario.id}.log`),
-    env: { BENCH_JWKS_URL: options.jwksUrl, ...options.serverOverride?.env },
+    env: { BENCH_JWKS_URL: options.jwksUrl, ...(runtime ? runtimeTelemetryEnv : {}), ...options.serverOverride?.env },
   });
   try {
     await scenario.verify(server.ports);

@@ -1,15 +1,15 @@
 // Child process: the real runtime server (gRPC via grpc-js, Connect and admin
 // ports, the whole interceptor stack) around EchoService, configured as a
-// deployed service runs: OpenTelemetry SDK started (exporting nothing, so
-// spans and trace ids still exist) and logs at info.
-import { shutdownTelemetry, startTelemetry } from "../../packages/runtime/src/index.ts";
+// deployed service runs: OpenTelemetry SDK started before anything else by
+// `node --import @trustmesh/runtime/telemetry` (measure.ts starts it so) with
+// its default sampler and no exporter, and logs at info.
+import { shutdownTelemetry } from "../../packages/runtime/src/index.ts";
 import { startEchoServer } from "../../packages/runtime/test/support/echo-server.ts";
 import { serveChildProtocol } from "./child-protocol.ts";
 
 const jwksUrl = process.env.BENCH_JWKS_URL;
 if (!jwksUrl) throw new Error("BENCH_JWKS_URL must name the JWKS the harness serves");
 
-startTelemetry({});
 const server = await startEchoServer({ jwksUrl, logLevel: "info" });
 
 serveChildProtocol({

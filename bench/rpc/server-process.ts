@@ -12,6 +12,8 @@ export interface ServerProcessOptions {
   cpu: number | undefined;
   /** Where the child's stdout and stderr (its logs) go. */
   logPath: string;
+  /** The child's environment before `env` is added; this process's by default. */
+  baseEnv?: Record<string, string | undefined>;
   env?: Record<string, string>;
   /** Extra node flags, e.g. --cpu-prof. */
   nodeFlags?: string[];
@@ -69,7 +71,7 @@ export async function startServerProcess(options: ServerProcessOptions): Promise
   const logFd = openSync(options.logPath, "a");
   const child = spawn(command, args, {
     stdio: ["ignore", logFd, logFd, "ipc"],
-    env: { ...process.env, ...options.env },
+    env: { ...(options.baseEnv ?? process.env), ...options.env },
   });
   closeSync(logFd);
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));

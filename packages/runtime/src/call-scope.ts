@@ -17,10 +17,20 @@ export function currentCallScope(): CallScope | undefined {
 }
 
 /**
- * Ends the call at once with the given error: its handler's signal aborts and
- * the caller gets the error, whatever the handler does next. Transports that
- * can (the grpc-js adapter) put it in the context values, so the deadline
- * interceptor needs no controller, race or timer of its own per call.
+ * A call the transport can end at once with an error: its handler's signal
+ * aborts and the caller gets the error, whatever the handler does next.
+ * Transports that can (the grpc-js adapter) put it in the context values, so
+ * the deadline interceptor needs no controller, race, timer or completion
+ * callback of its own per call.
  */
-export type EndCall = (error: unknown) => void;
-export const endCallKey = createContextKey<EndCall | undefined>(undefined, { description: "trustmesh end call" });
+export interface EndableCall {
+  end(error: unknown): void;
+  /** Whoever watches the call; the transport tells it once, when the caller has been answered. */
+  watcher: CallWatcher | undefined;
+}
+
+export interface CallWatcher {
+  answered(): void;
+}
+
+export const endableCallKey = createContextKey<EndableCall | undefined>(undefined, { description: "trustmesh endable call" });

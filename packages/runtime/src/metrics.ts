@@ -3,7 +3,7 @@
 import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
 
 /** Buckets from 0.5 ms to 10 s: RPCs here range from cache hits to OCR jobs. */
-const rpcDurationBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+export const rpcDurationBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 export interface RpcMetrics {
   readonly registry: Registry<typeof Registry.OPENMETRICS_CONTENT_TYPE>;

@@ -36,4 +36,17 @@ describe("MetadataHeaders", () => {
     assert.equal(headers.get("x-added"), "yes");
     assert.equal(headers.get("grpc-timeout"), null);
   });
+
+  it("behaves as a Headers for code that copies or iterates it", () => {
+    const headers = new MetadataHeaders(metadata(), "250m");
+    const seen: [string, string][] = [];
+    headers.forEach((value, key, parent) => {
+      assert.equal(parent, headers, "forEach passes the headers themselves as parent");
+      seen.push([key, value]);
+    });
+    assert.deepEqual(seen, [...headers]);
+    assert.deepEqual(Object.fromEntries(new Headers(headers)), Object.fromEntries(headers.entries()));
+    assert.equal(new Headers(headers).get("grpc-timeout"), "250m");
+    assert.equal(Object.prototype.toString.call(headers), "[object Headers]");
+  });
 });

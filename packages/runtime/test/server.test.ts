@@ -4,7 +4,7 @@
 // rules, validation naming the field, error mapping that leaks nothing,
 // deadlines, streaming, health, metrics, CORS, and plain GET routes beside the RPCs.
 import assert from "node:assert/strict";
-import { fromBinary } from "@bufbuild/protobuf";
+import { create, fromBinary, type MessageShape, toBinary } from "@bufbuild/protobuf";
 import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
@@ -14,17 +14,17 @@ import { Health, HealthCheckResponse_ServingStatus } from "@trustmesh/api/grpc/h
 import { createGrpcJsClient, type GrpcJsError, grpcJsServerStream, grpcJsUnary } from "@trustmesh/testkit/grpc-js";
 import { type RunningServer, startTelemetry } from "../src/index.ts";
 import { startEchoServer } from "./support/echo-server.ts";
-import { EchoService } from "./support/echo-service.ts";
+import { EchoService, echoCalls } from "./support/echo-service.ts";
 import { createTestKey, type JwksServer, signToken, startJwksServer, type TestKey } from "./support/tokens.ts";
 
 const methods = EchoService.method;
 
-/** Polls until a condition holds, for state that changes on the health checker's timer. */
-async function waitFor(condition: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
+/** Polls until a condition holds, for state that changes on a timer or in another call. */
+async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
   const giveUpAt = Date.now() + timeoutMs;
   while (!(await condition())) {
     if (Date.now() > giveUpAt) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
+    await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
 
@@ -71,6 +71,39 @@ describe("runtime server", () => {
       assert.equal((await connect11.echo({ message: "c11" })).message, "c11");
       assert.equal((await connect2.echo({ message: "c2" })).message, "c2");
       assert.equal((await grpcWeb.echo({ message: "web" })).message, "web");
+    });
+
+    it("sends the response header and trailer a handler sets, over grpc-js and Connect, and none it does not", async () => {
+      const viaGrpc = (behaviour: string) =>
+        new Promise<{ header: grpc.Metadata; trailer: grpc.Metadata }>((resolve, reject) => {
+          let header = new grpc.Metadata();
+          const call = grpcClient.makeUnaryRequest(
+            `/${EchoService.typeName}/Echo`,
+            (message: MessageShape<typeof methods.echo.input>) => Buffer.from(toBinary(methods.echo.input, message)),
+            (bytes: Buffer) => fromBinary(methods.echo.output, bytes),
+            create(methods.echo.input, { message: "hello", behaviour }),
+            (error) => error && reject(error),
+          );
+          call.on("metadata", (metadata: grpc.Metadata) => {
+            header = metadata;
+          });
+          call.on("status", (status: grpc.StatusObject) => resolve({ header, trailer: status.metadata }));
+        });
+      const withHeaders = await viaGrpc("headers");
+      assert.deepEqual(withHeaders.header.get("x-echo-header"), ["hello"]);
+      assert.deepEqual(withHeaders.trailer.get("x-echo-trailer"), ["hello"]);
+      const without = await viaGrpc("");
+      assert.deepEqual(without.header.get("x-echo-header"), []);
+      assert.deepEqual(without.trailer.get("x-echo-trailer"), []);
+
+      let connectHeader: Headers | undefined;
+      let connectTrailer: Headers | undefined;
+      await connect11.echo(
+        { message: "hello", behaviour: "headers" },
+        { onHeader: (header) => (connectHeader = header), onTrailer: (trailer) => (connectTrailer = trailer) },
+      );
+      assert.equal(connectHeader?.get("x-echo-header"), "hello");
+      assert.equal(connectTrailer?.get("x-echo-trailer"), "hello");
     });
 
     it("streams server messages over grpc-js and Connect", async () => {
@@ -258,6 +291,32 @@ describe("runtime server", () => {
         (error: ConnectError) => error.code === Code.DeadlineExceeded,
       );
       assert.ok(Date.now() - startedAt < 3500, "the default deadline cut the call short");
+      // Both calls count as what their callers got, not as the handlers' late success.
+      const metrics = await (await fetch(`http://127.0.0.1:${server.adminPort}/metrics`)).text();
+      const deadlineExceeded = /rpc_server_requests_total\{[^}]*method="Echo",code="DEADLINE_EXCEEDED"[^}]*\} (\d+)/.exec(metrics);
+      assert.equal(deadlineExceeded?.[1], "2", "one DEADLINE_EXCEEDED from each port");
+    });
+    it("aborts a unary handler's signal when its caller cancels over grpc-js, and when its deadline passes", async () => {
+      const { started, reasons } = { started: echoCalls.started, reasons: echoCalls.abortReasons.length };
+      const call = grpcClient.makeUnaryRequest(
+        `/${EchoService.typeName}/Echo`,
+        (message: MessageShape<typeof methods.echo.input>) => Buffer.from(toBinary(methods.echo.input, message)),
+        (bytes: Buffer) => fromBinary(methods.echo.output, bytes),
+        create(methods.echo.input, { behaviour: "until_aborted", sleepMs: 10_000 }),
+        () => {},
+      );
+      await waitFor(() => echoCalls.started > started);
+      call.cancel();
+      await waitFor(() => echoCalls.abortReasons.length > reasons);
+      assert.equal(ConnectError.from(echoCalls.abortReasons[reasons]).code, Code.Canceled);
+
+      // No deadline from the caller: the server's default (2 s here) ends it.
+      await assert.rejects(
+        grpcJsUnary(grpcClient, methods.echo, { behaviour: "until_aborted", sleepMs: 10_000 }),
+        (error: GrpcJsError) => error.code === grpc.status.DEADLINE_EXCEEDED,
+      );
+      await waitFor(() => echoCalls.abortReasons.length > reasons + 1);
+      assert.equal(ConnectError.from(echoCalls.abortReasons[reasons + 1]).code, Code.DeadlineExceeded);
     });
   });
 
@@ -375,8 +434,9 @@ describe("runtime server", () => {
     const draining = await startEchoServer({ jwksUrl: jwks.url });
     const client = createGrpcJsClient(`127.0.0.1:${draining.grpcPort}`);
     try {
+      const started = echoCalls.started;
       const inFlight = grpcJsUnary(client, methods.echo, { behaviour: "sleep", sleepMs: 300, message: "late" });
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await waitFor(() => echoCalls.started > started);
       const stopped = draining.shutdown(2000);
       assert.equal(draining.health.isServing(), false);
       assert.equal((await inFlight).message, "late");

@@ -5,10 +5,11 @@
 //
 // This runs on every RPC, so deadlines are watched by one sweep every
 // deadlineSweepMs over the calls in flight rather than by a timer per call, and
-// on the grpc-js port the transport's own end-call capability (endCallKey) ends
-// the call, so no controller or promise race is built (bench/rpc measured both).
+// on the grpc-js port the transport's own endable call (endableCallKey) ends
+// the call and says when it was answered, so no controller, promise race or
+// completion callback is built per call (bench/rpc measured each).
 import { Code, ConnectError, type Interceptor, type StreamResponse, type UnaryResponse } from "@connectrpc/connect";
-import { callScopeStorage, type EndCall, endCallKey } from "../call-scope.ts";
+import { type CallScope, type CallWatcher, callScopeStorage, type EndableCall, endableCallKey } from "../call-scope.ts";
 
 const grpcTimeoutUnitsMs: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 0.001, n: 0.000001 };
 
@@ -27,22 +28,46 @@ export function requestedTimeoutMs(header: Headers): number | undefined {
   return connectTimeout > 0 ? connectTimeout : undefined;
 }
 
-interface InFlight {
-  deadlineAtMs: number;
-  timeoutMs: number;
-  end: EndCall;
-}
-
 /** Calls in flight, swept while there are any. */
-const inFlight = new Set<InFlight>();
+const inFlight = new Set<Watched>();
 let sweeper: NodeJS.Timeout | undefined;
+
+/**
+ * A call whose deadline is watched until the transport says it was answered;
+ * also its call scope, so one object per call serves both.
+ */
+class Watched implements CallScope, CallWatcher {
+  readonly deadlineAtMs: number;
+  readonly timeoutMs: number;
+  readonly call: EndableCall;
+  /** Where the call's signal comes from; read when asked, since most calls never need it. */
+  readonly #signalOf: { readonly signal: AbortSignal };
+
+  constructor(deadlineAtMs: number, signalOf: { readonly signal: AbortSignal }, timeoutMs: number, call: EndableCall) {
+    this.deadlineAtMs = deadlineAtMs;
+    this.#signalOf = signalOf;
+    this.timeoutMs = timeoutMs;
+    this.call = call;
+    call.watcher = this;
+    inFlight.add(this);
+    sweeper ??= setInterval(sweep, deadlineSweepMs).unref();
+  }
+
+  get signal(): AbortSignal {
+    return this.#signalOf.signal;
+  }
+
+  answered(): void {
+    inFlight.delete(this);
+  }
+}
 
 function sweep(): void {
   const now = Date.now();
-  for (const call of inFlight) {
-    if (call.deadlineAtMs > now) continue;
-    inFlight.delete(call);
-    call.end(new ConnectError(`deadline of ${call.timeoutMs} ms exceeded`, Code.DeadlineExceeded));
+  for (const watched of inFlight) {
+    if (watched.deadlineAtMs > now) continue;
+    inFlight.delete(watched);
+    watched.call.end(new ConnectError(`deadline of ${watched.timeoutMs} ms exceeded`, Code.DeadlineExceeded));
   }
   if (inFlight.size === 0) {
     clearInterval(sweeper);
@@ -50,14 +75,9 @@ function sweep(): void {
   }
 }
 
-function watch(call: InFlight): void {
-  inFlight.add(call);
-  sweeper ??= setInterval(sweep, deadlineSweepMs).unref();
-}
-
 /**
- * For transports without an end-call capability (the Connect port): a signal
- * of our own for the handler, and a promise that fails when the call must end.
+ * For transports without an endable call (the Connect port): a signal of our
+ * own for the handler, and a promise that fails when the call must end.
  */
 function endableCall(request: { signal: AbortSignal }) {
   const controller = new AbortController();
@@ -65,13 +85,20 @@ function endableCall(request: { signal: AbortSignal }) {
   const failed = new Promise<never>((_, reject) => {
     fail = reject;
   });
-  const end: EndCall = (error) => {
-    controller.abort(error);
-    fail(error);
+  const call: EndableCall = {
+    watcher: undefined,
+    end(error: unknown) {
+      controller.abort(error);
+      fail(error);
+    },
   };
-  const onCallerGone = () => end(ConnectError.from(request.signal.reason, Code.Canceled));
+  const onCallerGone = () => call.end(ConnectError.from(request.signal.reason, Code.Canceled));
   request.signal.addEventListener("abort", onCallerGone, { once: true });
-  return { signal: controller.signal, end, failed, release: () => request.signal.removeEventListener("abort", onCallerGone) };
+  const release = () => {
+    call.watcher?.answered();
+    request.signal.removeEventListener("abort", onCallerGone);
+  };
+  return { signal: controller.signal, call, failed, release };
 }
 
 export function createDeadlineInterceptor(options: { defaultTimeoutMs: number; maxTimeoutMs: number }): Interceptor {
@@ -81,22 +108,11 @@ export function createDeadlineInterceptor(options: { defaultTimeoutMs: number; m
     if (request.stream) return next(request);
     const timeoutMs = Math.min(requestedTimeoutMs(request.header) ?? options.defaultTimeoutMs, options.maxTimeoutMs);
     const deadlineAtMs = Date.now() + timeoutMs;
-    const transportEnd = request.contextValues.get(endCallKey);
-    if (transportEnd) {
-      const call = { deadlineAtMs, timeoutMs, end: transportEnd };
-      watch(call);
-      const done = () => inFlight.delete(call);
-      return callScopeStorage.run({ deadlineAtMs, signal: request.signal }, () => next(request)).finally(done) as Promise<
-        UnaryResponse | StreamResponse
-      >;
-    }
+    const transportCall = request.contextValues.get(endableCallKey);
+    if (transportCall) return callScopeStorage.run(new Watched(deadlineAtMs, request, timeoutMs, transportCall), next, request);
     const endable = endableCall(request);
-    const call = { deadlineAtMs, timeoutMs, end: endable.end };
-    watch(call);
-    const answered = callScopeStorage.run({ deadlineAtMs, signal: endable.signal }, () => next({ ...request, signal: endable.signal }));
-    return Promise.race([answered, endable.failed]).finally(() => {
-      inFlight.delete(call);
-      endable.release();
-    });
+    const scope = new Watched(deadlineAtMs, endable, timeoutMs, endable.call);
+    const answered = callScopeStorage.run(scope, () => next({ ...request, signal: endable.signal }));
+    return Promise.race([answered, endable.failed]).finally(endable.release) as Promise<UnaryResponse | StreamResponse>;
   };
 }

@@ -5,7 +5,7 @@
 // One unexpected error is not a bug but overload: no database connection came
 // free in time. That is UNAVAILABLE (retry later, with the same idempotency
 // key), as gRPC's status guide has it for transient conditions.
-import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError, type Interceptor, type StreamResponse, type UnaryResponse } from "@connectrpc/connect";
 import { badRequestDetail, errorInfoDetail } from "../error-details.ts";
 import { DomainError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
@@ -56,11 +56,11 @@ async function* mapStreamErrors<T>(messages: AsyncIterable<T>, map: (error: unkn
 
 export function createErrorMappingInterceptor(options: { domain: string; logger: Logger }): Interceptor {
   const map = (error: unknown) => toConnectError(error, options.domain, options.logger);
-  return (next) => (request) =>
-    callNext(() => next(request)).then(
-      (response) => (response.stream ? { ...response, message: mapStreamErrors(response.message, map) } : response),
-      (error: unknown) => {
-        throw map(error);
-      },
-    );
+  // Built once: this runs on every RPC, and neither handler needs the call.
+  const mapResponse = <R extends UnaryResponse | StreamResponse>(response: R): R =>
+    response.stream ? { ...response, message: mapStreamErrors(response.message, map) } : response;
+  const mapError = (error: unknown): never => {
+    throw map(error);
+  };
+  return (next) => (request) => callNext(next, request).then(mapResponse, mapError);
 }

@@ -10,23 +10,29 @@
 // client-streaming or bidi RPCs (server reflection, which is bidi, is served by
 // @grpc/reflection directly).
 
-import { type DescMethod, fromBinary, type Message, toBinary } from "@bufbuild/protobuf";
+import { create, type DescMethod, type DescService, fromBinary, type Message, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import {
   Code,
   ConnectError,
+  type ContextKey,
+  type ContextValues,
+  createContextKey,
   createContextValues,
   createServiceImplSpec,
   decodeBinaryHeader,
   type HandlerContext,
   type Interceptor,
   type MethodImplSpec,
+  type UnaryRequest,
+  type UnaryResponse,
 } from "@connectrpc/connect";
-import { createAsyncIterable, invokeUnaryImplementation, transformInvokeImplementation } from "@connectrpc/connect/protocol";
+import { createAsyncIterable, transformInvokeImplementation } from "@connectrpc/connect/protocol";
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import * as grpc from "@grpc/grpc-js";
-import { endCallKey } from "../call-scope.ts";
+import { type CallWatcher, type EndableCall, endableCallKey } from "../call-scope.ts";
 import { ipOfGrpcPeer, peerAddressKey } from "../context.ts";
-import { MetadataHeaders } from "./metadata-headers.ts";
+import { type CallEnd, callEndKey, callNext, type EndListener } from "../rpc-status.ts";
+import { DeferredHeaders, MetadataHeaders } from "./metadata-headers.ts";
 import { addReflection } from "./reflection.ts";
 import type { ServiceRegistration } from "./registration.ts";
 
@@ -45,7 +51,7 @@ const reservedTrailers = new Set(["grpc-status", "grpc-message", "content-type",
 function headersFromMetadata(metadata: grpc.Metadata, deadline: grpc.Deadline): Headers {
   const timeoutMs = deadlineRemainingMs(deadline);
   const grpcTimeout = timeoutMs === undefined ? undefined : `${Math.max(1, Math.ceil(timeoutMs))}m`;
-  return new MetadataHeaders(metadata, grpcTimeout) as unknown as Headers;
+  return new MetadataHeaders(metadata, grpcTimeout);
 }
 
 function deadlineRemainingMs(deadline: grpc.Deadline): number | undefined {
@@ -67,6 +73,7 @@ function metadataFromHeaders(headers: Headers): grpc.Metadata {
 }
 
 function isEmpty(headers: Headers): boolean {
+  if (headers instanceof DeferredHeaders) return headers.isEmpty();
   for (const _ of headers.keys()) return false;
   return true;
 }
@@ -87,27 +94,23 @@ const callerCancelled = new ConnectError("the caller cancelled", Code.Canceled);
 type CallContext = HandlerContext & { abort(reason?: unknown): void };
 
 /**
- * The handler context of one call, built directly rather than with Connect's
- * createHandlerContext: that one copies the request headers, and links a
- * deadline timer and the server's shutdown signal to the context with
- * listeners that only an abort() removes, which would cost an abort (a
- * DOMException and an event) on every answered call. Here the deadline
- * interceptor enforces deadlines, a draining server lets unary calls finish,
- * and only streams, which can outlive a drain, follow the shutdown signal.
+ * The handler context of one streaming call, built directly rather than with
+ * Connect's createHandlerContext: that one copies the request headers, and
+ * links a deadline timer and the server's shutdown signal to the context with
+ * listeners that only an abort() removes. Streams, which can outlive a drain,
+ * follow the shutdown signal.
  */
-function createCallContext(
+function createStreamContext(
   method: DescMethod,
-  call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>,
-  shutdownSignal: AbortSignal | undefined,
+  call: grpc.ServerWritableStream<unknown, unknown>,
+  shutdownSignal: AbortSignal,
 ): CallContext {
   const controller = new AbortController();
   const deadlineAt = call.getDeadline();
   const deadlineAtMs = deadlineAt instanceof Date ? deadlineAt.getTime() : deadlineAt;
-  if (shutdownSignal) {
-    const onShutdown = () => controller.abort(shutdownSignal.reason);
-    shutdownSignal.addEventListener("abort", onShutdown, { once: true });
-    controller.signal.addEventListener("abort", () => shutdownSignal.removeEventListener("abort", onShutdown), { once: true });
-  }
+  const onShutdown = () => controller.abort(shutdownSignal.reason);
+  shutdownSignal.addEventListener("abort", onShutdown, { once: true });
+  controller.signal.addEventListener("abort", () => shutdownSignal.removeEventListener("abort", onShutdown), { once: true });
   const values = createContextValues();
   values.set(peerAddressKey, () => ipOfGrpcPeer(call.getPeer()));
   return {
@@ -126,52 +129,260 @@ function createCallContext(
   };
 }
 
+/**
+ * Messages up to this size are copied into Node's shared buffer pool, as
+ * Buffer.from does for small arrays; larger ones are wrapped, not copied.
+ * A view on a small encoded message would cost more than the copy: V8 keeps
+ * small typed arrays on its heap and must move their bytes to a fresh
+ * off-heap ArrayBuffer the moment anything asks for `.buffer`, once per call.
+ */
+const pooledMessageBytesMax = Buffer.poolSize >>> 1;
+
 function serializerFor<T extends Message>(schema: DescMethod["input"]) {
   return {
-    // A view on the encoded bytes, not a copy of them.
     serialize: (message: T) => {
       const bytes = toBinary(schema, message);
-      return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      return bytes.byteLength <= pooledMessageBytesMax ? Buffer.from(bytes) : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     },
     deserialize: (bytes: Buffer) => fromBinary(schema, bytes) as T,
   };
 }
 
 type UnarySpec = Extract<MethodImplSpec, { kind: "unary" }>;
+type UnaryStep = (request: UnaryRequest) => Promise<UnaryResponse>;
 
-function unaryHandler(spec: UnarySpec, options: GrpcServerOptions): grpc.handleUnaryCall<Message, Message> {
-  return (call, callback) => {
-    const context = createCallContext(spec.method, call, undefined);
-    let answered = false;
-    const answerWithError = (reason: unknown) => {
-      if (answered) return;
-      answered = true;
-      callback(toServiceError(reason, context.responseTrailer));
-    };
+/** How the innermost step of a method's chain finds the call it serves. */
+const unaryCallKey = createContextKey<UnaryCall | undefined>(undefined, { description: "trustmesh grpc-js unary call" });
+
+/**
+ * Context values as Connect's createContextValues keeps them (one property per
+ * key), with the methods on a prototype: createContextValues makes three new
+ * functions for every call.
+ */
+class CallValues implements ContextValues {
+  get<T>(key: ContextKey<T>): T {
+    const values = this as unknown as Record<symbol, T>;
+    return key.id in values ? (values[key.id] as T) : key.defaultValue;
+  }
+
+  set<T>(key: ContextKey<T>, value: T): this {
+    (this as unknown as Record<symbol, T>)[key.id] = value;
+    return this;
+  }
+
+  delete(key: ContextKey<unknown>): this {
+    delete (this as unknown as Record<symbol, unknown>)[key.id];
+    return this;
+  }
+}
+
+/**
+ * One unary call: its handler context, its answer to grpc-js, and the
+ * capability to end it early. A class with the context's fields as its own
+ * properties rather than Connect's createHandlerContext and
+ * invokeUnaryImplementation, which per call copy the request headers, link
+ * timers and the shutdown signal with listeners only an abort() removes, wrap
+ * every interceptor again and add two async layers (bench/rpc measured each).
+ * Here the deadline interceptor enforces deadlines, and a draining server lets
+ * unary calls finish. Its abort signal is made the first time something asks
+ * for it, as most calls never need one.
+ */
+class UnaryCall implements HandlerContext, EndableCall, CallEnd {
+  readonly service: DescService;
+  readonly method: DescMethod;
+  readonly protocolName = "grpc";
+  readonly requestMethod = "POST";
+  readonly url: string;
+  readonly requestHeader: Headers;
+  // Most calls never set a response header or trailer.
+  readonly responseHeader: Headers = new DeferredHeaders();
+  readonly responseTrailer: Headers = new DeferredHeaders();
+  readonly values: ContextValues = new CallValues();
+  #abortController: AbortController | undefined;
+  /** The request the chain started from, to tell whether an interceptor replaced it. */
+  #request: UnaryRequest | undefined;
+  readonly #deadlineAtMs: number;
+  readonly #call: grpc.ServerUnaryCall<Message, Message>;
+  readonly #callback: grpc.sendUnaryData<Message>;
+  #answered = false;
+  #endListeners: EndListener[] | undefined;
+  watcher: CallWatcher | undefined;
+
+  constructor(method: DescMethod, url: string, call: grpc.ServerUnaryCall<Message, Message>, callback: grpc.sendUnaryData<Message>) {
+    this.service = method.parent;
+    this.method = method;
+    this.url = url;
+    const deadlineAt = call.getDeadline();
+    this.#deadlineAtMs = deadlineAt instanceof Date ? deadlineAt.getTime() : deadlineAt;
+    this.requestHeader = headersFromMetadata(call.metadata, deadlineAt);
+    this.#call = call;
+    this.#callback = callback;
+    this.values.set(unaryCallKey, this);
     // The deadline interceptor ends an overdue call through this: the handler's
     // signal aborts and the caller is answered now, whatever the handler does.
-    context.values.set(endCallKey, (error) => {
-      if (answered) return;
-      context.abort(error);
-      answerWithError(error);
-    });
+    this.values.set(endableCallKey, this);
+    // Interceptors that observe how the call ended hear it from here (observeEnd).
+    this.values.set(callEndKey, this);
+    // A function, so calls whose handler never asks pay for no string work.
+    this.values.set(peerAddressKey, () => ipOfGrpcPeer(call.getPeer()));
+  }
+
+  listen(listener: EndListener): void {
+    this.#endListeners ??= [];
+    this.#endListeners.push(listener);
+  }
+
+  /** Marks the call answered and tells the listeners, innermost first, as promise layers would unwind. */
+  #ended(error: unknown): void {
+    this.#answered = true;
+    this.watcher?.answered();
+    const listeners = this.#endListeners;
+    if (!listeners) return;
+    this.#endListeners = undefined;
+    for (let index = listeners.length - 1; index >= 0; index--) {
+      try {
+        listeners[index]?.(error);
+      } catch (failure) {
+        // An observer's bug must not keep the caller from its answer.
+        process.emitWarning(`an RPC end listener failed: ${String(failure)}`);
+      }
+    }
+  }
+
+  #controller(): AbortController {
+    if (this.#abortController) return this.#abortController;
+    const controller = new AbortController();
+    this.#abortController = controller;
+    // Only a call whose signal someone holds needs to hear that its caller left.
     // grpc-js may report a cancel for a call that has already been answered.
-    call.on("cancelled", () => answered || context.abort(callerCancelled));
-    invokeUnaryImplementation(spec, context, call.request, options.interceptors).then((response) => {
-      if (answered) return;
-      answered = true;
-      if (!isEmpty(context.responseHeader)) call.sendMetadata(metadataFromHeaders(context.responseHeader));
-      // Unlike Connect's handlers, the context's signal is not aborted after a
-      // successful answer: nothing listens by then, and aborting costs a
-      // DOMException and an event per call.
-      callback(null, response, isEmpty(context.responseTrailer) ? undefined : metadataFromHeaders(context.responseTrailer));
-    }, answerWithError);
+    if (this.#call.cancelled) controller.abort(callerCancelled);
+    else this.#call.on("cancelled", () => this.#answered || controller.abort(callerCancelled));
+    return controller;
+  }
+
+  get signal(): AbortSignal {
+    return this.#controller().signal;
+  }
+
+  timeoutMs(): number | undefined {
+    return Number.isFinite(this.#deadlineAtMs) ? this.#deadlineAtMs - Date.now() : undefined;
+  }
+
+  /** The request the interceptor chain starts from. */
+  request(): UnaryRequest {
+    const call = this;
+    this.#request = {
+      stream: false,
+      message: this.#call.request,
+      method: this.method as UnaryRequest["method"],
+      service: this.service,
+      requestMethod: this.requestMethod,
+      url: this.url,
+      // An own property that is read on demand, so copies of the request (`{ ...request }`) still carry it.
+      get signal() {
+        return call.signal;
+      },
+      header: this.requestHeader,
+      contextValues: this.values,
+    };
+    return this.#request;
+  }
+
+  /** The handler's context: this call, unless an interceptor replaced part of the request. */
+  contextFor(request: UnaryRequest): HandlerContext {
+    if (request === this.#request) return this;
+    if (
+      request.header === this.requestHeader &&
+      request.signal === this.signal &&
+      request.contextValues === this.values &&
+      request.service === this.service
+    ) {
+      return this;
+    }
+    return {
+      service: request.service,
+      method: this.method,
+      protocolName: this.protocolName,
+      requestMethod: this.requestMethod,
+      url: this.url,
+      signal: request.signal,
+      timeoutMs: () => this.timeoutMs(),
+      requestHeader: request.header,
+      responseHeader: this.responseHeader,
+      responseTrailer: this.responseTrailer,
+      values: request.contextValues,
+    };
+  }
+
+  end(error: unknown): void {
+    if (this.#answered) return;
+    this.#controller().abort(error);
+    this.fail(error);
+  }
+
+  readonly answer = (response: UnaryResponse): void => {
+    if (this.#answered) return;
+    this.#ended(undefined);
+    if (!isEmpty(response.header)) this.#call.sendMetadata(metadataFromHeaders(response.header));
+    // Unlike Connect's handlers, the signal is not aborted after a successful
+    // answer: nothing listens by then, and aborting costs a DOMException and
+    // an event per call.
+    this.#callback(null, response.message, isEmpty(response.trailer) ? undefined : metadataFromHeaders(response.trailer));
+  };
+
+  readonly fail = (reason: unknown): void => {
+    if (this.#answered) return;
+    this.#ended(reason);
+    this.#callback(toServiceError(reason, this.responseTrailer));
+  };
+}
+
+/**
+ * The innermost step of a method's chain: the handler itself, its answer
+ * normalised to a full message as Connect's own handlers do.
+ */
+function implementationStep(spec: UnarySpec): UnaryStep {
+  const output = spec.method.output;
+  return (request) => {
+    const call = request.contextValues.get(unaryCallKey);
+    if (!call) return Promise.reject(new ConnectError("no grpc-js call in the context values", Code.Internal));
+    const context = call.contextFor(request);
+    const respond = (message: MessageInitShape<typeof output>): UnaryResponse => ({
+      stream: false,
+      message: create(output, message),
+      method: spec.method as UnaryResponse["method"],
+      service: call.service,
+      header: call.responseHeader,
+      trailer: call.responseTrailer,
+    });
+    let result: ReturnType<UnarySpec["impl"]>;
+    try {
+      result = spec.impl(request.message, context);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return Promise.resolve(result).then(respond);
+  };
+}
+
+function unaryHandler(spec: UnarySpec, options: GrpcServerOptions): grpc.handleUnaryCall<Message, Message> {
+  const url = `/${spec.method.parent.typeName}/${spec.method.name}`;
+  // The chain is built once per method, not once per call as Connect's
+  // invokeUnaryImplementation does: every interceptor here keeps its per-call
+  // state inside the function it returns.
+  const invoke = options.interceptors.reduceRight<UnaryStep>(
+    (next, interceptor) => interceptor(next as Parameters<Interceptor>[0]) as UnaryStep,
+    implementationStep(spec),
+  );
+  return (call, callback) => {
+    const unary = new UnaryCall(spec.method, url, call, callback);
+    callNext(invoke, unary.request()).then(unary.answer, unary.fail);
   };
 }
 
 function serverStreamingHandler(spec: MethodImplSpec, options: GrpcServerOptions): grpc.handleServerStreamingCall<Message, Message> {
   return (call) => {
-    const context = createCallContext(spec.method, call, options.shutdownSignal);
+    const context = createStreamContext(spec.method, call, options.shutdownSignal);
     call.on("cancelled", () => context.abort(callerCancelled));
     const invoke = transformInvokeImplementation(spec, context, options.interceptors);
     void (async () => {
@@ -233,6 +444,9 @@ export async function startGrpcServer(host: string, port: number, options: GrpcS
     "grpc.max_receive_message_length": options.messageBytesMax,
     "grpc.max_send_message_length": options.messageBytesMax,
     "grpc.keepalive_permit_without_calls": 1,
+    // Channelz (grpc-js's introspection service) is never served here, and
+    // with it on every call pays for its counters, timestamps and closures.
+    "grpc.enable_channelz": 0,
   });
   for (const registration of options.services) addService(server, registration, options);
   addReflection(server, options.services);

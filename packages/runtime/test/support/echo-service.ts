@@ -5,11 +5,30 @@ import { trace } from "@opentelemetry/api";
 import { EchoService } from "@trustmesh/api/trustmesh/testing/v1/echo_service_pb.js";
 import { notFound, principalOf, requireUserId } from "../../src/index.ts";
 
+/** Echo calls whose handler has started, and why each "until_aborted" call's signal aborted, in order; tests read them. */
+export const echoCalls = { started: 0, abortReasons: [] as unknown[] };
+
 export const echoServiceImpl: ServiceImpl<typeof EchoService> = {
-  async echo(request) {
+  async echo(request, context) {
+    echoCalls.started++;
     if (request.behaviour === "not_found") throw notFound("echo", request.message);
+    if (request.behaviour === "headers") {
+      context.responseHeader.set("x-echo-header", request.message);
+      context.responseTrailer.set("x-echo-trailer", request.message);
+    }
     if (request.behaviour === "internal") throw new Error("database password is hunter2");
     if (request.behaviour === "sleep") await new Promise((resolve) => setTimeout(resolve, request.sleepMs));
+    if (request.behaviour === "until_aborted") {
+      const { signal } = context;
+      await new Promise((resolve) => {
+        const timer = setTimeout(resolve, request.sleepMs);
+        signal.addEventListener("abort", () => {
+          clearTimeout(timer);
+          echoCalls.abortReasons.push(signal.reason);
+          resolve(undefined);
+        });
+      });
+    }
     return { message: request.message, traceId: trace.getActiveSpan()?.spanContext().traceId ?? "" };
   },
   echoAuthenticated(request, context) {
