@@ -76,7 +76,8 @@ function commandOf(): string {
 async function batchCounters(platform: LedgerPlatform): Promise<{ sum: number; count: number }> {
   const text = await (await fetch(platform.metricsUrl)).text();
   const read = (name: string) => Number(new RegExp(`^${name}\\{[^}]*\\} ([\\d.e+]+)`, "m").exec(text)?.[1] ?? "0");
-  return { sum: read("ledger_batch_operations_sum"), count: read("ledger_batch_operations_count") };
+  // The writer's histogram of operations per database transaction (services/ledger/src/metrics.ts).
+  return { sum: read("ledger_batch_size_sum"), count: read("ledger_batch_size_count") };
 }
 
 /** Runs one measurement with machine CPU and the writer's batch sizes recorded around it. */
