@@ -1,15 +1,22 @@
-// One batch, one database transaction, four round trips whatever its size:
-// BEGIN; ledger_lock_batch(...) — balance rows locked in ascending account id,
-// then the chain head, then keys and resolutions read; the plan is made here
-// in the service; ledger_write_batch(...) — everything written; COMMIT. The
-// fixed lock order means concurrent batches (other replicas, the expiry
-// sweeper) wait for each other but never deadlock; reading keys after the head
-// lock means a key takes effect exactly once even across replicas. Both
-// functions are in the migration (README: "Batching").
+// One batch, one database transaction, two round trips whatever its size:
+// BEGIN with ledger_lock_batch(...) — balance rows locked in ascending account
+// id, then the chain head, then keys and resolutions read; the plan is made
+// here in the service; ledger_write_batch(...) — everything written — with
+// COMMIT. The fixed lock order means concurrent batches (other replicas, the
+// expiry sweeper) wait for each other but never deadlock; reading keys after
+// the head lock means a key takes effect exactly once even across replicas.
+// Both functions are in the migrations (README: "Batching").
+//
+// The pool's connections are in pg's pipeline mode: BEGIN and the lock call
+// leave together, as do the write and COMMIT, so a batch waits for the
+// database twice instead of four times. Each statement still gets its own
+// answer, in order: a failed BEGIN or lock is seen before anything is planned,
+// and a failed write aborts the transaction, so the COMMIT queued behind it
+// only rolls back (PostgreSQL answers a COMMIT of a failed transaction with
+// ROLLBACK), which is checked too.
 import type pg from "pg";
 import { type BatchPlan, type ChainPosition, idempotencyKeyId, type Job, planBatch } from "../domain/engine.ts";
 import type { AccountRecord, TransactionKindName, TransactionRecord } from "../domain/records.ts";
-import { inTransaction } from "./database.ts";
 import {
   type AccountRow,
   type BalanceRow,
@@ -22,6 +29,7 @@ import {
 } from "./rows.ts";
 
 export interface BatchCommitDependencies {
+  /** A pool whose clients run in pg's pipeline mode (`pipeline: true`), used only for batches. */
   pool: pg.Pool;
   /** Accounts already known (accounts never change); the database is asked only for the others. */
   knownAccounts(ids: readonly string[]): Map<string, AccountRecord>;
@@ -69,17 +77,29 @@ export async function commitBatch(jobs: readonly Job[], dependencies: BatchCommi
       for (const posting of operation.postings) named.add(posting.debitAccountId).add(posting.creditAccountId);
   }
   const accounts = dependencies.knownAccounts([...named]);
-  // SET LOCAL rides along with BEGIN in one round trip; it ends with the transaction.
+  // SET LOCAL rides along with BEGIN in one message; it ends with the transaction.
   const begin = `BEGIN; SET LOCAL lock_timeout = ${Math.max(1, Math.floor(dependencies.lockTimeoutMs))}`;
-  return inTransaction(dependencies.pool, begin, async (client) => {
-    const locked = await client.query<{ state: LockedState }>("SELECT ledger_lock_batch($1, $2, $3, $4, $5) AS state", [
-      [...named],
-      pendingIds,
-      operations.map((operation) => operation.scope),
-      operations.map((operation) => operation.idempotencyKey),
-      [...accounts.keys()],
+  const client = await dependencies.pool.connect();
+  let broken: Error | undefined;
+  try {
+    const [began, locked] = await Promise.allSettled([
+      client.query(begin),
+      client.query<{ state: LockedState }>({
+        // Named, so each connection parses and plans the call once.
+        name: "ledger_lock_batch",
+        text: "SELECT ledger_lock_batch($1, $2, $3, $4, $5) AS state",
+        values: [
+          [...named],
+          pendingIds,
+          operations.map((operation) => operation.scope),
+          operations.map((operation) => operation.idempotencyKey),
+          [...accounts.keys()],
+        ],
+      }),
     ]);
-    const state = locked.rows[0]?.state;
+    if (began.status === "rejected") throw began.reason;
+    if (locked.status === "rejected") throw locked.reason;
+    const state = locked.value.rows[0]?.state;
     if (state?.head === null || state === undefined) throw new Error("ledger: the chain head row is missing");
     const fresh = state.accounts.map((row) => toAccount({ ...row, created_at: new Date(row.created_at) }));
     dependencies.rememberAccounts(fresh);
@@ -121,9 +141,23 @@ export async function commitBatch(jobs: readonly Job[], dependencies: BatchCommi
       now: dependencies.now(),
       newId: dependencies.newId,
     });
-    if (plan.transactions.length > 0) await writePlan(client, plan);
+    const [written, committed] = await Promise.allSettled([
+      plan.transactions.length > 0 ? writePlan(client, plan) : Promise.resolve(),
+      client.query("COMMIT"),
+    ]);
+    if (written.status === "rejected") throw written.reason;
+    if (committed.status === "rejected") throw committed.reason;
+    if (committed.value.command !== "COMMIT") throw new Error(`ledger: the batch's COMMIT answered ${committed.value.command}`);
     return { plan, pendings };
-  });
+  } catch (error) {
+    // Harmless when the transaction already ended; a connection that cannot even roll back is discarded.
+    await client.query("ROLLBACK").catch((rollbackError: Error) => {
+      broken = rollbackError;
+    });
+    throw error;
+  } finally {
+    client.release(broken);
+  }
 }
 
 async function writePlan(client: pg.PoolClient, plan: BatchPlan): Promise<void> {
@@ -174,5 +208,6 @@ async function writePlan(client: pg.PoolClient, plan: BatchPlan): Promise<void> 
     plan.head.createdAt,
   ];
   const placeholders = columns.map((_, index) => `$${index + 1}`).join(", ");
-  await client.query(`SELECT ledger_write_batch(${placeholders})`, columns);
+  // Named, so each connection parses and plans the call once.
+  await client.query({ name: "ledger_write_batch", text: `SELECT ledger_write_batch(${placeholders})`, values: columns });
 }
