@@ -14,6 +14,7 @@ import { createLedgerMetrics } from "./metrics.ts";
 import { createLedgerServiceImpl, type LedgerServiceDependencies } from "./service/index.ts";
 import { commitBatch } from "./store/batch-commit.ts";
 import { readHead } from "./store/chain.ts";
+import { createChainTip } from "./store/chain-tip.ts";
 import { ensureSystemAccounts } from "./system-accounts.ts";
 import { createTransactionWriter, type TransactionWriter } from "./writer.ts";
 
@@ -52,6 +53,8 @@ export const ledgerDefinition: ServiceDefinition<typeof ledgerConfigShape> = {
     });
     writerPool.on("error", (error) => logger.warn({ err: error }, "idle ledger writer connection failed"));
     onStop(() => writerPool.end());
+    // One per process, like the writer whose batches it follows.
+    const tip = createChainTip();
     writer = createTransactionWriter({
       commit: (jobs) =>
         commitBatch(jobs, {
@@ -61,6 +64,7 @@ export const ledgerDefinition: ServiceDefinition<typeof ledgerConfigShape> = {
           now,
           newId: randomUUID,
           lockTimeoutMs: config.LEDGER_LOCK_TIMEOUT_MS,
+          tip,
         }),
       batchSizeMax: config.LEDGER_BATCH_SIZE_MAX,
       lingerMs: config.LEDGER_BATCH_LINGER_MS,

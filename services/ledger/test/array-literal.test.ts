@@ -2,7 +2,7 @@
 // the values given, and anything that would need quoting is refused instead of
 // being sent unquoted (where it could change the array's meaning).
 import assert from "node:assert/strict";
-import { plainArrayLiteral } from "../src/store/batch-commit.ts";
+import { plainArrayLiteral } from "../src/store/write-plan.ts";
 
 describe("plainArrayLiteral", () => {
   it("writes UUIDs, integers, enum names and ISO times as they are, and null as NULL", () => {

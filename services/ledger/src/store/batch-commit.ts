@@ -17,6 +17,9 @@
 import type pg from "pg";
 import { type BatchPlan, type ChainPosition, idempotencyKeyId, type Job, planBatch } from "../domain/engine.ts";
 import type { AccountRecord, TransactionKindName, TransactionRecord } from "../domain/records.ts";
+import { type ChainTip, plannedState } from "./chain-tip.ts";
+import { beginStatement, hex } from "./database.ts";
+import { commitPlannedBatch } from "./planned-commit.ts";
 import {
   type AccountRow,
   type BalanceRow,
@@ -27,6 +30,7 @@ import {
   toBalance,
   toTransaction,
 } from "./rows.ts";
+import { writePlan } from "./write-plan.ts";
 
 export interface BatchCommitDependencies {
   /** A pool whose clients run in pg's pipeline mode (`pipeline: true`), used only for batches. */
@@ -39,6 +43,8 @@ export interface BatchCommitDependencies {
   newId(): string;
   /** How long a batch waits for a row lock before giving up (and being retried). */
   lockTimeoutMs: number;
+  /** The batches this writer planned and has not yet seen committed. */
+  tip: ChainTip;
 }
 
 export interface CommittedBatch {
@@ -64,9 +70,21 @@ interface LockedState {
   accounts: (Omit<AccountRow, "created_at"> & { created_at: string })[];
 }
 
-const hex = (value: string) => Buffer.from(value, "hex");
-
+/**
+ * Commits a batch. Transfers are first planned outside the lock window
+ * (planned-commit.ts); when the state they were planned on has moved, and for
+ * batches that resolve pending transactions, the batch is planned under the
+ * lock.
+ */
 export async function commitBatch(jobs: readonly Job[], dependencies: BatchCommitDependencies): Promise<CommittedBatch> {
+  if (jobs.every((job) => job.operations.every((operation) => operation.type === "transfer"))) {
+    const committed = await commitPlannedBatch(jobs, dependencies);
+    if (committed !== undefined) return committed;
+  }
+  return commitLockedBatch(jobs, dependencies);
+}
+
+async function commitLockedBatch(jobs: readonly Job[], dependencies: BatchCommitDependencies): Promise<CommittedBatch> {
   const operations = jobs.flatMap((job) => job.operations);
   const pendingIds = [
     ...new Set(operations.flatMap((operation) => (operation.type === "resolve" ? [operation.pendingTransactionId] : []))),
@@ -77,13 +95,12 @@ export async function commitBatch(jobs: readonly Job[], dependencies: BatchCommi
       for (const posting of operation.postings) named.add(posting.debitAccountId).add(posting.creditAccountId);
   }
   const accounts = dependencies.knownAccounts([...named]);
-  // SET LOCAL rides along with BEGIN in one message; it ends with the transaction.
-  const begin = `BEGIN; SET LOCAL lock_timeout = ${Math.max(1, Math.floor(dependencies.lockTimeoutMs))}`;
   const client = await dependencies.pool.connect();
   let broken: Error | undefined;
+  let planned: object | undefined;
   try {
     const [began, locked] = await Promise.allSettled([
-      client.query(begin),
+      client.query(beginStatement(dependencies.lockTimeoutMs)),
       client.query<{ state: LockedState }>({
         // Named, so each connection parses and plans the call once.
         name: "ledger_lock_batch",
@@ -141,6 +158,7 @@ export async function commitBatch(jobs: readonly Job[], dependencies: BatchCommi
       now: dependencies.now(),
       newId: dependencies.newId,
     });
+    planned = dependencies.tip.add(plannedState(head, plan));
     const [written, committed] = await Promise.allSettled([
       plan.transactions.length > 0 ? writePlan(client, plan) : Promise.resolve(),
       client.query("COMMIT"),
@@ -148,8 +166,10 @@ export async function commitBatch(jobs: readonly Job[], dependencies: BatchCommi
     if (written.status === "rejected") throw written.reason;
     if (committed.status === "rejected") throw committed.reason;
     if (committed.value.command !== "COMMIT") throw new Error(`ledger: the batch's COMMIT answered ${committed.value.command}`);
+    dependencies.tip.committed(planned);
     return { plan, pendings };
   } catch (error) {
+    if (planned !== undefined) dependencies.tip.failed(planned);
     // Harmless when the transaction already ended; a connection that cannot even roll back is discarded.
     await client.query("ROLLBACK").catch((rollbackError: Error) => {
       broken = rollbackError;
@@ -158,79 +178,4 @@ export async function commitBatch(jobs: readonly Job[], dependencies: BatchCommi
   } finally {
     client.release(broken);
   }
-}
-
-/**
- * A PostgreSQL array literal of values that never need quoting — UUIDs, decimal
- * integers, enum names, currency codes, ISO-8601 times — with null as NULL.
- * pg's generic encoder quotes and escapes every element, and a batch of 1000
- * transfers has about 40,000 of them, all encoded while the batch holds its
- * locks. Anything else is refused rather than sent unquoted.
- */
-export function plainArrayLiteral(values: readonly (string | null)[]): string {
-  for (const value of values) {
-    if (value !== null && (!plainElement.test(value) || nullWord.test(value))) {
-      throw new Error(`ledger: ${JSON.stringify(value)} cannot go unquoted in an array literal`);
-    }
-  }
-  return `{${values.map((value) => value ?? "NULL").join(",")}}`;
-}
-
-// No quote, backslash, brace, comma or white space; and not the word NULL, which would read as null.
-const plainElement = /^[0-9A-Za-z_.:+-]+$/;
-const nullWord = /^null$/i;
-
-const isoTime = (time: Date | null) => time?.toISOString() ?? null;
-
-async function writePlan(client: pg.PoolClient, plan: BatchPlan): Promise<void> {
-  const transactions = plan.transactions;
-  const entries = transactions.flatMap((transaction) => transaction.entries);
-  const balances = plan.changedBalances;
-  const plain = plainArrayLiteral;
-  const columns: unknown[] = [
-    plain(transactions.map((transaction) => transaction.id)),
-    plain(transactions.map((transaction) => transaction.sequence.toString())),
-    plain(transactions.map((transaction) => transaction.kind)),
-    transactions.map((transaction) => transaction.idempotencyScope),
-    transactions.map((transaction) => transaction.idempotencyKey),
-    transactions.map((transaction) => transaction.requestHash),
-    transactions.map((transaction) => transaction.reference),
-    transactions.map((transaction) => JSON.stringify(transaction.metadata)),
-    plain(transactions.map((transaction) => transaction.pendingTransactionId)),
-    plain(transactions.map((transaction) => isoTime(transaction.timeoutAt))),
-    transactions.map((transaction) => transaction.voidReason),
-    transactions.map((transaction) => transaction.createdBy),
-    transactions.map((transaction) => transaction.previousHash),
-    transactions.map((transaction) => transaction.hash),
-    plain(transactions.map((transaction) => isoTime(transaction.createdAt))),
-    plain(entries.map((entry) => entry.id)),
-    plain(entries.map((entry) => entry.transactionId)),
-    plain(entries.map((entry) => entry.sequence.toString())),
-    plain(entries.map((entry) => entry.transactionKind)),
-    plain(entries.map((entry) => entry.postingIndex.toString())),
-    plain(entries.map((entry) => entry.accountId)),
-    plain(entries.map((entry) => entry.counterpartyAccountId)),
-    plain(entries.map((entry) => entry.direction)),
-    plain(entries.map((entry) => entry.currency)),
-    plain(entries.map((entry) => entry.amount.toString())),
-    plain(entries.map((entry) => entry.postedBalanceAfter.toString())),
-    plain(entries.map((entry) => entry.availableBalanceAfter.toString())),
-    entries.map((entry) => entry.reference),
-    plain(entries.map((entry) => isoTime(entry.createdAt))),
-    plain(balances.map((balance) => balance.accountId)),
-    plain(balances.map((balance) => balance.debitsPosted.toString())),
-    plain(balances.map((balance) => balance.creditsPosted.toString())),
-    plain(balances.map((balance) => balance.debitsPending.toString())),
-    plain(balances.map((balance) => balance.creditsPending.toString())),
-    plain(balances.map((balance) => balance.lastSequence.toString())),
-    plain(plan.openedPendings.map((pending) => pending.transactionId)),
-    plain(plan.openedPendings.map((pending) => pending.timeoutAt.toISOString())),
-    plain(plan.closedPendings),
-    plan.head.sequence.toString(),
-    plan.head.hash,
-    plan.head.createdAt,
-  ];
-  const placeholders = columns.map((_, index) => `$${index + 1}`).join(", ");
-  // Named, so each connection parses and plans the call once.
-  await client.query({ name: "ledger_write_batch", text: `SELECT ledger_write_batch(${placeholders})`, values: columns });
 }

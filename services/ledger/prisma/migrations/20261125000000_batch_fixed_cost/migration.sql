@@ -228,3 +228,85 @@ BEGIN
     RETURN NULL;
 END;
 $$;
+
+-- 3. Planning outside the lock window (README: "What serialises batches").
+--    A batch of transfers may be planned on a state read without locks (and
+--    laid over the batches this writer planned but has not seen committed),
+--    then locked and checked in the same pipelined round trip as its write:
+--    ledger_lock_planned_batch takes the same locks in the same order as
+--    ledger_lock_batch and refuses, with SQLSTATE LG001, unless the chain head
+--    and every named balance are exactly what the plan assumed. Nothing is
+--    written on a refusal; the writer plans the batch again under the lock.
+--    Transfers depend only on balances, keys and the head: a committed key
+--    moves the head, so an unchanged head means unchanged keys.
+CREATE FUNCTION "ledger_read_batch"(
+    "p_account_ids" UUID[],
+    "p_key_scopes" TEXT[],
+    "p_keys" TEXT[],
+    "p_known_account_ids" UUID[]
+) RETURNS JSONB LANGUAGE plpgsql STABLE
+    SET "plan_cache_mode" = force_generic_plan SET "enable_seqscan" = off SET "enable_hashjoin" = off SET "enable_mergejoin" = off AS $$
+DECLARE
+    "v_balances" JSONB;
+    "v_head" JSONB;
+    "v_keys" JSONB;
+    "v_accounts" JSONB;
+BEGIN
+    SELECT coalesce(jsonb_agg(jsonb_build_object(
+        'account_id', b."account_id", 'debits_posted', b."debits_posted"::text, 'credits_posted', b."credits_posted"::text,
+        'debits_pending', b."debits_pending"::text, 'credits_pending', b."credits_pending"::text, 'last_sequence', b."last_sequence"::text
+    )), '[]') INTO "v_balances" FROM "account_balance" b WHERE b."account_id" = ANY("p_account_ids");
+
+    SELECT jsonb_build_object('sequence', h."sequence"::text, 'hash', encode(h."hash", 'hex'), 'created_at', h."created_at")
+        INTO "v_head" FROM "chain_head" h WHERE h."id" = 1;
+
+    SELECT coalesce(jsonb_agg(jsonb_build_object(
+        'id', t."id", 'idempotency_scope', t."idempotency_scope", 'idempotency_key', t."idempotency_key",
+        'request_hash', encode(t."request_hash", 'hex')
+    )), '[]') INTO "v_keys"
+    FROM unnest("p_key_scopes", "p_keys") AS k("scope", "key")
+    JOIN "ledger_transaction" t ON t."idempotency_scope" = k."scope" AND t."idempotency_key" = k."key";
+
+    SELECT coalesce(jsonb_agg(jsonb_build_object(
+        'id', a."id", 'owner_id', a."owner_id", 'currency', a."currency", 'kind', a."kind",
+        'debits_must_not_exceed_credits', a."debits_must_not_exceed_credits",
+        'credits_must_not_exceed_debits', a."credits_must_not_exceed_debits", 'address', a."address",
+        'metadata', a."metadata", 'created_at', a."created_at"
+    )), '[]') INTO "v_accounts"
+    FROM "account" a WHERE a."id" IN (SELECT unnest("p_account_ids") EXCEPT SELECT unnest("p_known_account_ids"));
+
+    -- STABLE, so every statement above read the calling query's snapshot: one consistent state.
+    RETURN jsonb_build_object('balances', "v_balances", 'head', "v_head", 'keys', "v_keys", 'accounts', "v_accounts");
+END;
+$$;
+
+CREATE FUNCTION "ledger_lock_planned_batch"(
+    "p_account_ids" UUID[], "p_debits_posted" NUMERIC[], "p_credits_posted" NUMERIC[], "p_debits_pending" NUMERIC[],
+    "p_credits_pending" NUMERIC[], "p_last_sequence" BIGINT[],
+    "p_head_sequence" BIGINT, "p_head_hash" BYTEA
+) RETURNS VOID LANGUAGE plpgsql
+    SET "plan_cache_mode" = force_generic_plan SET "enable_seqscan" = off AS $$
+DECLARE
+    "v_count" BIGINT;
+    "v_head" RECORD;
+BEGIN
+    -- The one lock order: balance rows by account id, then the chain head.
+    PERFORM 1 FROM "account_balance" WHERE "account_id" = ANY("p_account_ids") ORDER BY "account_id" FOR UPDATE;
+    SELECT h."sequence", h."hash" INTO "v_head" FROM "chain_head" h WHERE h."id" = 1 FOR UPDATE;
+    IF "v_head"."sequence" <> "p_head_sequence" OR "v_head"."hash" <> "p_head_hash" THEN
+        RAISE EXCEPTION 'ledger: the batch was planned after sequence %, the chain is at %', "p_head_sequence", "v_head"."sequence"
+            USING ERRCODE = 'LG001';
+    END IF;
+    SELECT count(*) INTO "v_count"
+    FROM unnest("p_account_ids", "p_debits_posted", "p_credits_posted", "p_debits_pending", "p_credits_pending", "p_last_sequence")
+        AS e("account_id", "debits_posted", "credits_posted", "debits_pending", "credits_pending", "last_sequence")
+    JOIN "account_balance" b ON b."account_id" = e."account_id"
+    WHERE b."debits_posted" = e."debits_posted" AND b."credits_posted" = e."credits_posted"
+      AND b."debits_pending" = e."debits_pending" AND b."credits_pending" = e."credits_pending"
+      AND b."last_sequence" = e."last_sequence";
+    IF "v_count" <> coalesce(cardinality("p_account_ids"), 0) THEN
+        RAISE EXCEPTION 'ledger: % of % balances changed since the batch was planned', coalesce(cardinality("p_account_ids"), 0) - "v_count",
+            coalesce(cardinality("p_account_ids"), 0) USING ERRCODE = 'LG001';
+    END IF;
+END;
+$$;
