@@ -1,11 +1,13 @@
-// One batch, one database transaction, two round trips whatever its size:
-// BEGIN with ledger_lock_batch(...) — balance rows locked in ascending account
-// id, then the chain head, then keys and resolutions read; the plan is made
-// here in the service; ledger_write_batch(...) — everything written — with
-// COMMIT. The fixed lock order means concurrent batches (other replicas, the
-// expiry sweeper) wait for each other but never deadlock; reading keys after
-// the head lock means a key takes effect exactly once even across replicas.
-// Both functions are in the migrations (README: "Batching").
+// One batch, one database transaction, two round trips whatever its size.
+// Transfers are planned outside the lock window first (planned-commit.ts).
+// Planned under the lock, as here: BEGIN with ledger_lock_batch(...) — the
+// chain head locked, then the balance rows in ascending account id, then keys
+// and resolutions read; the plan is made here in the service;
+// ledger_write_batch(...) — everything written — with COMMIT. The fixed lock
+// order means concurrent batches (other replicas, the expiry sweeper) wait for
+// each other but never deadlock; reading keys after the head lock means a key
+// takes effect exactly once even across replicas. The functions are in the
+// migrations (README: "Batching").
 //
 // The pool's connections are in pg's pipeline mode: BEGIN and the lock call
 // leave together, as do the write and COMMIT, so a batch waits for the
@@ -15,7 +17,7 @@
 // only rolls back (PostgreSQL answers a COMMIT of a failed transaction with
 // ROLLBACK), which is checked too.
 import type pg from "pg";
-import { type BatchPlan, type ChainPosition, idempotencyKeyId, type Job, planBatch } from "../domain/engine.ts";
+import { type BatchPlan, type ChainPosition, idempotencyKeyId, type Job, namedAccountIds, planBatch } from "../domain/engine.ts";
 import type { AccountRecord, TransactionKindName, TransactionRecord } from "../domain/records.ts";
 import { type ChainTip, plannedState } from "./chain-tip.ts";
 import { beginStatement, hex } from "./database.ts";
@@ -89,11 +91,7 @@ async function commitLockedBatch(jobs: readonly Job[], dependencies: BatchCommit
   const pendingIds = [
     ...new Set(operations.flatMap((operation) => (operation.type === "resolve" ? [operation.pendingTransactionId] : []))),
   ];
-  const named = new Set<string>();
-  for (const operation of operations) {
-    if (operation.type === "transfer")
-      for (const posting of operation.postings) named.add(posting.debitAccountId).add(posting.creditAccountId);
-  }
+  const named = namedAccountIds(operations);
   const accounts = dependencies.knownAccounts([...named]);
   const client = await dependencies.pool.connect();
   let broken: Error | undefined;

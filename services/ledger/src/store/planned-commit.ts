@@ -11,7 +11,7 @@
 // Transfers depend on nothing else: accounts never change, and a committed key
 // moves the head. A refused batch wrote nothing; it is planned again under the
 // lock (batch-commit.ts). Resolutions of pending transactions always are.
-import { type ChainPosition, idempotencyKeyId, type Job, planBatch } from "../domain/engine.ts";
+import { type ChainPosition, idempotencyKeyId, type Job, namedAccountIds, planBatch } from "../domain/engine.ts";
 import type { BalanceRecord } from "../domain/records.ts";
 import type { BatchCommitDependencies, CommittedBatch } from "./batch-commit.ts";
 import { plannedState } from "./chain-tip.ts";
@@ -33,11 +33,9 @@ const stalePlanState = "LG001";
 /** Commits transfer-only jobs planned outside the lock window; undefined when they must be planned under the lock. */
 export async function commitPlannedBatch(jobs: readonly Job[], dependencies: BatchCommitDependencies): Promise<CommittedBatch | undefined> {
   const operations = jobs.flatMap((job) => job.operations);
-  const named = new Set<string>();
-  for (const operation of operations) {
-    if (operation.type !== "transfer") throw new Error("ledger: only transfers are planned outside the lock window");
-    for (const posting of operation.postings) named.add(posting.debitAccountId).add(posting.creditAccountId);
-  }
+  if (operations.some((operation) => operation.type !== "transfer"))
+    throw new Error("ledger: only transfers are planned outside the lock window");
+  const named = namedAccountIds(operations);
   const accounts = dependencies.knownAccounts([...named]);
   const client = await dependencies.pool.connect();
   let broken: Error | undefined;
