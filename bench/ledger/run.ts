@@ -16,8 +16,6 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import type * as grpc from "@grpc/grpc-js";
-import { LedgerService } from "@trustmesh/api";
-import { AccountKind } from "@trustmesh/api/trustmesh/ledger/v1/ledger_pb.js";
 import { startPostgres } from "@trustmesh/testkit";
 import { createGrpcJsClient } from "@trustmesh/testkit/grpc-js";
 import { type LedgerPlatform, startLedgerPlatform } from "../../services/ledger/test/support/ledger-platform.ts";
@@ -26,6 +24,7 @@ import { positiveInteger, requireNode24 } from "../rpc/run-options.ts";
 import { type CpuSampler, closedLoop, type LoadResult, openLoop, percentile, transferWorkload } from "./load.ts";
 import { type PgbenchResult, preparePgbenchDatabase, runPgbench } from "./pgbench.ts";
 import { findPostmaster, findServiceProcess, postgresCpuMs, processCpuMs } from "./process-cpu.ts";
+import { createFundedWallets } from "./wallets.ts";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, "../..");
@@ -76,7 +75,8 @@ function commandOf(): string {
 async function batchCounters(platform: LedgerPlatform): Promise<{ sum: number; count: number }> {
   const text = await (await fetch(platform.metricsUrl)).text();
   const read = (name: string) => Number(new RegExp(`^${name}\\{[^}]*\\} ([\\d.e+]+)`, "m").exec(text)?.[1] ?? "0");
-  return { sum: read("ledger_batch_operations_sum"), count: read("ledger_batch_operations_count") };
+  // The writer's histogram of operations per database transaction (services/ledger/src/metrics.ts).
+  return { sum: read("ledger_batch_size_sum"), count: read("ledger_batch_size_count") };
 }
 
 /** Runs one measurement with machine CPU and the writer's batch sizes recorded around it. */
@@ -120,48 +120,6 @@ function formatRow(row: Row): string[] {
   ];
 }
 
-async function createFundedWallets(platform: LedgerPlatform, token: string): Promise<string[]> {
-  const world = await platform.call(methods.getAccount, { selector: { case: "address", value: "system:external:sandbox:USD" } }, token);
-  const worldId = world.account?.id as string;
-  const wallets: string[] = [];
-  for (let start = 0; start < walletCount; start += 50) {
-    const created = await Promise.all(
-      Array.from({ length: Math.min(50, walletCount - start) }, async () => {
-        const owner = crypto.randomUUID();
-        const response = await platform.call(
-          methods.createAccount,
-          {
-            idempotencyKey: `wallet:${owner}:USD`,
-            ownerId: owner,
-            currency: "USD",
-            kind: AccountKind.USER_WALLET,
-            flags: { debitsMustNotExceedCredits: true },
-          },
-          token,
-        );
-        return response.account?.id as string;
-      }),
-    );
-    wallets.push(...created);
-  }
-  for (let start = 0; start < wallets.length; start += 1000) {
-    await platform.call(
-      methods.postTransactions,
-      {
-        atomic: true,
-        transactions: wallets.slice(start, start + 1000).map((wallet) => ({
-          idempotencyKey: `fund:${wallet}`,
-          postings: [{ debitAccountId: worldId, creditAccountId: wallet, amount: { currency: "USD", amountMinor: "1000000000000000" } }],
-        })),
-      },
-      token,
-    );
-  }
-  return wallets;
-}
-
-const methods = LedgerService.method;
-
 const benchRoot = mkdtempSync(path.join(os.tmpdir(), "trustmesh-bench-ledger-"));
 // PostgreSQL may run as another user (when we are root); it must be able to reach its folder.
 chmodSync(benchRoot, 0o755);
@@ -176,7 +134,7 @@ try {
   // Scheduled reconciliation would land in some row's window and charge its CPU there; it has its own cost, not a transfer's.
   platform = await startLedgerPlatform({ postgres, env: { LOG_LEVEL: "warn", LEDGER_RECONCILE_INTERVAL_MS: "0" } });
   const token = await platform.serviceToken("payments");
-  const wallets = await createFundedWallets(platform, token);
+  const wallets = await createFundedWallets(platform, token, walletCount);
   for (let index = 0; index < 8; index++) clients.push(createGrpcJsClient(platform.ledgerAddress));
   const ledgerPid = findServiceProcess(repoRoot, "ledger");
   const postmasterPid = findPostmaster(postgres.dataDir);

@@ -125,6 +125,16 @@ export interface BatchPlan {
   head: ChainPosition;
 }
 
+/** The accounts the transfers among `operations` name, as debit or credit. */
+export function namedAccountIds(operations: readonly Operation[]): Set<string> {
+  const named = new Set<string>();
+  for (const operation of operations) {
+    if (operation.type === "transfer")
+      for (const posting of operation.postings) named.add(posting.debitAccountId).add(posting.creditAccountId);
+  }
+  return named;
+}
+
 export function idempotencyKeyId(scope: string, key: string): string {
   return `${scope}\u0000${key}`;
 }

@@ -1,15 +1,27 @@
-// One batch, one database transaction, four round trips whatever its size:
-// BEGIN; ledger_lock_batch(...) — balance rows locked in ascending account id,
-// then the chain head, then keys and resolutions read; the plan is made here
-// in the service; ledger_write_batch(...) — everything written; COMMIT. The
-// fixed lock order means concurrent batches (other replicas, the expiry
-// sweeper) wait for each other but never deadlock; reading keys after the head
-// lock means a key takes effect exactly once even across replicas. Both
-// functions are in the migration (README: "Batching").
+// One batch, one database transaction, two round trips whatever its size.
+// Transfers are planned outside the lock window first (planned-commit.ts).
+// Planned under the lock, as here: BEGIN with ledger_lock_batch(...) — the
+// chain head locked, then the balance rows in ascending account id, then keys
+// and resolutions read; the plan is made here in the service;
+// ledger_write_batch(...) — everything written — with COMMIT. The fixed lock
+// order means concurrent batches (other replicas, the expiry sweeper) wait for
+// each other but never deadlock; reading keys after the head lock means a key
+// takes effect exactly once even across replicas. The functions are in the
+// migrations (README: "Batching").
+//
+// The pool's connections are in pg's pipeline mode: BEGIN and the lock call
+// leave together, as do the write and COMMIT, so a batch waits for the
+// database twice instead of four times. Each statement still gets its own
+// answer, in order: a failed BEGIN or lock is seen before anything is planned,
+// and a failed write aborts the transaction, so the COMMIT queued behind it
+// only rolls back (PostgreSQL answers a COMMIT of a failed transaction with
+// ROLLBACK), which is checked too.
 import type pg from "pg";
-import { type BatchPlan, type ChainPosition, idempotencyKeyId, type Job, planBatch } from "../domain/engine.ts";
+import { type BatchPlan, type ChainPosition, idempotencyKeyId, type Job, namedAccountIds, planBatch } from "../domain/engine.ts";
 import type { AccountRecord, TransactionKindName, TransactionRecord } from "../domain/records.ts";
-import { inTransaction } from "./database.ts";
+import { type ChainTip, plannedState } from "./chain-tip.ts";
+import { beginStatement, hex } from "./database.ts";
+import { commitPlannedBatch } from "./planned-commit.ts";
 import {
   type AccountRow,
   type BalanceRow,
@@ -20,8 +32,10 @@ import {
   toBalance,
   toTransaction,
 } from "./rows.ts";
+import { writePlan } from "./write-plan.ts";
 
 export interface BatchCommitDependencies {
+  /** A pool whose clients run in pg's pipeline mode (`pipeline: true`), used only for batches. */
   pool: pg.Pool;
   /** Accounts already known (accounts never change); the database is asked only for the others. */
   knownAccounts(ids: readonly string[]): Map<string, AccountRecord>;
@@ -31,6 +45,8 @@ export interface BatchCommitDependencies {
   newId(): string;
   /** How long a batch waits for a row lock before giving up (and being retried). */
   lockTimeoutMs: number;
+  /** The batches this writer planned and has not yet seen committed. */
+  tip: ChainTip;
 }
 
 export interface CommittedBatch {
@@ -56,30 +72,49 @@ interface LockedState {
   accounts: (Omit<AccountRow, "created_at"> & { created_at: string })[];
 }
 
-const hex = (value: string) => Buffer.from(value, "hex");
-
+/**
+ * Commits a batch. Transfers are first planned outside the lock window
+ * (planned-commit.ts); when the state they were planned on has moved, and for
+ * batches that resolve pending transactions, the batch is planned under the
+ * lock.
+ */
 export async function commitBatch(jobs: readonly Job[], dependencies: BatchCommitDependencies): Promise<CommittedBatch> {
+  if (jobs.every((job) => job.operations.every((operation) => operation.type === "transfer"))) {
+    const committed = await commitPlannedBatch(jobs, dependencies);
+    if (committed !== undefined) return committed;
+  }
+  return commitLockedBatch(jobs, dependencies);
+}
+
+async function commitLockedBatch(jobs: readonly Job[], dependencies: BatchCommitDependencies): Promise<CommittedBatch> {
   const operations = jobs.flatMap((job) => job.operations);
   const pendingIds = [
     ...new Set(operations.flatMap((operation) => (operation.type === "resolve" ? [operation.pendingTransactionId] : []))),
   ];
-  const named = new Set<string>();
-  for (const operation of operations) {
-    if (operation.type === "transfer")
-      for (const posting of operation.postings) named.add(posting.debitAccountId).add(posting.creditAccountId);
-  }
+  const named = namedAccountIds(operations);
   const accounts = dependencies.knownAccounts([...named]);
-  // SET LOCAL rides along with BEGIN in one round trip; it ends with the transaction.
-  const begin = `BEGIN; SET LOCAL lock_timeout = ${Math.max(1, Math.floor(dependencies.lockTimeoutMs))}`;
-  return inTransaction(dependencies.pool, begin, async (client) => {
-    const locked = await client.query<{ state: LockedState }>("SELECT ledger_lock_batch($1, $2, $3, $4, $5) AS state", [
-      [...named],
-      pendingIds,
-      operations.map((operation) => operation.scope),
-      operations.map((operation) => operation.idempotencyKey),
-      [...accounts.keys()],
+  const client = await dependencies.pool.connect();
+  let broken: Error | undefined;
+  let planned: object | undefined;
+  try {
+    const [began, locked] = await Promise.allSettled([
+      client.query(beginStatement(dependencies.lockTimeoutMs)),
+      client.query<{ state: LockedState }>({
+        // Named, so each connection parses and plans the call once.
+        name: "ledger_lock_batch",
+        text: "SELECT ledger_lock_batch($1, $2, $3, $4, $5) AS state",
+        values: [
+          [...named],
+          pendingIds,
+          operations.map((operation) => operation.scope),
+          operations.map((operation) => operation.idempotencyKey),
+          [...accounts.keys()],
+        ],
+      }),
     ]);
-    const state = locked.rows[0]?.state;
+    if (began.status === "rejected") throw began.reason;
+    if (locked.status === "rejected") throw locked.reason;
+    const state = locked.value.rows[0]?.state;
     if (state?.head === null || state === undefined) throw new Error("ledger: the chain head row is missing");
     const fresh = state.accounts.map((row) => toAccount({ ...row, created_at: new Date(row.created_at) }));
     dependencies.rememberAccounts(fresh);
@@ -121,58 +156,24 @@ export async function commitBatch(jobs: readonly Job[], dependencies: BatchCommi
       now: dependencies.now(),
       newId: dependencies.newId,
     });
-    if (plan.transactions.length > 0) await writePlan(client, plan);
+    planned = dependencies.tip.add(plannedState(head, plan));
+    const [written, committed] = await Promise.allSettled([
+      plan.transactions.length > 0 ? writePlan(client, plan) : Promise.resolve(),
+      client.query("COMMIT"),
+    ]);
+    if (written.status === "rejected") throw written.reason;
+    if (committed.status === "rejected") throw committed.reason;
+    if (committed.value.command !== "COMMIT") throw new Error(`ledger: the batch's COMMIT answered ${committed.value.command}`);
+    dependencies.tip.committed(planned);
     return { plan, pendings };
-  });
-}
-
-async function writePlan(client: pg.PoolClient, plan: BatchPlan): Promise<void> {
-  const transactions = plan.transactions;
-  const entries = transactions.flatMap((transaction) => transaction.entries);
-  const balances = plan.changedBalances;
-  const columns: unknown[] = [
-    transactions.map((transaction) => transaction.id),
-    transactions.map((transaction) => transaction.sequence.toString()),
-    transactions.map((transaction) => transaction.kind),
-    transactions.map((transaction) => transaction.idempotencyScope),
-    transactions.map((transaction) => transaction.idempotencyKey),
-    transactions.map((transaction) => transaction.requestHash),
-    transactions.map((transaction) => transaction.reference),
-    transactions.map((transaction) => JSON.stringify(transaction.metadata)),
-    transactions.map((transaction) => transaction.pendingTransactionId),
-    transactions.map((transaction) => transaction.timeoutAt),
-    transactions.map((transaction) => transaction.voidReason),
-    transactions.map((transaction) => transaction.createdBy),
-    transactions.map((transaction) => transaction.previousHash),
-    transactions.map((transaction) => transaction.hash),
-    transactions.map((transaction) => transaction.createdAt),
-    entries.map((entry) => entry.id),
-    entries.map((entry) => entry.transactionId),
-    entries.map((entry) => entry.sequence.toString()),
-    entries.map((entry) => entry.transactionKind),
-    entries.map((entry) => entry.postingIndex),
-    entries.map((entry) => entry.accountId),
-    entries.map((entry) => entry.counterpartyAccountId),
-    entries.map((entry) => entry.direction),
-    entries.map((entry) => entry.currency),
-    entries.map((entry) => entry.amount.toString()),
-    entries.map((entry) => entry.postedBalanceAfter.toString()),
-    entries.map((entry) => entry.availableBalanceAfter.toString()),
-    entries.map((entry) => entry.reference),
-    entries.map((entry) => entry.createdAt),
-    balances.map((balance) => balance.accountId),
-    balances.map((balance) => balance.debitsPosted.toString()),
-    balances.map((balance) => balance.creditsPosted.toString()),
-    balances.map((balance) => balance.debitsPending.toString()),
-    balances.map((balance) => balance.creditsPending.toString()),
-    balances.map((balance) => balance.lastSequence.toString()),
-    plan.openedPendings.map((pending) => pending.transactionId),
-    plan.openedPendings.map((pending) => pending.timeoutAt),
-    plan.closedPendings,
-    plan.head.sequence.toString(),
-    plan.head.hash,
-    plan.head.createdAt,
-  ];
-  const placeholders = columns.map((_, index) => `$${index + 1}`).join(", ");
-  await client.query(`SELECT ledger_write_batch(${placeholders})`, columns);
+  } catch (error) {
+    if (planned !== undefined) dependencies.tip.failed(planned);
+    // Harmless when the transaction already ended; a connection that cannot even roll back is discarded.
+    await client.query("ROLLBACK").catch((rollbackError: Error) => {
+      broken = rollbackError;
+    });
+    throw error;
+  } finally {
+    client.release(broken);
+  }
 }

@@ -33,3 +33,9 @@ export async function inTransaction<T>(pool: pg.Pool, begin: string, work: (clie
     client.release(broken);
   }
 }
+
+/** `BEGIN` with a batch's lock timeout; SET LOCAL rides along in one message and ends with the transaction. */
+export const beginStatement = (lockTimeoutMs: number) => `BEGIN; SET LOCAL lock_timeout = ${Math.max(1, Math.floor(lockTimeoutMs))}`;
+
+/** Bytes that PL/pgSQL returned in JSON, as hex. */
+export const hex = (value: string) => Buffer.from(value, "hex");

@@ -1,0 +1,219 @@
+// bench/ledger/profile.ts: where one ledger workload spends its time, on both
+// sides of the wire. It runs one row of bench/ledger (single PostTransaction
+// callers or PostTransactions batches) against a durable PostgreSQL with
+// pg_stat_statements (nested statements and planning tracked) and
+// track_functions, optionally with the ledger under V8's sampling profiler, and
+// prints per transfer: CPU of the ledger and of PostgreSQL, the statements by
+// execution plus planning time (a statement planned on every call shows as
+// "plans = calls"), the PL/pgSQL functions, and — with --cpu-prof — the
+// ledger's profile cut to the measured window (start-up would drown it).
+//
+//   node bench/ledger/profile.ts [--single 1 | --batched 1000x2] [--duration-seconds 5]
+//                                [--warm-up-seconds 2] [--wallets 1000] [--cpu-prof]
+//
+// Nothing is written to results.md: this finds costs, bench/ledger/run.ts records them.
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import type * as grpc from "@grpc/grpc-js";
+import { startPostgres } from "@trustmesh/testkit";
+import { createGrpcJsClient } from "@trustmesh/testkit/grpc-js";
+import pg from "pg";
+import { startLedgerPlatform } from "../../services/ledger/test/support/ledger-platform.ts";
+import { areaOf } from "../rpc/profile-summary.ts";
+import { positiveInteger, requireNode24 } from "../rpc/run-options.ts";
+import { closedLoop, percentile, transferWorkload } from "./load.ts";
+import { findPostmaster, findServiceProcess, postgresCpuMs, processCpuMs } from "./process-cpu.ts";
+import { createFundedWallets } from "./wallets.ts";
+
+const { values: options } = parseArgs({
+  options: {
+    single: { type: "string" },
+    batched: { type: "string" },
+    "duration-seconds": { type: "string", default: "5" },
+    "warm-up-seconds": { type: "string", default: "2" },
+    wallets: { type: "string", default: "1000" },
+    "cpu-prof": { type: "boolean", default: false },
+  },
+});
+
+requireNode24();
+const durationSeconds = positiveInteger("duration-seconds", options["duration-seconds"], 600);
+const warmUpSeconds = positiveInteger("warm-up-seconds", options["warm-up-seconds"], 600);
+const walletCount = positiveInteger("wallets", options.wallets, 100_000);
+const [batchSize, concurrency] =
+  options.batched === undefined
+    ? [undefined, positiveInteger("single", options.single ?? "1", 4096)]
+    : (() => {
+        const [size, inFlight] = (options.batched as string).split("x");
+        return [positiveInteger("batched size", size, 1000), positiveInteger("batched concurrency", inFlight, 256)];
+      })();
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const root = mkdtempSync(path.join(os.tmpdir(), "trustmesh-profile-ledger-"));
+// PostgreSQL may run as another user (when we are root); it must be able to reach its folder.
+chmodSync(root, 0o755);
+const profileDir = path.join(root, "cpu-profiles");
+
+/** Runs statements, in order, on one superuser connection. */
+async function superuser(url: string, statements: string[]): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    for (const statement of statements) await client.query(statement);
+  } finally {
+    await client.end();
+  }
+}
+
+// pg_stat_statements must be preloaded, so the cluster is made, configured and restarted.
+const dataDir = path.join(root, "data");
+const first = await startPostgres({ dataDir, ephemeral: false });
+await superuser(await first.ensureDatabase("postgres"), [
+  "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'",
+  "ALTER SYSTEM SET track_functions = 'all'",
+]);
+await first.stop();
+const postgres = await startPostgres({ dataDir, ephemeral: false });
+await superuser(await postgres.ensureDatabase("postgres"), [
+  "ALTER SYSTEM SET pg_stat_statements.track = 'all'",
+  "ALTER SYSTEM SET pg_stat_statements.track_planning = on",
+  "SELECT pg_reload_conf()",
+]);
+
+const env: Record<string, string> = { LOG_LEVEL: "warn", LEDGER_RECONCILE_INTERVAL_MS: "0" };
+// Auth is profiled too (it shares the environment); only the ledger's profile is read.
+if (options["cpu-prof"]) env.NODE_OPTIONS = `--cpu-prof --cpu-prof-dir=${profileDir}`;
+const platform = await startLedgerPlatform({ postgres, env });
+let platformStopped = false;
+const stopPlatform = async () => {
+  if (platformStopped) return;
+  platformStopped = true;
+  await platform.stop();
+};
+const clients: grpc.Client[] = [];
+try {
+  const token = await platform.serviceToken("payments");
+  const wallets = await createFundedWallets(platform, token, walletCount);
+  for (let index = 0; index < 8; index++) clients.push(createGrpcJsClient(platform.ledgerAddress));
+  const ledgerPid = findServiceProcess(repoRoot, "ledger");
+  const postmasterPid = findPostmaster(postgres.dataDir);
+  const sampleCpu = () => ({ ledger: processCpuMs(ledgerPid), postgres: postgresCpuMs(postmasterPid) });
+  await platform.sql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
+  const workload = transferWorkload(wallets, token, batchSize);
+  // Warm-up in a run of its own, so the statistics and the profile window hold only the measured run.
+  await closedLoop(clients, workload, { concurrency, warmUpSeconds: 0, durationSeconds: warmUpSeconds, sampleCpu });
+  await platform.sql("SELECT pg_stat_statements_reset()");
+  await platform.sql("SELECT pg_stat_reset()");
+  // V8 stamps samples with the monotonic clock, as process.hrtime does.
+  const windowStartMicros = Number(process.hrtime.bigint() / 1000n);
+  const result = await closedLoop(clients, workload, { concurrency, warmUpSeconds: 0, durationSeconds, sampleCpu });
+  const windowEndMicros = Number(process.hrtime.bigint() / 1000n);
+  if (result.failures > 0) throw new Error(`${result.failures} calls failed, first: ${result.firstFailure}`);
+
+  const transfers = result.transfers;
+  const perTransfer = (milliseconds: number) => `${((milliseconds * 1000) / transfers).toFixed(1)} µs`;
+  const sorted = Float64Array.from([...result.latenciesMs].sort((a, b) => a - b));
+  console.log(
+    `${batchSize === undefined ? "PostTransaction" : `PostTransactions × ${batchSize}`}, ${concurrency} in flight, ${durationSeconds} s: ` +
+      `${(transfers / result.durationSeconds).toFixed(0)} transfers/s, p50 ${percentile(sorted, 0.5).toFixed(2)} ms, p99 ${percentile(sorted, 0.99).toFixed(2)} ms; ` +
+      `CPU per transfer: ledger ${perTransfer(result.serverCpuMs.ledger ?? 0)}, PostgreSQL ${perTransfer(result.serverCpuMs.postgres ?? 0)}; ` +
+      `load average ${os
+        .loadavg()
+        .map((value) => value.toFixed(2))
+        .join(" ")}`,
+  );
+
+  const statements = await platform.sql<{ query: string; calls: string; plans: string; execute_ms: number; plan_ms: number }>(
+    `SELECT left(regexp_replace(query, '\\s+', ' ', 'g'), 110) AS query, calls, plans,
+            total_exec_time AS execute_ms, total_plan_time AS plan_ms
+     FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+       AND query NOT LIKE '%pg_stat_%'
+     ORDER BY total_exec_time + total_plan_time DESC LIMIT 25`,
+  );
+  console.log("\nStatements (wall time per transfer; nested statements are also inside their caller's):");
+  for (const row of statements) {
+    console.log(
+      `${perTransfer(row.execute_ms).padStart(10)} execute ${perTransfer(row.plan_ms).padStart(10)} plan ` +
+        `${row.calls.padStart(7)} calls ${row.plans.padStart(7)} plans | ${row.query}`,
+    );
+  }
+  const functions = await platform.sql<{ funcname: string; calls: string; total_ms: number; self_ms: number }>(
+    "SELECT funcname, calls, total_time AS total_ms, self_time AS self_ms FROM pg_stat_user_functions ORDER BY total_time DESC",
+  );
+  console.log("\nPL/pgSQL functions (wall time per transfer):");
+  for (const row of functions) {
+    console.log(
+      `${perTransfer(row.total_ms).padStart(10)} total ${perTransfer(row.self_ms).padStart(10)} self ${row.calls.padStart(7)} calls | ${row.funcname}`,
+    );
+  }
+
+  for (const client of clients.splice(0)) client.close();
+  // The profile is written when the ledger exits.
+  await stopPlatform();
+  if (options["cpu-prof"]) {
+    const main = readdirSync(profileDir).find((file) => file.includes(`.${ledgerPid}.0.`));
+    if (main === undefined) throw new Error(`no main-thread profile of the ledger (pid ${ledgerPid}) in ${profileDir}`);
+    printWindow(path.join(profileDir, main), windowStartMicros, windowEndMicros, transfers);
+  }
+} finally {
+  for (const client of clients) client.close();
+  await stopPlatform();
+  await postgres.stop();
+  rmSync(root, { recursive: true, force: true });
+}
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+
+/** The ledger's main-thread samples between two monotonic instants: self time by function and inclusive time by area, per transfer. */
+function printWindow(file: string, fromMicros: number, toMicros: number, transfers: number): void {
+  const profile = JSON.parse(readFileSync(file, "utf8")) as {
+    nodes: ProfileNode[];
+    startTime: number;
+    samples: number[];
+    timeDeltas: number[];
+  };
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const parentOf = new Map<number, number>();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parentOf.set(child, node.id);
+  const label = (node: ProfileNode) => {
+    const { functionName, url, lineNumber } = node.callFrame;
+    return `${areaOf(url, functionName)}:${lineNumber + 1} ${functionName || "(anonymous)"}`;
+  };
+  const selfByFunction = new Map<string, number>();
+  const inclusiveByArea = new Map<string, number>();
+  let sampledMicros = 0;
+  let at = profile.startTime;
+  profile.samples.forEach((nodeId, index) => {
+    at += profile.timeDeltas[index] ?? 0;
+    const micros = profile.timeDeltas[index + 1] ?? 0;
+    const node = byId.get(nodeId);
+    if (at < fromMicros || at > toMicros || node === undefined || node.callFrame.functionName === "(idle)") return;
+    sampledMicros += micros;
+    selfByFunction.set(label(node), (selfByFunction.get(label(node)) ?? 0) + micros);
+    const areas = new Set<string>();
+    for (let current: number | undefined = nodeId; current !== undefined; current = parentOf.get(current)) {
+      const frame = byId.get(current) as ProfileNode;
+      areas.add(areaOf(frame.callFrame.url, frame.callFrame.functionName));
+    }
+    for (const area of areas) inclusiveByArea.set(area, (inclusiveByArea.get(area) ?? 0) + micros);
+  });
+  const top = (costs: Map<string, number>, limit: number) =>
+    [...costs.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, limit)
+      .map(
+        ([name, micros]) =>
+          `${(micros / transfers).toFixed(1).padStart(8)} µs ${((100 * micros) / sampledMicros).toFixed(1).padStart(5)}% | ${name}`,
+      )
+      .join("\n");
+  console.log(`\nLedger main thread: ${(sampledMicros / transfers).toFixed(1)} µs sampled per transfer in the window`);
+  console.log(`\nSelf time by function, per transfer:\n${top(selfByFunction, 30)}`);
+  console.log(`\nInclusive time by area (library, Node internals, source file), per transfer:\n${top(inclusiveByArea, 40)}`);
+}
