@@ -20,7 +20,7 @@ import {
 import { compactVerify, importJWK, type JWK } from "jose";
 import { type CredentialTypeDefinition, credentialTypeOfUri, schemaProblem } from "./credential-types.ts";
 import type { IssuerKeys } from "./issuer-keys.ts";
-import { sdHashAlgorithm } from "./sd-jwt-vc.ts";
+import { sdHashAlgorithm, sdJwtVcMediaType } from "./sd-jwt-vc.ts";
 import { type ParsedStatusListUrl, parseStatusListUrl } from "./status-list-urls.ts";
 import type { ListedStatus, StatusLists } from "./status-lists.ts";
 import { vcContextV2, vcJwtMediaType } from "./vc-jwt.ts";
@@ -191,7 +191,7 @@ function parse(encoded: string, expectedFormat: CredentialFormat): Parsed {
     return { format: CredentialFormat.VC_JWT, jwt, header, payload };
   }
   // SD-JWT typ: dc+sd-jwt today; vc+sd-jwt from earlier drafts is still read.
-  if (header.typ !== "dc+sd-jwt" && header.typ !== "vc+sd-jwt") fail(Failure.MALFORMED, "typ must be dc+sd-jwt");
+  if (header.typ !== sdJwtVcMediaType && header.typ !== "vc+sd-jwt") fail(Failure.MALFORMED, `typ must be ${sdJwtVcMediaType}`);
   if (typeof payload.iss !== "string" || typeof payload.vct !== "string") fail(Failure.MALFORMED, "iss and vct are required");
   if (payload._sd_alg !== undefined && payload._sd_alg !== sdHashAlgorithm) {
     fail(Failure.UNSUPPORTED, `_sd_alg ${String(payload._sd_alg)} is not supported (sha-256 only)`);
