@@ -1,3 +1,4 @@
+export { type AuthTokenSigner, createAuthTokenSigner } from "./auth-tokens.ts";
 export { findFreePort } from "./free-port.ts";
 export { type OtlpReceiver, type ReceivedSpan, startOtlpReceiver } from "./otlp-receiver.ts";
 export {

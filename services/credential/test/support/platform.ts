@@ -5,8 +5,8 @@
 import { type Client, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { CredentialService } from "@trustmesh/api";
-import { createSealer, parseKeyRing } from "@trustmesh/runtime";
 import {
+  createAuthTokenSigner,
   type PostgresServer,
   type RedisServer,
   type RunningServices,
@@ -15,8 +15,6 @@ import {
   startRedis,
   startServices,
 } from "@trustmesh/testkit";
-import { importPKCS8, SignJWT } from "jose";
-import pg from "pg";
 
 export interface CredentialPlatform {
   readonly services: RunningServices;
@@ -62,27 +60,8 @@ export async function startCredentialPlatform(env: Record<string, string> = {}):
   const credential = services.services.credential;
   if (!credential) throw new Error("credential did not start");
 
-  // auth's signing key, as auth itself opens it.
-  const authDatabase = new pg.Client({ connectionString: databaseUrls.auth });
-  await authDatabase.connect();
-  const { rows } = await authDatabase.query<{ kid: string; private_key_sealed: Buffer }>(
-    "SELECT kid, private_key_sealed FROM signing_key WHERE retired_at IS NULL",
-  );
-  await authDatabase.end();
-  const signingKey = rows[0];
-  if (!signingKey) throw new Error("auth has no signing key");
-  const sealer = createSealer(parseKeyRing(keyEncryptionKeys.ring), keyEncryptionKeys.activeId);
-  const privateKey = await importPKCS8(sealer.open(signingKey.private_key_sealed, signingKey.kid).toString("utf8"), "EdDSA");
-  const sign = (claims: Record<string, unknown>, subject: string, audience: string) =>
-    new SignJWT(claims)
-      .setProtectedHeader({ alg: "EdDSA", kid: signingKey.kid, typ: "at+jwt" })
-      .setIssuer("trustmesh-auth")
-      .setAudience(audience)
-      .setSubject(subject)
-      .setIssuedAt()
-      .setExpirationTime("10m")
-      .setJti(crypto.randomUUID())
-      .sign(privateKey);
+  // Tokens signed with auth's own signing key, as auth itself opens it.
+  const sign = await createAuthTokenSigner(databaseUrls.auth as string, keyEncryptionKeys);
 
   return {
     services,
