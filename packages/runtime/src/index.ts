@@ -9,6 +9,7 @@ export { isAdmin, type Principal, peerAddressKey, peerAddressOf, principalKey, p
 export { createSealer, parseKeyRing, type Sealer } from "./crypto/sealer.ts";
 export * from "./errors.ts";
 export { createHealth, type HealthState, type ReadinessCheck } from "./health.ts";
+export { idempotencyScopeOf, requestHashOf } from "./idempotency.ts";
 export { createInterceptorStack } from "./interceptors/index.ts";
 export { createLogger, type Logger } from "./logger.ts";
 export { createMetrics, type RpcMetrics } from "./metrics.ts";

@@ -1,6 +1,4 @@
 // What the CredentialService handlers need, passed in by routes.ts (or a test).
-import { createHash } from "node:crypto";
-import { type DescMessage, type MessageShape, toBinary } from "@bufbuild/protobuf";
 import type { HandlerContext } from "@connectrpc/connect";
 import { type Principal, principalOf, type Sealer, unauthenticated } from "@trustmesh/runtime";
 import type { CredentialEncoding } from "../generated/prisma/enums.ts";
@@ -30,16 +28,6 @@ export function callerOf(context: HandlerContext): Principal {
   const principal = principalOf(context);
   if (!principal) throw unauthenticated();
   return principal;
-}
-
-/** Idempotency keys are scoped per caller, so two callers' keys never meet. */
-export function idempotencyScopeOf(principal: Principal): string {
-  return principal.kind === "service" ? `service:${principal.serviceName}` : `user:${principal.userId}`;
-}
-
-/** SHA-256 of a request's binary form, which protobuf-es writes deterministically: equal requests, equal hashes. */
-export function requestHashOf<Desc extends DescMessage>(schema: Desc, request: MessageShape<Desc>): Uint8Array {
-  return createHash("sha256").update(toBinary(schema, request)).digest();
 }
 
 export function sameHash(a: Uint8Array | null, b: Uint8Array): boolean {

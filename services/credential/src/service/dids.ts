@@ -5,11 +5,11 @@ import { Code, type ServiceImpl } from "@connectrpc/connect";
 import type { CredentialService } from "@trustmesh/api";
 import { DidDocumentMetadataSchema, KeyCustody } from "@trustmesh/api/trustmesh/credential/v1/credential_pb.js";
 import { CreateDidRequestSchema } from "@trustmesh/api/trustmesh/credential/v1/credential_service_pb.js";
-import { alreadyExists, DomainError, invalidArgument, requireUserId } from "@trustmesh/runtime";
+import { alreadyExists, DomainError, invalidArgument, requestHashOf, requireUserId } from "@trustmesh/runtime";
 import { DidKeyError, didKeyDocument } from "../did-key.ts";
 import { issuerDidDocument } from "../did-web.ts";
 import { createCustodialHolderDid, didOfKeyProof } from "../holder-keys.ts";
-import { type CredentialServiceDependencies, requestHashOf, sameHash } from "./dependencies.ts";
+import { type CredentialServiceDependencies, sameHash } from "./dependencies.ts";
 import { toDidMessage } from "./messages.ts";
 
 type Handlers = Pick<ServiceImpl<typeof CredentialService>, "createDid" | "resolveDid">;

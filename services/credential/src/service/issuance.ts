@@ -7,14 +7,14 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import type { CredentialService } from "@trustmesh/api";
 import { CredentialFormat } from "@trustmesh/api/trustmesh/credential/v1/credential_pb.js";
 import { IssueCredentialRequestSchema } from "@trustmesh/api/trustmesh/credential/v1/credential_service_pb.js";
-import { alreadyExists, notFound } from "@trustmesh/runtime";
+import { alreadyExists, idempotencyScopeOf, notFound, requestHashOf } from "@trustmesh/runtime";
 import { credentialTypeOfKind } from "../credential-types.ts";
 import type { CredentialEncoding } from "../generated/prisma/enums.ts";
 import { createCustodialHolderDid } from "../holder-keys.ts";
 import { issueSdJwtVc } from "../sd-jwt-vc.ts";
 import { subjectClaimsOf } from "../subject-claims.ts";
 import { signVcJwt, vcJwtPayload } from "../vc-jwt.ts";
-import { type CredentialServiceDependencies, callerOf, idempotencyScopeOf, requestHashOf, sameHash } from "./dependencies.ts";
+import { type CredentialServiceDependencies, callerOf, sameHash } from "./dependencies.ts";
 import { toCredentialMessage } from "./messages.ts";
 
 type Handlers = Pick<ServiceImpl<typeof CredentialService>, "issueCredential">;
