@@ -27,7 +27,7 @@ const commaList = z
 /**
  * Metadata (zod's `.meta(setInProduction)`) for a variable whose default suits
  * only a machine of one's own, such as a localhost address: a production
- * deployment must set it. The Helm chart's test (deploy/test/service-config.test.ts)
+ * deployment must set it. The Helm chart's test (deploy/test/service-environment.test.ts)
  * reads it and fails unless the chart sets every such variable, as it fails for
  * every variable that has no default.
  */
