@@ -12,10 +12,10 @@ import {
   type EnrollFaceResponse,
   EnrollFaceResponseSchema,
 } from "@trustmesh/api/trustmesh/face/v1/face_service_pb.js";
-import { failedPrecondition, invalidArgument, principalOf } from "@trustmesh/runtime";
+import { failedPrecondition, invalidArgument, principalOf, requestHashOf } from "@trustmesh/runtime";
 import { sealEmbedding } from "../embedding.ts";
 import { detectionOf, livenessOf } from "../face-report.ts";
-import { idempotencyRetentionMs, replayOf, requestHashOf, scopeOf } from "../idempotency.ts";
+import { idempotencyRetentionMs, replayOf, scopeOf } from "../idempotency.ts";
 import { checkImageContent } from "../image-content.ts";
 import { judgeImage } from "../judgement.ts";
 import { detectionToJson, livenessToJson } from "../records.ts";

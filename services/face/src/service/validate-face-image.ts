@@ -12,10 +12,10 @@ import {
   type ValidateFaceImageResponse,
   ValidateFaceImageResponseSchema,
 } from "@trustmesh/api/trustmesh/face/v1/face_service_pb.js";
-import { failedPrecondition, invalidArgument, peerAddressOf, principalOf } from "@trustmesh/runtime";
+import { failedPrecondition, invalidArgument, peerAddressOf, principalOf, requestHashOf } from "@trustmesh/runtime";
 import { openEmbedding } from "../embedding.ts";
 import { detectionOf, livenessOf } from "../face-report.ts";
-import { idempotencyRetentionMs, replayOf, requestHashOf, scopeOf } from "../idempotency.ts";
+import { idempotencyRetentionMs, replayOf, scopeOf } from "../idempotency.ts";
 import { checkImageContent } from "../image-content.ts";
 import { judgeImage, judgeValidation, type ValidationVerdict } from "../judgement.ts";
 import { detectionToJson, livenessToJson, sourceNameOf, toFaceValidation } from "../records.ts";
