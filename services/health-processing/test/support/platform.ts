@@ -7,37 +7,15 @@ import { type Client, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { HealthProcessingService } from "@trustmesh/api";
 import { Health, HealthCheckResponse_ServingStatus } from "@trustmesh/api/grpc/health/v1/health_pb.js";
-import { createSealer, parseKeyRing } from "@trustmesh/runtime";
-import { findFreePort } from "@trustmesh/testkit";
+import { createAuthTokenSigner, findFreePort } from "@trustmesh/testkit";
 import { createGrpcJsClient, grpcJsUnary } from "@trustmesh/testkit/grpc-js";
-import { importPKCS8, SignJWT } from "jose";
-import pg from "pg";
 
 const serviceDir = join(import.meta.dirname, "..", "..");
 
-/** Signs user tokens with auth's own signing key, read from auth's database and opened with the key ring. */
+/** Signs user tokens with auth's own signing key (the testkit's createAuthTokenSigner). */
 export async function createTokenMinter(authDatabaseUrl: string, keyRing: { ring: string; activeId: string }) {
-  const client = new pg.Client({ connectionString: authDatabaseUrl });
-  await client.connect();
-  const row = (
-    await client.query<{ kid: string; private_key_sealed: Buffer }>(
-      "SELECT kid, private_key_sealed FROM signing_key WHERE retired_at IS NULL",
-    )
-  ).rows[0];
-  await client.end();
-  if (!row) throw new Error("auth has no signing key");
-  const sealer = createSealer(parseKeyRing(keyRing.ring), keyRing.activeId);
-  const privateKey = await importPKCS8(sealer.open(row.private_key_sealed, row.kid).toString("utf8"), "EdDSA");
-  return (userId: string, roles: string[] = []) =>
-    new SignJWT({ token_kind: "user", roles })
-      .setProtectedHeader({ alg: "EdDSA", kid: row.kid, typ: "at+jwt" })
-      .setIssuer("trustmesh-auth")
-      .setAudience("trustmesh")
-      .setSubject(userId)
-      .setIssuedAt()
-      .setExpirationTime("15m")
-      .setJti(crypto.randomUUID())
-      .sign(privateKey);
+  const sign = await createAuthTokenSigner(authDatabaseUrl, keyRing);
+  return (userId: string, roles: string[] = []) => sign({ token_kind: "user", roles }, userId, "trustmesh");
 }
 
 export type HealthClient = Client<typeof HealthProcessingService>;
