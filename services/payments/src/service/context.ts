@@ -2,10 +2,10 @@
 // acceptance of a new payment, addresses and page tokens.
 import { createHash, createHmac, hkdfSync } from "node:crypto";
 import { type DescMessage, type MessageShape, toBinary } from "@bufbuild/protobuf";
-import { Code, type HandlerContext } from "@connectrpc/connect";
+import type { HandlerContext } from "@connectrpc/connect";
 import type { Party } from "@trustmesh/api/trustmesh/payments/v1/payments_pb.js";
 import {
-  DomainError,
+  type DomainError,
   invalidArgument,
   type Logger,
   permissionDenied,
@@ -272,8 +272,4 @@ export async function listPage<Row extends PagePosition>(
   const page = rows.slice(0, limit);
   const last = page.at(-1);
   return { page, nextPageToken: rows.length > limit && last ? encodePageToken(last, digest) : "" };
-}
-
-export function unavailable(message: string): DomainError {
-  return new DomainError(Code.Unavailable, message, { reason: "UNAVAILABLE" });
 }
