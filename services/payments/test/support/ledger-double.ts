@@ -1,7 +1,9 @@
-// A stand-in for the ledger (#4) until it lands on this branch: an in-memory
-// LedgerService implementing the part of the contract payments calls —
-// CreateAccount, GetAccount, PostTransaction (posted or pending), PostPending,
-// VoidPending, GetBalance — with the ledger's rules that payments relies on:
+// A stand-in for the ledger (#4) in this workspace's own tests, so they run
+// without a ledger process (test/e2e/payments.test.ts runs the same flows
+// through the real ledger): an in-memory LedgerService implementing the part
+// of the contract payments calls — CreateAccount, GetAccount, PostTransaction
+// (posted or pending), PostPending, VoidPending, GetBalance — with the ledger's
+// rules that payments relies on:
 // idempotency keys (same body replays, another body is ALREADY_EXISTS with
 // reason IDEMPOTENCY_CONFLICT), wallets that never go below zero counting
 // reserved debits, and a pending transaction resolved at most once. It can be
