@@ -10,9 +10,6 @@ export const currencyScales = { USD: 2, EUR: 2, USDC: 6, EURC: 6, BTC: 8, ETH: 1
 export type Currency = keyof typeof currencyScales;
 export const currencies = Object.keys(currencyScales) as Currency[];
 
-/** NUMERIC(78,0) holds at most 78 digits. */
-export const amountMinorMax = 10n ** 78n - 1n;
-
 export function isCurrency(value: string): value is Currency {
   return Object.hasOwn(currencyScales, value);
 }

@@ -39,6 +39,3 @@ export function assertTransition(from: PaymentStateName, to: PaymentStateName): 
 
 /** States a WatchPayment stream ends at. */
 export const settledStates: ReadonlySet<PaymentStateName> = new Set(["COMPLETED", "FAILED", "EXPIRED", "PARTIALLY_REFUNDED", "REFUNDED"]);
-
-/** States after which nothing more happens to the payment. */
-export const terminalStates: ReadonlySet<PaymentStateName> = new Set(["FAILED", "EXPIRED", "REFUNDED"]);

@@ -1,11 +1,11 @@
 // What the handlers share: their dependencies, the caller, idempotent
 // acceptance of a new payment, addresses and page tokens.
-import { createHmac, hkdfSync } from "node:crypto";
+import { createHash, createHmac, hkdfSync } from "node:crypto";
 import { type DescMessage, type MessageShape, toBinary } from "@bufbuild/protobuf";
-import { Code, type HandlerContext } from "@connectrpc/connect";
+import type { HandlerContext } from "@connectrpc/connect";
 import type { Party } from "@trustmesh/api/trustmesh/payments/v1/payments_pb.js";
 import {
-  DomainError,
+  type DomainError,
   invalidArgument,
   type Logger,
   permissionDenied,
@@ -235,11 +235,11 @@ interface PagePosition {
   id: string;
 }
 
-export function encodePageToken(position: PagePosition, filterDigest: string): string {
+function encodePageToken(position: PagePosition, filterDigest: string): string {
   return Buffer.from(JSON.stringify({ t: position.createdAt.toISOString(), i: position.id, f: filterDigest })).toString("base64url");
 }
 
-export function decodePageToken(token: string, filterDigest: string): PagePosition | undefined {
+function decodePageToken(token: string, filterDigest: string): PagePosition | undefined {
   if (token === "") return undefined;
   try {
     const parsed = JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as { t?: unknown; i?: unknown; f?: unknown };
@@ -251,10 +251,25 @@ export function decodePageToken(token: string, filterDigest: string): PagePositi
   }
 }
 
-export function pageSizeOf(requested: number): number {
+function pageSizeOf(requested: number): number {
   return requested === 0 ? 50 : Math.min(requested, 100);
 }
 
-export function unavailable(message: string): DomainError {
-  return new DomainError(Code.Unavailable, message, { reason: "UNAVAILABLE" });
+/**
+ * One page of a listing. `fetch` reads up to `limit` rows after `after`; asking
+ * for one row more than the page shows whether another page follows, and the
+ * filters' digest in the token refuses it under other filters.
+ */
+export async function listPage<Row extends PagePosition>(
+  request: { pageToken: string; pageSize: number },
+  filter: unknown,
+  fetch: (after: PagePosition | undefined, limit: number) => Promise<Row[]>,
+): Promise<{ page: Row[]; nextPageToken: string }> {
+  const digest = createHash("sha256").update(JSON.stringify(filter)).digest("base64url").slice(0, 16);
+  const after = decodePageToken(request.pageToken, digest);
+  const limit = pageSizeOf(request.pageSize);
+  const rows = await fetch(after, limit + 1);
+  const page = rows.slice(0, limit);
+  const last = page.at(-1);
+  return { page, nextPageToken: rows.length > limit && last ? encodePageToken(last, digest) : "" };
 }

@@ -1,7 +1,6 @@
 // AddPaymentMethod, ListPaymentMethods, RemovePaymentMethod, Deposit and Withdraw.
 // A card number and security code go to the rail for a token and are then
 // dropped: they are never stored, logged or put in an error (README: Cards).
-import { createHash } from "node:crypto";
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { PaymentsService } from "@trustmesh/api";
 import { BankAccountType, CryptoNetwork, PaymentMethodType } from "@trustmesh/api/trustmesh/payments/v1/payments_pb.js";
@@ -34,13 +33,11 @@ import {
   checkPerTransactionLimit,
   countAgainstLimits,
   createPayment,
-  decodePageToken,
-  encodePageToken,
   type HandlerDependencies,
   idempotently,
   limitPeriodsOf,
+  listPage,
   notYours,
-  pageSizeOf,
 } from "./context.ts";
 import { methodMessage, paymentMessage } from "./messages.ts";
 import { priced } from "./transfers.ts";
@@ -233,13 +230,10 @@ export function createMethodHandlers(dependencies: HandlerDependencies): MethodH
       const caller = callerOf(context);
       const type = request.type === PaymentMethodType.UNSPECIFIED ? undefined : (PaymentMethodType[request.type] as MethodRow["type"]);
       const filter = { ...(type ? { type } : {}), includeRemoved: request.includeRemoved };
-      const digest = createHash("sha256").update(JSON.stringify(filter)).digest("base64url").slice(0, 16);
-      const after = decodePageToken(request.pageToken, digest);
-      const limit = pageSizeOf(request.pageSize);
-      const rows = await listMethods(dependencies.prisma, caller.userId, filter, after, limit + 1);
-      const page = rows.slice(0, limit);
-      const last = page.at(-1);
-      return { paymentMethods: page.map(methodMessage), nextPageToken: rows.length > limit && last ? encodePageToken(last, digest) : "" };
+      const { page, nextPageToken } = await listPage(request, filter, (after, limit) =>
+        listMethods(dependencies.prisma, caller.userId, filter, after, limit),
+      );
+      return { paymentMethods: page.map(methodMessage), nextPageToken };
     },
 
     async removePaymentMethod(request, context) {

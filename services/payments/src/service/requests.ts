@@ -1,5 +1,4 @@
 // RequestPayment, PayRequest, DeclineRequest, CancelRequest and ListRequests.
-import { createHash } from "node:crypto";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { PaymentsService } from "@trustmesh/api";
@@ -17,13 +16,11 @@ import {
   contactOf,
   countAgainstLimits,
   createPayment,
-  decodePageToken,
-  encodePageToken,
   type HandlerDependencies,
   idempotently,
   limitPeriodsOf,
+  listPage,
   notYours,
-  pageSizeOf,
 } from "./context.ts";
 import { paymentMessage, requestMessage } from "./messages.ts";
 import { priced } from "./transfers.ts";
@@ -197,13 +194,10 @@ export function createRequestHandlers(dependencies: HandlerDependencies): Reques
               : ("ANY" as const),
         states: request.states.map((state) => PaymentRequestState[state] as "OPEN"),
       };
-      const digest = createHash("sha256").update(JSON.stringify(filter)).digest("base64url").slice(0, 16);
-      const after = decodePageToken(request.pageToken, digest);
-      const limit = pageSizeOf(request.pageSize);
-      const rows = await listRequests(dependencies.prisma, caller.userId, filter, after, limit + 1);
-      const page = rows.slice(0, limit);
-      const last = page.at(-1);
-      return { requests: page.map(requestMessage), nextPageToken: rows.length > limit && last ? encodePageToken(last, digest) : "" };
+      const { page, nextPageToken } = await listPage(request, filter, (after, limit) =>
+        listRequests(dependencies.prisma, caller.userId, filter, after, limit),
+      );
+      return { requests: page.map(requestMessage), nextPageToken };
     },
   };
 }

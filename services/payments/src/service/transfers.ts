@@ -1,6 +1,5 @@
 // QuoteFee, SendPayment, GetPayment, ListPayments, WatchPayment, ReceivePayment
 // and RefundPayment.
-import { createHash } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
@@ -30,13 +29,11 @@ import {
   contactOf,
   countAgainstLimits,
   createPayment,
-  decodePageToken,
-  encodePageToken,
   type HandlerDependencies,
   idempotently,
   limitPeriodsOf,
+  listPage,
   notYours,
-  pageSizeOf,
 } from "./context.ts";
 import { durationFromMs, feeRuleMessage, paymentMessage, priorityNames } from "./messages.ts";
 
@@ -89,10 +86,6 @@ async function reload(dependencies: HandlerDependencies, id: string): Promise<Pa
   const payment = await loadPayment(dependencies.prisma, id);
   if (!payment) throw new Error(`payment ${id} vanished`);
   return payment;
-}
-
-function filterDigest(parts: unknown): string {
-  return createHash("sha256").update(JSON.stringify(parts)).digest("base64url").slice(0, 16);
 }
 
 export function createTransferHandlers(dependencies: HandlerDependencies): TransferHandlers {
@@ -193,16 +186,10 @@ export function createTransferHandlers(dependencies: HandlerDependencies): Trans
         ...(request.startTime ? { startTime: timestampDate(request.startTime) } : {}),
         ...(request.endTime ? { endTime: timestampDate(request.endTime) } : {}),
       };
-      const digest = filterDigest(filter);
-      const after = decodePageToken(request.pageToken, digest);
-      const limit = pageSizeOf(request.pageSize);
-      const rows = await listPayments(dependencies.prisma, filter, after, limit + 1);
-      const page = rows.slice(0, limit);
-      const last = page.at(-1);
-      return {
-        payments: page.map(paymentMessage),
-        nextPageToken: rows.length > limit && last ? encodePageToken(last, digest) : "",
-      };
+      const { page, nextPageToken } = await listPage(request, filter, (after, limit) =>
+        listPayments(dependencies.prisma, filter, after, limit),
+      );
+      return { payments: page.map(paymentMessage), nextPageToken };
     },
 
     async *watchPayment(request, context: HandlerContext): AsyncGenerator<WatchPaymentResponse> {

@@ -1,7 +1,8 @@
-// A stand-in for auth's part payments relies on, until the full auth (#3)
-// implements ResolveContact: the contact directory (a map the test fills),
-// GetJwks with a test signing key, and IssueServiceToken. Used through
-// createRouterTransport in handler tests and over real gRPC in process tests.
+// A stand-in for auth's part payments relies on, in this workspace's own tests
+// (test/e2e/payments.test.ts uses the real auth and its ResolveContact): the
+// contact directory (a map the test fills), GetJwks with a test signing key,
+// and IssueServiceToken. Used through createRouterTransport in handler tests
+// and over real gRPC in process tests.
 
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";

@@ -1,7 +1,9 @@
-// A stand-in for the ledger (#4) until it lands on this branch: an in-memory
-// LedgerService implementing the part of the contract payments calls —
-// CreateAccount, GetAccount, PostTransaction (posted or pending), PostPending,
-// VoidPending, GetBalance — with the ledger's rules that payments relies on:
+// A stand-in for the ledger (#4) in this workspace's own tests, so they run
+// without a ledger process (test/e2e/payments.test.ts runs the same flows
+// through the real ledger): an in-memory LedgerService implementing the part
+// of the contract payments calls — CreateAccount, GetAccount, PostTransaction
+// (posted or pending), PostPending, VoidPending, GetBalance — with the ledger's
+// rules that payments relies on:
 // idempotency keys (same body replays, another body is ALREADY_EXISTS with
 // reason IDEMPOTENCY_CONFLICT), wallets that never go below zero counting
 // reserved debits, and a pending transaction resolved at most once. It can be
@@ -164,6 +166,32 @@ export function createLedgerDouble(): LedgerDouble {
   const newTransaction = (fields: MessageInitShape<typeof TransactionSchema>) =>
     create(TransactionSchema, { id: randomUUID(), createdAt: timestampNow(), createdBy: "payments", ...fields });
 
+  /** PostPending and VoidPending: the same checks, then the pending transaction resolved once, one way or the other. */
+  const resolvePending = (
+    request: { pendingTransactionId: string; idempotencyKey: string },
+    hash: string,
+    resolution: "POSTED" | "VOIDED",
+    fields: MessageInitShape<typeof TransactionSchema>,
+  ) => {
+    const replay = replayOrConflict(request.idempotencyKey, hash);
+    const state = pending.get(request.pendingTransactionId);
+    if (!state) throw rejection(Code.NotFound, "PENDING_NOT_FOUND", "no such pending transaction");
+    if (replay) return { transaction: replay, pendingTransaction: state.transaction, replayed: true };
+    if (state.resolution === "POSTED") throw rejection(Code.FailedPrecondition, "PENDING_ALREADY_POSTED", "already posted");
+    if (state.resolution === "VOIDED") throw rejection(Code.FailedPrecondition, "PENDING_ALREADY_VOIDED", "already voided");
+    apply(state.transaction.postings, resolution === "POSTED" ? "post_pending" : "void_pending");
+    state.resolution = resolution;
+    const committed = newTransaction({
+      kind: resolution === "POSTED" ? TransactionKind.POST_PENDING : TransactionKind.VOID_PENDING,
+      postings: state.transaction.postings,
+      idempotencyKey: request.idempotencyKey,
+      pendingTransactionId: state.transaction.id,
+      reference: state.transaction.reference,
+      ...fields,
+    });
+    return { transaction: commit(request.idempotencyKey, hash, committed), pendingTransaction: state.transaction, replayed: false };
+  };
+
   const impl: Partial<ServiceImpl<typeof LedgerService>> = {
     async createAccount(request) {
       enter("CreateAccount");
@@ -220,44 +248,12 @@ export function createLedgerDouble(): LedgerDouble {
     },
     async postPending(request) {
       enter("PostPending");
-      const hash = hashOf(["post_pending", request.pendingTransactionId]);
-      const replay = replayOrConflict(request.idempotencyKey, hash);
-      const state = pending.get(request.pendingTransactionId);
-      if (!state) throw rejection(Code.NotFound, "PENDING_NOT_FOUND", "no such pending transaction");
-      if (replay) return { transaction: replay, pendingTransaction: state.transaction, replayed: true };
-      if (state.resolution === "POSTED") throw rejection(Code.FailedPrecondition, "PENDING_ALREADY_POSTED", "already posted");
-      if (state.resolution === "VOIDED") throw rejection(Code.FailedPrecondition, "PENDING_ALREADY_VOIDED", "already voided");
-      apply(state.transaction.postings, "post_pending");
-      state.resolution = "POSTED";
-      const committed = newTransaction({
-        kind: TransactionKind.POST_PENDING,
-        postings: state.transaction.postings,
-        idempotencyKey: request.idempotencyKey,
-        pendingTransactionId: state.transaction.id,
-        reference: state.transaction.reference,
-      });
-      return { transaction: commit(request.idempotencyKey, hash, committed), pendingTransaction: state.transaction, replayed: false };
+      return resolvePending(request, hashOf(["post_pending", request.pendingTransactionId]), "POSTED", {});
     },
     async voidPending(request) {
       enter("VoidPending");
       const hash = hashOf(["void_pending", request.pendingTransactionId, request.reason]);
-      const replay = replayOrConflict(request.idempotencyKey, hash);
-      const state = pending.get(request.pendingTransactionId);
-      if (!state) throw rejection(Code.NotFound, "PENDING_NOT_FOUND", "no such pending transaction");
-      if (replay) return { transaction: replay, pendingTransaction: state.transaction, replayed: true };
-      if (state.resolution === "POSTED") throw rejection(Code.FailedPrecondition, "PENDING_ALREADY_POSTED", "already posted");
-      if (state.resolution === "VOIDED") throw rejection(Code.FailedPrecondition, "PENDING_ALREADY_VOIDED", "already voided");
-      apply(state.transaction.postings, "void_pending");
-      state.resolution = "VOIDED";
-      const committed = newTransaction({
-        kind: TransactionKind.VOID_PENDING,
-        postings: state.transaction.postings,
-        idempotencyKey: request.idempotencyKey,
-        pendingTransactionId: state.transaction.id,
-        reference: state.transaction.reference,
-        voidReason: request.reason,
-      });
-      return { transaction: commit(request.idempotencyKey, hash, committed), pendingTransaction: state.transaction, replayed: false };
+      return resolvePending(request, hash, "VOIDED", { voidReason: request.reason });
     },
     async getBalance(request) {
       enter("GetBalance");
