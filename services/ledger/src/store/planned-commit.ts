@@ -11,21 +11,12 @@
 // Transfers depend on nothing else: accounts never change, and a committed key
 // moves the head. A refused batch wrote nothing; it is planned again under the
 // lock (batch-commit.ts). Resolutions of pending transactions always are.
-import { type ChainPosition, idempotencyKeyId, type Job, namedAccountIds, planBatch } from "../domain/engine.ts";
-import type { BalanceRecord } from "../domain/records.ts";
+import { type Job, namedAccountIds, planBatch } from "../domain/engine.ts";
 import type { BatchCommitDependencies, CommittedBatch } from "./batch-commit.ts";
+import { type BatchStateJson, toBatchState } from "./batch-state.ts";
 import { plannedState } from "./chain-tip.ts";
-import { beginStatement, hex } from "./database.ts";
-import { type AccountRow, type BalanceRow, toAccount, toBalance } from "./rows.ts";
+import { beginStatement } from "./database.ts";
 import { plainArrayLiteral, writePlan } from "./write-plan.ts";
-
-/** ledger_read_batch's answer: rows as JSON, with bytes in hex and timestamps as strings. */
-interface ReadState {
-  balances: BalanceRow[];
-  head: { sequence: string; hash: string; created_at: string } | null;
-  keys: { id: string; idempotency_scope: string; idempotency_key: string; request_hash: string }[];
-  accounts: (Omit<AccountRow, "created_at"> & { created_at: string })[];
-}
 
 /** The SQLSTATE ledger_lock_planned_batch raises when the state moved since the batch was planned. */
 const stalePlanState = "LG001";
@@ -41,7 +32,7 @@ export async function commitPlannedBatch(jobs: readonly Job[], dependencies: Bat
   let broken: Error | undefined;
   let planned: object | undefined;
   try {
-    const read = await client.query<{ state: ReadState }>({
+    const read = await client.query<{ state: BatchStateJson }>({
       // Named, so each connection parses and plans the call once.
       name: "ledger_read_batch",
       text: "SELECT ledger_read_batch($1, $2, $3, $4) AS state",
@@ -52,25 +43,9 @@ export async function commitPlannedBatch(jobs: readonly Job[], dependencies: Bat
         [...accounts.keys()],
       ],
     });
-    const state = read.rows[0]?.state;
-    if (state?.head === null || state === undefined) throw new Error("ledger: the chain head row is missing");
-    const fresh = state.accounts.map((row) => toAccount({ ...row, created_at: new Date(row.created_at) }));
-    dependencies.rememberAccounts(fresh);
-    for (const account of fresh) accounts.set(account.id, account);
-    const readHead: ChainPosition = {
-      sequence: BigInt(state.head.sequence),
-      hash: hex(state.head.hash),
-      createdAt: new Date(state.head.created_at),
-    };
+    const { head: readHead, balances, existingKeys } = toBatchState(read.rows[0]?.state, accounts, dependencies.rememberAccounts);
     const laidOver = dependencies.tip.after(readHead);
     if (laidOver === undefined) return undefined;
-    const balances = new Map<string, BalanceRecord>(state.balances.map((row) => [row.account_id, toBalance(row)]));
-    const existingKeys = new Map<string, { transactionId: string; requestHash: Buffer }>(
-      state.keys.map((row) => [
-        idempotencyKeyId(row.idempotency_scope, row.idempotency_key),
-        { transactionId: row.id, requestHash: hex(row.request_hash) },
-      ]),
-    );
     let head = readHead;
     for (const batch of laidOver) {
       for (const [accountId, balance] of batch.balances) if (named.has(accountId)) balances.set(accountId, balance);
