@@ -19,6 +19,7 @@
 import type pg from "pg";
 import { type BatchPlan, type Job, namedAccountIds, planBatch } from "../domain/engine.ts";
 import type { AccountRecord, TransactionKindName, TransactionRecord } from "../domain/records.ts";
+import { onBatchConnection } from "./batch-connection.ts";
 import { type BatchStateJson, toBatchState } from "./batch-state.ts";
 import { type ChainTip, plannedState } from "./chain-tip.ts";
 import { beginStatement, hex } from "./database.ts";
@@ -81,10 +82,7 @@ async function commitLockedBatch(jobs: readonly Job[], dependencies: BatchCommit
   ];
   const named = namedAccountIds(operations);
   const accounts = dependencies.knownAccounts([...named]);
-  const client = await dependencies.pool.connect();
-  let broken: Error | undefined;
-  let planned: object | undefined;
-  try {
+  return onBatchConnection(dependencies.pool, dependencies.tip, async (client, recordPlan) => {
     const [began, locked] = await Promise.allSettled([
       client.query(beginStatement(dependencies.lockTimeoutMs)),
       client.query<{ state: LockedState }>({
@@ -135,7 +133,7 @@ async function commitLockedBatch(jobs: readonly Job[], dependencies: BatchCommit
       now: dependencies.now(),
       newId: dependencies.newId,
     });
-    planned = dependencies.tip.add(plannedState(head, plan));
+    recordPlan(plannedState(head, plan));
     const [written, committed] = await Promise.allSettled([
       plan.transactions.length > 0 ? writePlan(client, plan) : Promise.resolve(),
       client.query("COMMIT"),
@@ -143,16 +141,6 @@ async function commitLockedBatch(jobs: readonly Job[], dependencies: BatchCommit
     if (written.status === "rejected") throw written.reason;
     if (committed.status === "rejected") throw committed.reason;
     if (committed.value.command !== "COMMIT") throw new Error(`ledger: the batch's COMMIT answered ${committed.value.command}`);
-    dependencies.tip.committed(planned);
     return { plan, pendings };
-  } catch (error) {
-    if (planned !== undefined) dependencies.tip.failed(planned);
-    // Harmless when the transaction already ended; a connection that cannot even roll back is discarded.
-    await client.query("ROLLBACK").catch((rollbackError: Error) => {
-      broken = rollbackError;
-    });
-    throw error;
-  } finally {
-    client.release(broken);
-  }
+  });
 }
