@@ -12,7 +12,6 @@ export interface LedgerMetrics {
   rejections: Counter<"reason">;
   batchOperations: Histogram;
   batchDuration: Histogram;
-  queueDepth: Gauge;
   /** Sets the reconciliation and chain gauges from a finished reconciliation. */
   recordReconciliation(report: { clean: boolean; chainIntact: boolean; finishedAt: Date }): void;
   expiredPendings: Counter;
@@ -43,6 +42,14 @@ export function createLedgerMetrics(options: LedgerMetricsOptions): LedgerMetric
     registers,
     async collect() {
       this.set(await options.readOpenPendingCount());
+    },
+  });
+  new Gauge({
+    name: "ledger_writer_queue_operations",
+    help: "Operations waiting for the batch writer.",
+    registers,
+    collect() {
+      this.set(options.queueDepth());
     },
   });
   const reconciliationOk = new Gauge({
@@ -84,14 +91,6 @@ export function createLedgerMetrics(options: LedgerMetricsOptions): LedgerMetric
       help: "Time to commit one batch, from BEGIN to COMMIT, in seconds.",
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers,
-    }),
-    queueDepth: new Gauge({
-      name: "ledger_writer_queue_operations",
-      help: "Operations waiting for the batch writer.",
-      registers,
-      collect() {
-        this.set(options.queueDepth());
-      },
     }),
     recordReconciliation(report) {
       // Registered by the first reconciliation, not before: an unlabelled gauge always

@@ -74,14 +74,14 @@ export const ledgerDefinition: ServiceDefinition<typeof ledgerConfigShape> = {
       metrics,
       logger,
     });
+    const chain = { pageSize: chainPageSize, transactionsMax: config.LEDGER_CHAIN_VERIFY_MAX };
     const dependencies: LedgerServiceDependencies = {
       pool,
       writer,
       now,
-      chain: { pageSize: chainPageSize, transactionsMax: config.LEDGER_CHAIN_VERIFY_MAX },
+      chain,
       reconcile: {
-        chainPageSize,
-        chainTransactionsMax: config.LEDGER_CHAIN_VERIFY_MAX,
+        chain,
         overdueGraceMs: config.LEDGER_PENDING_OVERDUE_GRACE_MS,
         now,
       },

@@ -53,9 +53,8 @@ export interface ReconciliationRecord {
 }
 
 export interface ReconcileOptions {
-  /** Chain pages and bound, as for VerifyChain. */
-  chainPageSize: number;
-  chainTransactionsMax: number;
+  /** Chain pages and bound: the same as VerifyChain's. */
+  chain: { pageSize: number; transactionsMax: number };
   /** An open pending transaction this long past its timeout means the sweeper is not keeping up. */
   overdueGraceMs: number;
   now(): Date;
@@ -81,8 +80,7 @@ export async function reconcile(pool: pg.Pool, scope: ReconcileScope, options: R
       fromSequence: 0n,
       toSequence: head.sequence,
       expectedLastHash: Buffer.alloc(0),
-      pageSize: options.chainPageSize,
-      transactionsMax: options.chainTransactionsMax,
+      ...options.chain,
     });
 
     const found: DiscrepancyRecord[] = [];

@@ -8,11 +8,6 @@ export type AccountKindName = (typeof accountKinds)[number];
 export const transactionKinds = ["POSTED", "PENDING", "POST_PENDING", "VOID_PENDING", "EXPIRE_PENDING"] as const;
 export type TransactionKindName = (typeof transactionKinds)[number];
 
-/** Kinds whose entries change posted totals; the others only reserve or release. */
-export const postedKinds: ReadonlySet<TransactionKindName> = new Set(["POSTED", "POST_PENDING"]);
-/** Kinds that resolve a pending transaction. */
-export const resolutionKinds: ReadonlySet<TransactionKindName> = new Set(["POST_PENDING", "VOID_PENDING", "EXPIRE_PENDING"]);
-
 export type Direction = "DEBIT" | "CREDIT";
 
 export interface AccountFlags {

@@ -47,7 +47,7 @@ export function accountKindName(kind: AccountKind): AccountKindName | undefined 
 
 /** The account with its current balance, as a message. */
 export function accountWithBalanceToProto({ account, balance }: AccountWithBalance, now: Date) {
-  return accountToProto(account, balanceToProto(account.id, account.currency, balance, balance.lastSequence, now));
+  return accountToProto(account, balanceToProto(account, balance, now));
 }
 
 /**

@@ -31,12 +31,12 @@ export function createReadHandlers(dependencies: LedgerServiceDependencies) {
       if (request.asOf === undefined) {
         const balance = found?.balance;
         if (balance === undefined) throw new Error(`ledger: account ${account.id} has no balance`);
-        return { balance: balanceToProto(account.id, account.currency, balance, balance.lastSequence, now) };
+        return { balance: balanceToProto(account, balance, now) };
       }
       const asOf = timestampDate(request.asOf);
       if (asOf.getTime() > now.getTime()) throw invalidArgument("as_of", "must not be in the future");
       const past = await balanceAsOf(dependencies.pool, account.id, asOf);
-      return { balance: balanceToProto(account.id, account.currency, past, past.lastSequence, asOf) };
+      return { balance: balanceToProto(account, past, asOf) };
     },
 
     async listEntries(request: ListEntriesRequest, context: HandlerContext): Promise<MessageInitShape<typeof ListEntriesResponseSchema>> {

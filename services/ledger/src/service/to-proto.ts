@@ -48,9 +48,15 @@ function money(currency: string, amount: bigint) {
   return { currency, amountMinor: amount.toString() };
 }
 
-export function balanceToProto(accountId: string, currency: string, totals: BalanceTotals, sequence: bigint, asOf: Date): Balance {
+/** The account's balance as of `asOf`: its totals and the sequence of the last transaction that moved them. */
+export function balanceToProto(
+  account: Pick<AccountRecord, "id" | "currency">,
+  totals: BalanceTotals & { lastSequence: bigint },
+  asOf: Date,
+): Balance {
+  const currency = account.currency;
   return create(BalanceSchema, {
-    accountId,
+    accountId: account.id,
     currency,
     debitsPosted: money(currency, totals.debitsPosted),
     creditsPosted: money(currency, totals.creditsPosted),
@@ -59,7 +65,7 @@ export function balanceToProto(accountId: string, currency: string, totals: Bala
     postedMinor: postedBalance(totals).toString(),
     pendingMinor: pendingBalance(totals).toString(),
     availableMinor: availableBalance(totals).toString(),
-    sequence,
+    sequence: totals.lastSequence,
     asOf: timestampFromDate(asOf),
   });
 }

@@ -17,21 +17,14 @@
 // only rolls back (PostgreSQL answers a COMMIT of a failed transaction with
 // ROLLBACK), which is checked too.
 import type pg from "pg";
-import { type BatchPlan, type ChainPosition, idempotencyKeyId, type Job, namedAccountIds, planBatch } from "../domain/engine.ts";
+import { type BatchPlan, type Job, namedAccountIds, planBatch } from "../domain/engine.ts";
 import type { AccountRecord, TransactionKindName, TransactionRecord } from "../domain/records.ts";
+import { onBatchConnection } from "./batch-connection.ts";
+import { type BatchStateJson, toBatchState } from "./batch-state.ts";
 import { type ChainTip, plannedState } from "./chain-tip.ts";
 import { beginStatement, hex } from "./database.ts";
 import { commitPlannedBatch } from "./planned-commit.ts";
-import {
-  type AccountRow,
-  type BalanceRow,
-  type EntryRow,
-  entriesByTransaction,
-  type TransactionRow,
-  toAccount,
-  toBalance,
-  toTransaction,
-} from "./rows.ts";
+import { type EntryRow, entriesByTransaction, type TransactionRow, toTransaction } from "./rows.ts";
 import { writePlan } from "./write-plan.ts";
 
 export interface BatchCommitDependencies {
@@ -55,11 +48,8 @@ export interface CommittedBatch {
   pendings: Map<string, TransactionRecord>;
 }
 
-/** ledger_lock_batch's answer: rows as JSON, with bytes in hex and timestamps as strings. */
-interface LockedState {
-  balances: BalanceRow[];
-  head: { sequence: string; hash: string; created_at: string } | null;
-  keys: { id: string; idempotency_scope: string; idempotency_key: string; request_hash: string }[];
+/** ledger_lock_batch's answer: ledger_read_batch's, and the pending transactions the batch resolves. */
+interface LockedState extends BatchStateJson {
   resolutions: { pending_transaction_id: string; kind: TransactionKindName }[];
   pendings: (Omit<TransactionRow, "request_hash" | "previous_hash" | "hash" | "timeout_at" | "created_at"> & {
     request_hash: string;
@@ -69,7 +59,6 @@ interface LockedState {
     created_at: string;
   })[];
   pending_entries: (Omit<EntryRow, "created_at"> & { created_at: string })[];
-  accounts: (Omit<AccountRow, "created_at"> & { created_at: string })[];
 }
 
 /**
@@ -93,10 +82,7 @@ async function commitLockedBatch(jobs: readonly Job[], dependencies: BatchCommit
   ];
   const named = namedAccountIds(operations);
   const accounts = dependencies.knownAccounts([...named]);
-  const client = await dependencies.pool.connect();
-  let broken: Error | undefined;
-  let planned: object | undefined;
-  try {
+  return onBatchConnection(dependencies.pool, dependencies.tip, async (client, recordPlan) => {
     const [began, locked] = await Promise.allSettled([
       client.query(beginStatement(dependencies.lockTimeoutMs)),
       client.query<{ state: LockedState }>({
@@ -114,11 +100,12 @@ async function commitLockedBatch(jobs: readonly Job[], dependencies: BatchCommit
     ]);
     if (began.status === "rejected") throw began.reason;
     if (locked.status === "rejected") throw locked.reason;
-    const state = locked.value.rows[0]?.state;
-    if (state?.head === null || state === undefined) throw new Error("ledger: the chain head row is missing");
-    const fresh = state.accounts.map((row) => toAccount({ ...row, created_at: new Date(row.created_at) }));
-    dependencies.rememberAccounts(fresh);
-    for (const account of fresh) accounts.set(account.id, account);
+    const {
+      answer: state,
+      head,
+      balances,
+      existingKeys,
+    } = toBatchState(locked.value.rows[0]?.state, accounts, dependencies.rememberAccounts);
     const grouped = entriesByTransaction(state.pending_entries.map((row) => ({ ...row, created_at: new Date(row.created_at) })));
     const pendings = new Map(
       state.pendings.map((row) => [
@@ -136,27 +123,17 @@ async function commitLockedBatch(jobs: readonly Job[], dependencies: BatchCommit
         ),
       ]),
     );
-    const head: ChainPosition = {
-      sequence: BigInt(state.head.sequence),
-      hash: hex(state.head.hash),
-      createdAt: new Date(state.head.created_at),
-    };
     const plan = planBatch(jobs, {
       accounts,
-      balances: new Map(state.balances.map((row) => [row.account_id, toBalance(row)])),
-      existingKeys: new Map(
-        state.keys.map((row) => [
-          idempotencyKeyId(row.idempotency_scope, row.idempotency_key),
-          { transactionId: row.id, requestHash: hex(row.request_hash) },
-        ]),
-      ),
+      balances,
+      existingKeys,
       pendings,
       resolutions: new Map(state.resolutions.map((row) => [row.pending_transaction_id, row.kind])),
       head,
       now: dependencies.now(),
       newId: dependencies.newId,
     });
-    planned = dependencies.tip.add(plannedState(head, plan));
+    recordPlan(plannedState(head, plan));
     const [written, committed] = await Promise.allSettled([
       plan.transactions.length > 0 ? writePlan(client, plan) : Promise.resolve(),
       client.query("COMMIT"),
@@ -164,16 +141,6 @@ async function commitLockedBatch(jobs: readonly Job[], dependencies: BatchCommit
     if (written.status === "rejected") throw written.reason;
     if (committed.status === "rejected") throw committed.reason;
     if (committed.value.command !== "COMMIT") throw new Error(`ledger: the batch's COMMIT answered ${committed.value.command}`);
-    dependencies.tip.committed(planned);
     return { plan, pendings };
-  } catch (error) {
-    if (planned !== undefined) dependencies.tip.failed(planned);
-    // Harmless when the transaction already ended; a connection that cannot even roll back is discarded.
-    await client.query("ROLLBACK").catch((rollbackError: Error) => {
-      broken = rollbackError;
-    });
-    throw error;
-  } finally {
-    client.release(broken);
-  }
+  });
 }

@@ -1,0 +1,35 @@
+// One batch's connection from the writer's pipelined pool, and what every
+// batch does when it fails: the chain tip forgets the batch it planned (and
+// those planned on it), the transaction is rolled back, and a connection that
+// cannot even roll back is discarded rather than returned to the pool.
+import type pg from "pg";
+import type { ChainTip, PlannedState } from "./chain-tip.ts";
+
+/** Tells the tip about the batch just planned: committed once `work` resolves, failed if it throws. */
+export type RecordPlan = (state: PlannedState) => void;
+
+export async function onBatchConnection<T>(
+  pool: pg.Pool,
+  tip: ChainTip,
+  work: (client: pg.PoolClient, recordPlan: RecordPlan) => Promise<T>,
+): Promise<T> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  let planned: object | undefined;
+  try {
+    const result = await work(client, (state) => {
+      planned = tip.add(state);
+    });
+    if (planned !== undefined) tip.committed(planned);
+    return result;
+  } catch (error) {
+    if (planned !== undefined) tip.failed(planned);
+    // Harmless when the transaction already ended; a connection that cannot even roll back is discarded.
+    await client.query("ROLLBACK").catch((rollbackError: Error) => {
+      broken = rollbackError;
+    });
+    throw error;
+  } finally {
+    client.release(broken);
+  }
+}
