@@ -72,6 +72,10 @@ describe("requests, payment methods, deposits and withdrawals", function () {
       ritaClient.requestPayment({ idempotencyKey: "self", payer: { address: { case: "userId", value: rita } }, amount: money("EUR", 1) }),
       rejectsWith(Code.InvalidArgument, /payer/),
     );
+    await assert.rejects(
+      paulClient.payRequest({ idempotencyKey: "pay-usd-fee", requestId: id, priority: Priority.STANDARD, maxFee: money("USD", 100) }),
+      rejectsWith(Code.InvalidArgument, /max_fee\.currency: must be EUR, the request's currency/),
+    );
     const paid = await paulClient.payRequest({ idempotencyKey: "pay", requestId: id, priority: Priority.STANDARD });
     assert.equal(paid.request?.paymentId, paid.payment?.id);
     await assert.rejects(

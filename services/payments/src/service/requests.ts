@@ -94,13 +94,15 @@ export function createRequestHandlers(dependencies: HandlerDependencies): Reques
       const caller = callerOf(context);
       const found = await requestOfPayer(request.requestId, caller);
       const currency = found.currency as Currency;
+      // Checked before pricing: PayRequest has no amount field, so priced()'s own
+      // "must be the currency of amount" would name a field the caller never sent.
+      if (request.maxFee && request.maxFee.currency !== currency)
+        throw invalidArgument("max_fee.currency", `must be ${currency}, the request's currency`);
       const { amountMinor, priority, fee } = priced(dependencies, {
         amount: { $typeName: "trustmesh.type.v1.Money", currency, amountMinor: found.amountMinor.toFixed() },
         priority: request.priority,
         ...(request.maxFee ? { maxFee: request.maxFee } : {}),
       });
-      if (request.maxFee && request.maxFee.currency !== currency)
-        throw invalidArgument("max_fee.currency", `must be ${currency}, the request's currency`);
       checkPerTransactionLimit(dependencies, caller, currency, amountMinor);
       const id = newPaymentId();
       const now = new Date();
