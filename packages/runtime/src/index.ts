@@ -3,6 +3,7 @@
 export { createAuthJwks } from "./auth/auth-jwks.ts";
 export { authorize, methodsWithoutRule, ruleOf } from "./auth/rules.ts";
 export { createTokenVerifier, type TokenVerifier, type TokenVerifierOptions } from "./auth/token-verifier.ts";
+export { backoffDelayMs } from "./backoff.ts";
 export { type ChangeNotices, type ChangeNoticesOptions, createChangeNotices } from "./change-notices.ts";
 export { createServiceClient, createServiceTokenProvider, type ServiceClientOptions } from "./client.ts";
 export { type BaseConfig, baseConfigShape, type Config, ConfigError, type ConfigShape, loadConfig, setInProduction } from "./config.ts";

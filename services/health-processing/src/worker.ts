@@ -15,7 +15,7 @@ import {
   LabFlag,
   LabReportResultSchema,
 } from "@trustmesh/api/trustmesh/healthprocessing/v1/healthprocessing_pb.js";
-import type { Logger, Sealer } from "@trustmesh/runtime";
+import { backoffDelayMs, type Logger, type Sealer } from "@trustmesh/runtime";
 import { deriveConsentStatus, type RequiredConsentVersions } from "./consent/consent-status.ts";
 import { openDocument } from "./documents/envelope.ts";
 import type { HealthMetrics } from "./health-metrics.ts";
@@ -78,12 +78,6 @@ class ShutdownError extends Error {
 }
 
 const retryableReasons = new Set([JobFailureReason.TIMEOUT, JobFailureReason.INTERPRETER_UNAVAILABLE, JobFailureReason.INTERNAL]);
-
-/** Exponential backoff with full jitter, bounded. */
-export function backoffDelayMs(attempt: number, baseMs: number, maxMs: number): number {
-  const ceiling = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1));
-  return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
-}
 
 export function createWorker(options: WorkerOptions, dependencies: WorkerDependencies): Worker {
   const { prisma, logger, metrics, events } = dependencies;

@@ -7,7 +7,7 @@
 // because a payment must end completed or failed, never stay half done.
 import { randomUUID } from "node:crypto";
 import { SpanStatusCode, trace } from "@opentelemetry/api";
-import type { Logger } from "@trustmesh/runtime";
+import { backoffDelayMs, type Logger } from "@trustmesh/runtime";
 import type { PaymentsMetrics } from "../payments-metrics.ts";
 import { type ClaimedJob, claimJobs, endRun, renewLease } from "../store/job-store.ts";
 import type { Prisma } from "../store/prisma.ts";
@@ -36,12 +36,6 @@ export interface Worker {
   stop(): Promise<void>;
   /** Claims and runs due jobs now instead of at the next poll. */
   poke(): void;
-}
-
-/** Exponential backoff with full jitter, bounded. */
-export function backoffDelayMs(attempt: number, baseMs: number, maxMs: number): number {
-  const ceiling = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1));
-  return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
 }
 
 export function createWorker(options: WorkerOptions, dependencies: WorkerDependencies): Worker {
