@@ -19,7 +19,7 @@ import { contactOf, normalizeEmail, normalizePhoneNumber } from "../contacts.ts"
 import { accountExistsMessage, passwordChangedMessage, passwordResetCodeMessage, verificationCodeMessage } from "../messages.ts";
 import { checkPasswordPolicy } from "../passwords.ts";
 import type { ContactField, UserAccount } from "../store.ts";
-import { clientOf, passwordAttempt, requireSession, sendCode, throttled, wrongCode } from "./common.ts";
+import { callerAccount, clientOf, passwordAttempt, requireSession, sendCode, throttled, wrongCode } from "./common.ts";
 import type { AuthServiceDependencies } from "./dependencies.ts";
 import { toSession } from "./sessions.ts";
 
@@ -136,12 +136,9 @@ export async function changePassword(
   context: HandlerContext,
 ): Promise<MessageInitShape<typeof ChangePasswordResponseSchema>> {
   const { store, passwords, config } = dependencies;
-  const { userId, sessionId } = await requireSession(dependencies, context);
-  const user = await store.findUserById(userId);
-  if (!user) throw unauthenticated("the session has ended; sign in again", "SESSION_ENDED");
+  const { user, audit } = await callerAccount(dependencies, context);
+  const { userId, sessionId } = audit;
   checkPasswordPolicy("new_password", request.newPassword, [user.email ?? "", user.phoneNumber ?? ""], config.AUTH_PASSWORD_MIN_LENGTH);
-  const client = clientOf(dependencies, context);
-  const audit = { userId, sessionId, ipAddress: client.ipAddress, userAgent: client.userAgent };
   // A stolen access token must not become a way to guess the password without limit.
   const matched = await passwordAttempt(dependencies, {
     subject: `user:${userId}`,
