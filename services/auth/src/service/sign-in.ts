@@ -64,6 +64,16 @@ export async function openSession(
     refreshTokenExpiresAt,
   });
   const access = await signer.signAccessToken({ userId: user.id, sessionId, roles: user.roles, methods });
+  return tokensOf(access, refreshToken, refreshTokenExpiresAt, sessionId);
+}
+
+/** The Tokens message for a signed access token and the session's current refresh token. */
+function tokensOf(
+  access: { token: string; expiresAt: Date },
+  refreshToken: string,
+  refreshTokenExpiresAt: Date,
+  sessionId: string,
+): Tokens {
   return {
     accessToken: access.token,
     accessTokenExpiresAt: timestampFromDate(access.expiresAt),
@@ -229,14 +239,5 @@ export async function refreshTokens(
     methods: methodsFromNames(session.authenticationMethods),
   });
   metrics.refreshes.inc({ outcome: "rotated" });
-  return {
-    tokens: {
-      accessToken: access.token,
-      accessTokenExpiresAt: timestampFromDate(access.expiresAt),
-      refreshToken: nextToken,
-      refreshTokenExpiresAt: timestampFromDate(result.refreshTokenExpiresAt),
-      tokenType: "Bearer",
-      sessionId: session.id,
-    },
-  };
+  return { tokens: tokensOf(access, nextToken, result.refreshTokenExpiresAt, session.id) };
 }
