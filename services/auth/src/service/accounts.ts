@@ -19,7 +19,7 @@ import { contactOf, normalizeEmail, normalizePhoneNumber } from "../contacts.ts"
 import { accountExistsMessage, passwordChangedMessage, passwordResetCodeMessage, verificationCodeMessage } from "../messages.ts";
 import { checkPasswordPolicy } from "../passwords.ts";
 import type { ContactField, UserAccount } from "../store.ts";
-import { callerAccount, clientOf, passwordAttempt, requireSession, sendCode, throttled, wrongCode } from "./common.ts";
+import { callerAccount, clientOf, passwordAttempt, requireSession, sendCode, sessionEnded, throttled, wrongCode } from "./common.ts";
 import type { AuthServiceDependencies } from "./dependencies.ts";
 import { toSession } from "./sessions.ts";
 
@@ -126,7 +126,7 @@ export async function getMe(
     dependencies.store.findSession(sessionId),
     dependencies.mfa.secondFactors.summaryFor(userId),
   ]);
-  if (!user || !session) throw unauthenticated("the session has ended; sign in again", "SESSION_ENDED");
+  if (!user || !session) throw sessionEnded();
   return { user: { ...toUser(user), mfa }, passkeys, session: toSession(session, sessionId) };
 }
 
