@@ -1,6 +1,5 @@
 // SignUp, GetMe, ChangePassword and the password reset: the account itself.
-import { createHash } from "node:crypto";
-import { fromBinary, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext } from "@connectrpc/connect";
 import {
@@ -14,17 +13,15 @@ import {
   type StartPasswordResetRequest,
   type StartPasswordResetResponseSchema,
 } from "@trustmesh/api/trustmesh/auth/v1/auth_service_pb.js";
-import { alreadyExists, unauthenticated } from "@trustmesh/runtime";
+import { unauthenticated } from "@trustmesh/runtime";
 import { contactOf, normalizeEmail, normalizePhoneNumber } from "../contacts.ts";
 import { accountExistsMessage, passwordChangedMessage, passwordResetCodeMessage, verificationCodeMessage } from "../messages.ts";
 import { checkPasswordPolicy } from "../passwords.ts";
 import type { ContactField, UserAccount } from "../store.ts";
 import { callerAccount, clientOf, passwordAttempt, requireSession, sendCode, sessionEnded, throttled, wrongCode } from "./common.ts";
 import type { AuthServiceDependencies } from "./dependencies.ts";
+import { recordAnswer, recordedAnswer, requestHashOf } from "./idempotency.ts";
 import { toSession } from "./sessions.ts";
-
-/** Sign-up idempotency records are kept a day: long enough for any client retry. */
-const idempotencyTtlMs = 24 * 3600_000;
 
 export async function signUp(
   dependencies: AuthServiceDependencies,
@@ -42,16 +39,15 @@ export async function signUp(
     [email, phoneNumber].filter((contact) => contact !== null).map((contact) => `signup:${contact}`),
   );
 
-  // The password is left out of the request hash: the record must not hold a fast hash of it.
-  const requestHash = createHash("sha256")
-    .update(JSON.stringify([email, phoneNumber, request.displayName]))
-    .digest();
-  const previous = await store.findIdempotent("sign-up", request.idempotencyKey);
-  if (previous) {
-    if (!Buffer.from(previous.requestHash).equals(requestHash))
-      throw alreadyExists("idempotency_key was used for another sign-up", "IDEMPOTENCY_KEY_REUSED");
-    return fromBinary(SignUpResponseSchema, previous.response);
-  }
+  const call = {
+    scope: "sign-up",
+    key: request.idempotencyKey,
+    method: "trustmesh.auth.v1.AuthService/SignUp",
+    // The password is left out of the request hash: the record must not hold a fast hash of it.
+    requestHash: requestHashOf([email, phoneNumber, request.displayName]),
+  };
+  const previous = await recordedAnswer(store, SignUpResponseSchema, call, "idempotency_key was used for another sign-up");
+  if (previous) return previous;
 
   // Hashed before the lookup, so a new and an existing contact cost the same time.
   const passwordHash = await passwords.hash(request.password);
@@ -88,14 +84,7 @@ export async function signUp(
     );
   }
   const response = answers[0] ?? {};
-  await store.saveIdempotent({
-    scope: "sign-up",
-    key: request.idempotencyKey,
-    method: "trustmesh.auth.v1.AuthService/SignUp",
-    requestHash,
-    response: Buffer.from(toBinary(SignUpResponseSchema, { $typeName: "trustmesh.auth.v1.SignUpResponse", ...response })),
-    expiresAt: new Date(Date.now() + idempotencyTtlMs),
-  });
+  await recordAnswer(store, SignUpResponseSchema, call, create(SignUpResponseSchema, response));
   return response;
 }
 
