@@ -152,17 +152,16 @@ export async function startPasswordReset(
   context: HandlerContext,
 ): Promise<MessageInitShape<typeof StartPasswordResetResponseSchema>> {
   const { store, config } = dependencies;
-  const { channel, contact } = contactOf(request.identifier);
+  const { field, delivery, contact } = contactOf(request.identifier);
   const client = clientOf(dependencies, context);
   await dependencies.rateLimits.consume(client.ipAddress, [`reset:${contact}`]);
-  const notifyChannel = channel === "email" ? "email" : "sms";
   return throttled(dependencies, "password_reset", contact, async () => {
-    const user = await store.findUserByContact(channel === "email" ? "email" : "phoneNumber", contact);
+    const user = await store.findUserByContact(field, contact);
     if (!user) return;
     // Sent to unverified contacts too: proving control of the contact is the point,
     // and otherwise an unverified sign-up could squat an address its owner can never reclaim.
-    await sendCode(dependencies, { flow: "password_reset", channel: notifyChannel, contact, purpose: "reset", userId: user.id }, (code) =>
-      passwordResetCodeMessage(notifyChannel, contact, code, config.AUTH_CODE_TTL_SECONDS),
+    await sendCode(dependencies, { flow: "password_reset", channel: delivery, contact, purpose: "reset", userId: user.id }, (code) =>
+      passwordResetCodeMessage(delivery, contact, code, config.AUTH_CODE_TTL_SECONDS),
     );
     await store.audit({ kind: "password_reset_requested", userId: user.id, ipAddress: client.ipAddress, userAgent: client.userAgent });
   });
@@ -174,12 +173,11 @@ export async function completePasswordReset(
   context: HandlerContext,
 ): Promise<MessageInitShape<typeof CompletePasswordResetResponseSchema>> {
   const { store, config, codes, passwords } = dependencies;
-  const { channel, contact } = contactOf(request.identifier);
+  const { field, delivery, contact } = contactOf(request.identifier);
   checkPasswordPolicy("new_password", request.newPassword, [contact], config.AUTH_PASSWORD_MIN_LENGTH);
   const client = clientOf(dependencies, context);
   await dependencies.rateLimits.consume(client.ipAddress, [`reset:${contact}`]);
   const passwordHash = await passwords.hash(request.newPassword);
-  const field: ContactField = channel === "email" ? "email" : "phoneNumber";
   const result = await store.useCode({
     flow: "password_reset",
     contact,
@@ -199,6 +197,6 @@ export async function completePasswordReset(
   await dependencies.sessions.markRevoked(result.value.revoked);
   // Proving control of the contact also lifts a lockout.
   await dependencies.lockout.succeed(`user:${result.value.userId}`);
-  dependencies.metrics.codesConfirmed.inc({ channel: channel === "email" ? "email" : "sms", flow: "password_reset" });
+  dependencies.metrics.codesConfirmed.inc({ channel: delivery, flow: "password_reset" });
   return {};
 }

@@ -95,12 +95,12 @@ export async function login(
 ): Promise<MessageInitShape<typeof LoginResponseSchema>> {
   const { store, passwords, metrics, config } = dependencies;
   const client = clientOf(dependencies, context);
-  const { channel, contact } = contactOf(request.identifier);
+  const { channel, field, contact } = contactOf(request.identifier);
   await dependencies.rateLimits.consume(client.ipAddress, [`login:${contact}`]).catch((error: unknown) => {
     metrics.logins.inc({ outcome: "rate_limited" });
     throw error;
   });
-  const user = await store.findUserByContact(channel === "email" ? "email" : "phoneNumber", contact);
+  const user = await store.findUserByContact(field, contact);
   // Unknown identifiers lock like accounts do, so lockout tells nothing about who exists.
   const subject = user ? `user:${user.id}` : `unknown:${digest(contact)}`;
   const matched = await passwordAttempt(dependencies, {
