@@ -6,7 +6,7 @@
 // Usage (repository root): node_modules/.bin/node bench/auth/run.ts [--duration-seconds 10] [--warm-up-seconds 3]
 //   [--concurrency 16] [--users 64] [--no-write]
 import { type ChildProcess, spawn } from "node:child_process";
-import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -15,7 +15,8 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { AuthService } from "@trustmesh/api";
 import { findFreePort, randomKeyEncryptionKeys, startPostgres, startRedis } from "@trustmesh/testkit";
 import { Redis } from "ioredis";
-import { clockTicksPerSecond, machineBusyCpuMs } from "../rpc/machine-load.ts";
+import { processCpuMs } from "../ledger/process-cpu.ts";
+import { machineBusyCpuMs } from "../rpc/machine-load.ts";
 
 const repoRoot = join(import.meta.dirname, "..", "..");
 const resultsPath = join(import.meta.dirname, "results.md");
@@ -38,13 +39,6 @@ if (!process.version.startsWith("v24."))
   throw new Error(`run with the repository's Node 24 (node_modules/.bin/node), not ${process.version}`);
 
 type AuthClient = Client<typeof AuthService>;
-
-/** CPU milliseconds a process has used (user + system), from /proc/<pid>/stat. */
-function processCpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-  // After "pid (comm) ": state is field 3, utime field 14, stime field 15 (1-based).
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicksPerSecond;
-}
 
 async function counterValue(metricsUrl: string, name: string, outcome: string): Promise<number> {
   const text = await (await fetch(metricsUrl)).text();

@@ -3,6 +3,7 @@
 // metadata (the proto's pattern only checks the shape).
 import { invalidArgument } from "@trustmesh/runtime";
 import { parsePhoneNumberFromString } from "libphonenumber-js/max";
+import type { ContactField } from "./store.ts";
 
 export type ContactChannel = "email" | "phone";
 
@@ -17,11 +18,25 @@ export function normalizePhoneNumber(field: string, phoneNumber: string): string
   return parsed.number;
 }
 
+export interface IdentifiedContact {
+  channel: ContactChannel;
+  /** Normalized. */
+  contact: string;
+  /** The user_account column that holds it. */
+  field: ContactField;
+  /** How messages reach it. */
+  delivery: "email" | "sms";
+}
+
 /** The contact of a request's identifier oneof, normalized. */
 export function contactOf(
   identifier: { case: "email"; value: string } | { case: "phoneNumber"; value: string } | { case: undefined; value?: undefined },
-): { channel: ContactChannel; contact: string } {
-  if (identifier.case === "email") return { channel: "email", contact: normalizeEmail(identifier.value) };
-  if (identifier.case === "phoneNumber") return { channel: "phone", contact: normalizePhoneNumber("phone_number", identifier.value) };
+): IdentifiedContact {
+  if (identifier.case === "email")
+    return { channel: "email", contact: normalizeEmail(identifier.value), field: "email", delivery: "email" };
+  if (identifier.case === "phoneNumber") {
+    const contact = normalizePhoneNumber("phone_number", identifier.value);
+    return { channel: "phone", contact, field: "phoneNumber", delivery: "sms" };
+  }
   throw invalidArgument("identifier", "email or phone_number is required");
 }

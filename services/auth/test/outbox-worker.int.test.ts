@@ -44,7 +44,7 @@ import pg from "pg";
 import { PrismaClient } from "../src/generated/prisma/client.ts";
 import { createDatabaseKeySet } from "../src/signing-keys.ts";
 import { type AuthStore, createAuthStore } from "../src/store.ts";
-import { goodPassword, relaxedLimits, uniqueEmail } from "./support/auth-harness.ts";
+import { goodPassword, metricValue, outboxCodeFor, relaxedLimits, uniqueEmail } from "./support/auth-harness.ts";
 
 interface RecordedCall {
   request: IssueCredentialRequest;
@@ -117,14 +117,9 @@ describe("auth: the ContactVerified outbox worker and credential's IssueCredenti
       password: goodPassword,
       idempotencyKey: `o-${email.replace("@", ".")}`,
     });
-    const codeFor = (to: string) =>
-      eventually(`a code for ${to}`, async () => {
-        const messages = (await redis.lrange("dev-outbox", 0, -1)).map((text) => JSON.parse(text) as { to: string; code?: string });
-        return messages.find((message) => message.to === to && message.code)?.code;
-      });
-    await client.completeEmailVerification({ email, code: await codeFor(email) });
+    await client.completeEmailVerification({ email, code: await outboxCodeFor(redis, email) });
     if (options.phoneNumber)
-      await client.completePhoneVerification({ phoneNumber: options.phoneNumber, code: await codeFor(options.phoneNumber) });
+      await client.completePhoneVerification({ phoneNumber: options.phoneNumber, code: await outboxCodeFor(redis, options.phoneNumber) });
     const row = await database.query<{ id: string }>("SELECT id FROM user_account WHERE email = $1", [email]);
     return { userId: row.rows[0]?.id as string, email };
   }
@@ -138,12 +133,9 @@ describe("auth: the ContactVerified outbox worker and credential's IssueCredenti
       .filter((row) => row.event.userId === userId);
   }
 
+  /** auth_outbox_deliveries_total for an outcome; NaN while the series is missing, so no comparison passes. */
   async function deliveries(outcome: string): Promise<number> {
-    const text = await (await fetch(authUrls.metricsUrl)).text();
-    const line = text
-      .split("\n")
-      .find((entry) => entry.startsWith("auth_outbox_deliveries_total{") && entry.includes(`outcome="${outcome}"`));
-    return Number(line?.split(" ").at(-1));
+    return Number(await metricValue(authUrls, "auth_outbox_deliveries_total", { outcome }));
   }
 
   before(async () => {

@@ -1,6 +1,5 @@
 // SignUp, GetMe, ChangePassword and the password reset: the account itself.
-import { createHash } from "node:crypto";
-import { fromBinary, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext } from "@connectrpc/connect";
 import {
@@ -14,17 +13,15 @@ import {
   type StartPasswordResetRequest,
   type StartPasswordResetResponseSchema,
 } from "@trustmesh/api/trustmesh/auth/v1/auth_service_pb.js";
-import { alreadyExists, unauthenticated } from "@trustmesh/runtime";
+import { unauthenticated } from "@trustmesh/runtime";
 import { contactOf, normalizeEmail, normalizePhoneNumber } from "../contacts.ts";
 import { accountExistsMessage, passwordChangedMessage, passwordResetCodeMessage, verificationCodeMessage } from "../messages.ts";
 import { checkPasswordPolicy } from "../passwords.ts";
 import type { ContactField, UserAccount } from "../store.ts";
-import { clientOf, passwordAttempt, requireSession, sendCode, throttled, wrongCode } from "./common.ts";
+import { callerAccount, clientOf, passwordAttempt, requireSession, sendCode, sessionEnded, throttled, wrongCode } from "./common.ts";
 import type { AuthServiceDependencies } from "./dependencies.ts";
+import { recordAnswer, recordedAnswer, requestHashOf } from "./idempotency.ts";
 import { toSession } from "./sessions.ts";
-
-/** Sign-up idempotency records are kept a day: long enough for any client retry. */
-const idempotencyTtlMs = 24 * 3600_000;
 
 export async function signUp(
   dependencies: AuthServiceDependencies,
@@ -42,16 +39,15 @@ export async function signUp(
     [email, phoneNumber].filter((contact) => contact !== null).map((contact) => `signup:${contact}`),
   );
 
-  // The password is left out of the request hash: the record must not hold a fast hash of it.
-  const requestHash = createHash("sha256")
-    .update(JSON.stringify([email, phoneNumber, request.displayName]))
-    .digest();
-  const previous = await store.findIdempotent("sign-up", request.idempotencyKey);
-  if (previous) {
-    if (!Buffer.from(previous.requestHash).equals(requestHash))
-      throw alreadyExists("idempotency_key was used for another sign-up", "IDEMPOTENCY_KEY_REUSED");
-    return fromBinary(SignUpResponseSchema, previous.response);
-  }
+  const call = {
+    scope: "sign-up",
+    key: request.idempotencyKey,
+    method: "trustmesh.auth.v1.AuthService/SignUp",
+    // The password is left out of the request hash: the record must not hold a fast hash of it.
+    requestHash: requestHashOf([email, phoneNumber, request.displayName]),
+  };
+  const previous = await recordedAnswer(store, SignUpResponseSchema, call, "idempotency_key was used for another sign-up");
+  if (previous) return previous;
 
   // Hashed before the lookup, so a new and an existing contact cost the same time.
   const passwordHash = await passwords.hash(request.password);
@@ -88,14 +84,7 @@ export async function signUp(
     );
   }
   const response = answers[0] ?? {};
-  await store.saveIdempotent({
-    scope: "sign-up",
-    key: request.idempotencyKey,
-    method: "trustmesh.auth.v1.AuthService/SignUp",
-    requestHash,
-    response: Buffer.from(toBinary(SignUpResponseSchema, { $typeName: "trustmesh.auth.v1.SignUpResponse", ...response })),
-    expiresAt: new Date(Date.now() + idempotencyTtlMs),
-  });
+  await recordAnswer(store, SignUpResponseSchema, call, create(SignUpResponseSchema, response));
   return response;
 }
 
@@ -126,7 +115,7 @@ export async function getMe(
     dependencies.store.findSession(sessionId),
     dependencies.mfa.secondFactors.summaryFor(userId),
   ]);
-  if (!user || !session) throw unauthenticated("the session has ended; sign in again", "SESSION_ENDED");
+  if (!user || !session) throw sessionEnded();
   return { user: { ...toUser(user), mfa }, passkeys, session: toSession(session, sessionId) };
 }
 
@@ -136,12 +125,9 @@ export async function changePassword(
   context: HandlerContext,
 ): Promise<MessageInitShape<typeof ChangePasswordResponseSchema>> {
   const { store, passwords, config } = dependencies;
-  const { userId, sessionId } = await requireSession(dependencies, context);
-  const user = await store.findUserById(userId);
-  if (!user) throw unauthenticated("the session has ended; sign in again", "SESSION_ENDED");
+  const { user, audit } = await callerAccount(dependencies, context);
+  const { userId, sessionId } = audit;
   checkPasswordPolicy("new_password", request.newPassword, [user.email ?? "", user.phoneNumber ?? ""], config.AUTH_PASSWORD_MIN_LENGTH);
-  const client = clientOf(dependencies, context);
-  const audit = { userId, sessionId, ipAddress: client.ipAddress, userAgent: client.userAgent };
   // A stolen access token must not become a way to guess the password without limit.
   const matched = await passwordAttempt(dependencies, {
     subject: `user:${userId}`,
@@ -166,17 +152,16 @@ export async function startPasswordReset(
   context: HandlerContext,
 ): Promise<MessageInitShape<typeof StartPasswordResetResponseSchema>> {
   const { store, config } = dependencies;
-  const { channel, contact } = contactOf(request.identifier);
+  const { field, delivery, contact } = contactOf(request.identifier);
   const client = clientOf(dependencies, context);
   await dependencies.rateLimits.consume(client.ipAddress, [`reset:${contact}`]);
-  const notifyChannel = channel === "email" ? "email" : "sms";
   return throttled(dependencies, "password_reset", contact, async () => {
-    const user = await store.findUserByContact(channel === "email" ? "email" : "phoneNumber", contact);
+    const user = await store.findUserByContact(field, contact);
     if (!user) return;
     // Sent to unverified contacts too: proving control of the contact is the point,
     // and otherwise an unverified sign-up could squat an address its owner can never reclaim.
-    await sendCode(dependencies, { flow: "password_reset", channel: notifyChannel, contact, purpose: "reset", userId: user.id }, (code) =>
-      passwordResetCodeMessage(notifyChannel, contact, code, config.AUTH_CODE_TTL_SECONDS),
+    await sendCode(dependencies, { flow: "password_reset", channel: delivery, contact, purpose: "reset", userId: user.id }, (code) =>
+      passwordResetCodeMessage(delivery, contact, code, config.AUTH_CODE_TTL_SECONDS),
     );
     await store.audit({ kind: "password_reset_requested", userId: user.id, ipAddress: client.ipAddress, userAgent: client.userAgent });
   });
@@ -188,12 +173,11 @@ export async function completePasswordReset(
   context: HandlerContext,
 ): Promise<MessageInitShape<typeof CompletePasswordResetResponseSchema>> {
   const { store, config, codes, passwords } = dependencies;
-  const { channel, contact } = contactOf(request.identifier);
+  const { field, delivery, contact } = contactOf(request.identifier);
   checkPasswordPolicy("new_password", request.newPassword, [contact], config.AUTH_PASSWORD_MIN_LENGTH);
   const client = clientOf(dependencies, context);
   await dependencies.rateLimits.consume(client.ipAddress, [`reset:${contact}`]);
   const passwordHash = await passwords.hash(request.newPassword);
-  const field: ContactField = channel === "email" ? "email" : "phoneNumber";
   const result = await store.useCode({
     flow: "password_reset",
     contact,
@@ -213,6 +197,6 @@ export async function completePasswordReset(
   await dependencies.sessions.markRevoked(result.value.revoked);
   // Proving control of the contact also lifts a lockout.
   await dependencies.lockout.succeed(`user:${result.value.userId}`);
-  dependencies.metrics.codesConfirmed.inc({ channel: channel === "email" ? "email" : "sms", flow: "password_reset" });
+  dependencies.metrics.codesConfirmed.inc({ channel: delivery, flow: "password_reset" });
   return {};
 }

@@ -16,7 +16,7 @@ export async function requireSession(
   const principal = principalOf(context);
   if (principal?.kind !== "user" || !principal.sessionId) throw unauthenticated("a user access token is required");
   if (!(await dependencies.sessions.isActive(principal.sessionId, principal.userId))) {
-    throw unauthenticated("the session has ended; sign in again", "SESSION_ENDED");
+    throw sessionEnded();
   }
   return { userId: principal.userId, sessionId: principal.sessionId };
 }
@@ -25,7 +25,7 @@ export async function requireSession(
 export async function callerAccount(dependencies: AuthServiceDependencies, context: HandlerContext) {
   const { userId, sessionId } = await requireSession(dependencies, context);
   const user = await dependencies.store.findUserById(userId);
-  if (!user) throw unauthenticated("the session has ended; sign in again", "SESSION_ENDED");
+  if (!user) throw sessionEnded();
   const client = clientOf(dependencies, context);
   return { user, audit: { userId, sessionId, ipAddress: client.ipAddress, userAgent: client.userAgent } };
 }
@@ -122,6 +122,11 @@ export async function passwordAttempt(
 /** One message for every wrong credential, so the answer never tells which part was wrong. */
 export function wrongCredentials() {
   return unauthenticated("the identifier or password is wrong", "INVALID_CREDENTIALS");
+}
+
+/** The answer for a token whose session (or account) is gone, wherever that is found out. */
+export function sessionEnded() {
+  return unauthenticated("the session has ended; sign in again", "SESSION_ENDED");
 }
 
 export function wrongCode() {

@@ -3,8 +3,7 @@
 // verification, single-use challenges, the signature counter) live in
 // src/mfa/passkeys.ts; here are who may call, idempotent retries, the session
 // a passkey sign-in opens, the audit trail and the metrics.
-import { createHash } from "node:crypto";
-import { create, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext } from "@connectrpc/connect";
 import { AuthenticationMethod } from "@trustmesh/api/trustmesh/auth/v1/auth_pb.js";
@@ -17,16 +16,15 @@ import {
   type FinishPasskeyRegistrationResponse,
   FinishPasskeyRegistrationResponseSchema,
 } from "@trustmesh/api/trustmesh/auth/v1/auth_service_pb.js";
-import { alreadyExists, DomainError, failedPrecondition } from "@trustmesh/runtime";
+import { DomainError, failedPrecondition } from "@trustmesh/runtime";
 import { SecondFactorRejectedError } from "../mfa/errors.ts";
 import type { PasskeyCeremony } from "../mfa/passkeys.ts";
 import { callerAccount, clientOf, digest } from "./common.ts";
 import type { AuthServiceDependencies } from "./dependencies.ts";
+import { recordAnswer, recordedAnswer, requestHashOf } from "./idempotency.ts";
 import { accountName, checkSecondFactor, noticeSecondFactorChange } from "./second-factor-checks.ts";
 import { hasVerifiedContact, openSession } from "./sign-in.ts";
 
-/** A retried FinishPasskeyRegistration is answered from its record for a day, as SignUp's. */
-const idempotencyTtlMs = 24 * 3600_000;
 const finishRegistrationMethod = "trustmesh.auth.v1.AuthService/FinishPasskeyRegistration";
 
 function ceremonyAnswer(ceremony: PasskeyCeremony) {
@@ -59,19 +57,15 @@ export async function finishPasskeyRegistration(
 ): Promise<FinishPasskeyRegistrationResponse> {
   const { store } = dependencies;
   const { user, audit } = await callerAccount(dependencies, context);
-  // Keys are scoped by account, so one user's key never answers another user's retry.
-  const scope = user.id;
-  const requestHash = createHash("sha256")
-    .update(JSON.stringify([finishRegistrationMethod, request.ceremonyId, request.responseJson, request.name]))
-    .digest();
-  const recorded = async () => {
-    const previous = await store.findIdempotent(scope, request.idempotencyKey);
-    if (!previous) return undefined;
-    if (previous.method !== finishRegistrationMethod || !Buffer.from(previous.requestHash).equals(requestHash)) {
-      throw alreadyExists("idempotency_key was used for another request", "IDEMPOTENCY_KEY_REUSED");
-    }
-    return fromBinary(FinishPasskeyRegistrationResponseSchema, previous.response);
+  const call = {
+    // Keys are scoped by account, so one user's key never answers another user's retry.
+    scope: user.id,
+    key: request.idempotencyKey,
+    method: finishRegistrationMethod,
+    requestHash: requestHashOf([finishRegistrationMethod, request.ceremonyId, request.responseJson, request.name]),
   };
+  const recorded = () =>
+    recordedAnswer(store, FinishPasskeyRegistrationResponseSchema, call, "idempotency_key was used for another request");
   const previous = await recorded();
   if (previous) return previous;
 
@@ -87,14 +81,7 @@ export async function finishPasskeyRegistration(
     throw error;
   }
   const response = create(FinishPasskeyRegistrationResponseSchema, { passkey });
-  await store.saveIdempotent({
-    scope,
-    key: request.idempotencyKey,
-    method: finishRegistrationMethod,
-    requestHash,
-    response: Buffer.from(toBinary(FinishPasskeyRegistrationResponseSchema, response)),
-    expiresAt: new Date(Date.now() + idempotencyTtlMs),
-  });
+  await recordAnswer(store, FinishPasskeyRegistrationResponseSchema, call, response);
   await store.audit({ ...audit, kind: "passkey_registered", detail: { passkey_id: passkey?.id ?? "" } });
   noticeSecondFactorChange(dependencies, user, "a passkey was added");
   return response;

@@ -64,6 +64,16 @@ export async function openSession(
     refreshTokenExpiresAt,
   });
   const access = await signer.signAccessToken({ userId: user.id, sessionId, roles: user.roles, methods });
+  return tokensOf(access, refreshToken, refreshTokenExpiresAt, sessionId);
+}
+
+/** The Tokens message for a signed access token and the session's current refresh token. */
+function tokensOf(
+  access: { token: string; expiresAt: Date },
+  refreshToken: string,
+  refreshTokenExpiresAt: Date,
+  sessionId: string,
+): Tokens {
   return {
     accessToken: access.token,
     accessTokenExpiresAt: timestampFromDate(access.expiresAt),
@@ -85,12 +95,12 @@ export async function login(
 ): Promise<MessageInitShape<typeof LoginResponseSchema>> {
   const { store, passwords, metrics, config } = dependencies;
   const client = clientOf(dependencies, context);
-  const { channel, contact } = contactOf(request.identifier);
+  const { channel, field, contact } = contactOf(request.identifier);
   await dependencies.rateLimits.consume(client.ipAddress, [`login:${contact}`]).catch((error: unknown) => {
     metrics.logins.inc({ outcome: "rate_limited" });
     throw error;
   });
-  const user = await store.findUserByContact(channel === "email" ? "email" : "phoneNumber", contact);
+  const user = await store.findUserByContact(field, contact);
   // Unknown identifiers lock like accounts do, so lockout tells nothing about who exists.
   const subject = user ? `user:${user.id}` : `unknown:${digest(contact)}`;
   const matched = await passwordAttempt(dependencies, {
@@ -229,14 +239,5 @@ export async function refreshTokens(
     methods: methodsFromNames(session.authenticationMethods),
   });
   metrics.refreshes.inc({ outcome: "rotated" });
-  return {
-    tokens: {
-      accessToken: access.token,
-      accessTokenExpiresAt: timestampFromDate(access.expiresAt),
-      refreshToken: nextToken,
-      refreshTokenExpiresAt: timestampFromDate(result.refreshTokenExpiresAt),
-      tokenType: "Bearer",
-      sessionId: session.id,
-    },
-  };
+  return { tokens: tokensOf(access, nextToken, result.refreshTokenExpiresAt, session.id) };
 }

@@ -18,6 +18,7 @@ import {
 } from "@trustmesh/testkit";
 import { Redis } from "ioredis";
 import pg from "pg";
+import { devOutboxKey } from "../../src/notifier.ts";
 
 export type AuthClient = Client<typeof AuthService>;
 
@@ -90,8 +91,6 @@ export async function startAuth(infrastructure: Infrastructure, env: Record<stri
   // startServices puts auth on logical database 0 of the server.
   const redis = new Redis(`${redisServer.url.replace(/\/\d*$/, "")}/0`);
   const database = new pg.Pool({ connectionString: databaseUrl, max: 2 });
-  const messagesFor = async (to: string) =>
-    (await redis.lrange("dev-outbox", 0, -1)).map((text) => JSON.parse(text) as OutboxMessage).filter((message) => message.to === to);
   return {
     client: createClient(AuthService, createGrpcTransport({ baseUrl: address.grpcUrl })),
     grpcUrl: address.grpcUrl,
@@ -100,16 +99,8 @@ export async function startAuth(infrastructure: Infrastructure, env: Record<stri
     redis,
     database,
     keyEncryptionKeys,
-    messagesFor,
-    async codeFor(to, kind = "verification_code") {
-      // Delivery runs after the answer, off the request path; it lands within milliseconds.
-      for (let attempt = 0; attempt < 100; attempt++) {
-        const found = (await messagesFor(to)).find((message) => message.kind === kind && message.code);
-        if (found?.code) return found.code;
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-      throw new Error(`no ${kind} for ${to} in the development outbox`);
-    },
+    messagesFor: (to) => outboxMessagesFor(redis, to),
+    codeFor: (to, kind) => outboxCodeFor(redis, to, kind),
     logs: () => platform.logsOf("auth"),
     async stop() {
       redis.disconnect();
@@ -118,6 +109,22 @@ export async function startAuth(infrastructure: Infrastructure, env: Record<stri
       await redisServer.stop();
     },
   };
+}
+
+/** Every message the development outbox on `redis` holds for this contact, newest first. */
+export async function outboxMessagesFor(redis: Redis, to: string): Promise<OutboxMessage[]> {
+  return (await redis.lrange(devOutboxKey, 0, -1)).map((text) => JSON.parse(text) as OutboxMessage).filter((message) => message.to === to);
+}
+
+/** The newest code of this kind the development outbox on `redis` holds for this contact, waiting for it to arrive. */
+export async function outboxCodeFor(redis: Redis, to: string, kind = "verification_code"): Promise<string> {
+  // Delivery runs after the answer, off the request path; it lands within milliseconds.
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const found = (await outboxMessagesFor(redis, to)).find((message) => message.kind === kind && message.code);
+    if (found?.code) return found.code;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`no ${kind} for ${to} in the development outbox`);
 }
 
 /**
@@ -178,7 +185,11 @@ export async function signedInUser(harness: AuthHarness, email = uniqueEmail(), 
  * The value of one series on auth's /metrics: the first sample of `name`
  * whose labels include all of `labels`; undefined when there is none.
  */
-export async function metricValue(harness: AuthHarness, name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
+export async function metricValue(
+  harness: Pick<AuthHarness, "metricsUrl">,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number | undefined> {
   const text = await (await fetch(harness.metricsUrl)).text();
   for (const line of text.split("\n")) {
     const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)/.exec(line);
