@@ -105,8 +105,10 @@ describe("auth: lockout, enumeration, rate limits", function () {
     assert.equal(known.status, 200);
     assert.equal(known.status, unknown.status);
     assert.equal(known.body, unknown.body);
+    // The notice is sent after the answer, so it is polled for; up to 15 s, because
+    // 2.5 s proved too short on a loaded machine.
     const notices = await (async () => {
-      for (let attempt = 0; attempt < 50; attempt++) {
+      for (let attempt = 0; attempt < 300; attempt++) {
         const found = (await auth.messagesFor(existing)).filter((message) => message.kind === "account_exists");
         if (found.length >= tries) return found;
         await new Promise((resolve) => setTimeout(resolve, 50));
