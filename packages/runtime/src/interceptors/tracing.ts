@@ -23,6 +23,7 @@ import {
   trace,
 } from "@opentelemetry/api";
 import { codeName, codeOf, observeEnd } from "../rpc-status.ts";
+import { CallContext } from "../telemetry/call-context.ts";
 import { headersGetter } from "../telemetry/headers.ts";
 
 function endSpan(span: Span, error: unknown): void {
@@ -59,7 +60,8 @@ export function createTracingInterceptor(): Interceptor {
     const { name, attributes } = methodSpan(request.method);
     const span = tracer.startSpan(name, serverSpanOptions, parent);
     span.setAttributes(attributes);
-    const spanContext = trace.setSpan(parent, span);
+    // One context object per call, for the span and (filled in by the deadline interceptor) the call scope.
+    const spanContext = new CallContext(parent, span);
     // Stream bodies are produced after this function returns, so each pull
     // re-enters the span's context.
     const pullInSpan = request.stream ? <T>(pull: () => Promise<T>) => context.with(spanContext, pull) : undefined;
