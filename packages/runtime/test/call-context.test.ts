@@ -3,7 +3,8 @@
 // the caller's W3C trace context, sampled or not) and its deadline scope, so
 // downstream calls inherit the deadline and continue the trace, also from
 // inside a child span the handler starts, with no second async frame for the
-// scope (callScopeStorage stays empty); concurrent calls keep their own.
+// scope (callScopeStorage stays empty); concurrent calls keep their own, and
+// unsampled calls are counted as sampled ones are.
 import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { ServiceImpl } from "@connectrpc/connect";
@@ -32,6 +33,7 @@ function outgoingTraceparent(): string | null {
 }
 
 describe("call context", () => {
+  const metrics = createMetrics({ serviceName: "echo" });
   let server: StartedGrpcServer;
   let client: grpc.Client;
   /** What each call's handler saw, by request message. */
@@ -66,7 +68,7 @@ describe("call context", () => {
       interceptors: createInterceptorStack({
         domain: "echo.trustmesh.dev",
         logger: createLogger({ name: "echo", level: "silent" }),
-        metrics: createMetrics({ serviceName: "echo" }),
+        metrics,
         verifier: createTokenVerifier({
           keys: () => Promise.reject(new Error("no token is sent here")),
           issuer: "test",
@@ -113,6 +115,9 @@ describe("call context", () => {
       );
       assert.ok(observed.deadlineInChildSpanMs > 2500 && observed.deadlineInChildSpanMs <= 3000, String(observed.deadlineInChildSpanMs));
       assert.equal(observed.scopeInStorage, false, "the scope rides in the call context, not in a second async frame");
+      const counted = await metrics.serverRequests.get();
+      const ok = counted.values.find((value) => value.labels.method === "Echo" && value.labels.code === "OK");
+      assert.equal(ok?.value, sampled ? 1 : 2, "sampled or not, every call is counted");
     });
   }
 
