@@ -1,8 +1,13 @@
-// The deadline and cancellation signal of the RPC being handled, kept in
-// AsyncLocalStorage so that clients created with createServiceClient pass them
-// on to downstream calls without every handler threading them through.
+// The deadline and cancellation signal of the RPC being handled, kept in the
+// async context so that clients created with createServiceClient pass them on
+// to downstream calls without every handler threading them through. Served
+// calls carry it in their OpenTelemetry call context (telemetry/call-context.ts),
+// which the tracing interceptor has made active anyway; callScopeStorage is
+// for calls without one (no tracing interceptor, or no context manager).
 import { AsyncLocalStorage } from "node:async_hooks";
 import { createContextKey } from "@connectrpc/connect";
+import { context } from "@opentelemetry/api";
+import { callScopeOf } from "./telemetry/call-context.ts";
 
 export interface CallScope {
   /** Epoch milliseconds after which the current RPC has failed. */
@@ -13,7 +18,7 @@ export interface CallScope {
 export const callScopeStorage = new AsyncLocalStorage<CallScope>();
 
 export function currentCallScope(): CallScope | undefined {
-  return callScopeStorage.getStore();
+  return callScopeStorage.getStore() ?? callScopeOf(context.active());
 }
 
 /**

@@ -1,7 +1,9 @@
 // Goal: the metrics interceptor counts every call and keeps a trace-id exemplar
 // per histogram bucket, renewing a bucket's exemplar at most once per
 // exemplarIntervalMs, so the first sampled call in a bucket stays its
-// exemplar while a call landing in another bucket still gives that one its own.
+// exemplar while a call landing in another bucket still gives that one its own;
+// counts kept between scrapes (createTalliedCounter) reach every scrape whole,
+// also when several interceptors (one per client) share a counter.
 import assert from "node:assert/strict";
 import { create } from "@bufbuild/protobuf";
 import { createContextValues, type Interceptor, type UnaryRequest, type UnaryResponse } from "@connectrpc/connect";
@@ -77,5 +79,18 @@ describe("metrics interceptor", () => {
       fastBuckets.some((bound) => exemplarOn(exposition, bound) === fast),
       "a call in another bucket gets an exemplar of its own",
     );
+  });
+
+  it("hands every call counted between scrapes to the next scrape, across interceptors sharing a counter", async () => {
+    const metrics = createMetrics({ serviceName: "tally-test" });
+    const first = createMetricsInterceptor(metrics.clientRequests, metrics.clientDuration)(handlerAfter(0));
+    const second = createMetricsInterceptor(metrics.clientRequests, metrics.clientDuration)(handlerAfter(0));
+    const okLine = /rpc_client_requests_total\{[^}]*method="Echo",code="OK"[^}]*\} (\d+)/;
+    const countNow = async () => Number((await metrics.registry.metrics()).match(okLine)?.[1]);
+    await Promise.all([first(echoRequest()), second(echoRequest()), first(echoRequest())]);
+    assert.equal(await countNow(), 3);
+    assert.equal(await countNow(), 3, "a scrape with no new calls reads the same total");
+    await second(echoRequest());
+    assert.equal(await countNow(), 4);
   });
 });

@@ -9,7 +9,9 @@
 // the call and says when it was answered, so no controller, promise race or
 // completion callback is built per call (bench/rpc measured each).
 import { Code, ConnectError, type Interceptor, type StreamResponse, type UnaryResponse } from "@connectrpc/connect";
+import { context } from "@opentelemetry/api";
 import { type CallScope, type CallWatcher, callScopeStorage, type EndableCall, endableCallKey } from "../call-scope.ts";
+import { CallContext } from "../telemetry/call-context.ts";
 
 const grpcTimeoutUnitsMs: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 0.001, n: 0.000001 };
 
@@ -76,6 +78,17 @@ function sweep(): void {
 }
 
 /**
+ * Runs next with the call's scope in the async context: in the call context
+ * the tracing interceptor made active, when there is one without a scope yet
+ * (no second async frame per call), else in callScopeStorage.
+ */
+function inScope<A, R>(scope: CallScope, next: (argument: A) => R, argument: A): R {
+  const active = context.active();
+  if (active instanceof CallContext && active.adoptScope(scope)) return next(argument);
+  return callScopeStorage.run(scope, next, argument);
+}
+
+/**
  * For transports without an endable call (the Connect port): a signal of our
  * own for the handler, and a promise that fails when the call must end.
  */
@@ -109,10 +122,10 @@ export function createDeadlineInterceptor(options: { defaultTimeoutMs: number; m
     const timeoutMs = Math.min(requestedTimeoutMs(request.header) ?? options.defaultTimeoutMs, options.maxTimeoutMs);
     const deadlineAtMs = Date.now() + timeoutMs;
     const transportCall = request.contextValues.get(endableCallKey);
-    if (transportCall) return callScopeStorage.run(new Watched(deadlineAtMs, request, timeoutMs, transportCall), next, request);
+    if (transportCall) return inScope(new Watched(deadlineAtMs, request, timeoutMs, transportCall), next, request);
     const endable = endableCall(request);
     const scope = new Watched(deadlineAtMs, endable, timeoutMs, endable.call);
-    const answered = callScopeStorage.run(scope, () => next({ ...request, signal: endable.signal }));
+    const answered = inScope(scope, next, { ...request, signal: endable.signal });
     return Promise.race([answered, endable.failed]).finally(endable.release) as Promise<UnaryResponse | StreamResponse>;
   };
 }

@@ -13,7 +13,7 @@ import type { DescMethod } from "@bufbuild/protobuf";
 import type { Interceptor } from "@connectrpc/connect";
 import { TraceFlags, trace } from "@opentelemetry/api";
 import type { Counter, Histogram } from "prom-client";
-import { rpcDurationBuckets } from "../metrics.ts";
+import { rpcDurationBuckets, type Tally, tallyOf } from "../metrics.ts";
 import { codeName, codeOf, observeEnd } from "../rpc-status.ts";
 
 type RpcLabel = "service" | "method" | "code";
@@ -24,6 +24,8 @@ export const exemplarIntervalMs = 1000;
 
 interface LabelSet {
   readonly labels: RpcLabels;
+  /** Counts the label set's calls without prom-client hashing the labels each time (metrics.ts). */
+  readonly requests: Tally;
   /** When each bucket (and the +Inf one after them) last took an exemplar, from performance.now(); -Infinity for never. */
   readonly exemplarAtMs: Float64Array;
 }
@@ -45,8 +47,10 @@ export function createMetricsInterceptor(requests: Counter<RpcLabel>, duration: 
     }
     let labelSet = byCode.get(code);
     if (!labelSet) {
+      const labels = { service: method.parent.typeName, method: method.name, code: codeName(code) };
       labelSet = {
-        labels: { service: method.parent.typeName, method: method.name, code: codeName(code) },
+        labels,
+        requests: tallyOf(requests, labels),
         exemplarAtMs: new Float64Array(rpcDurationBuckets.length + 1).fill(Number.NEGATIVE_INFINITY),
       };
       byCode.set(code, labelSet);
@@ -58,10 +62,10 @@ export function createMetricsInterceptor(requests: Counter<RpcLabel>, duration: 
     const spanContext = trace.getActiveSpan()?.spanContext();
     const exemplarTraceId = spanContext && spanContext.traceFlags & TraceFlags.SAMPLED ? spanContext.traceId : undefined;
     const record = (error: unknown) => {
-      const { labels, exemplarAtMs } = labelSetOf(request.method, error === undefined ? 0 : codeOf(error));
+      const { labels, requests: counted, exemplarAtMs } = labelSetOf(request.method, error === undefined ? 0 : codeOf(error));
       const endedAt = performance.now();
       const value = (endedAt - startedAt) / 1000;
-      requests.inc(labels);
+      counted.add();
       const bucket = exemplarTraceId === undefined ? -1 : bucketIndex(value);
       if (bucket < 0 || endedAt - (exemplarAtMs[bucket] as number) < exemplarIntervalMs) {
         duration.observe({ labels, value });

@@ -22,7 +22,8 @@ import {
   SpanStatusCode,
   trace,
 } from "@opentelemetry/api";
-import { codeName, codeOf, observeEnd } from "../rpc-status.ts";
+import { callNext, codeName, codeOf, observeEnd } from "../rpc-status.ts";
+import { CallContext } from "../telemetry/call-context.ts";
 import { headersGetter } from "../telemetry/headers.ts";
 
 function endSpan(span: Span, error: unknown): void {
@@ -58,8 +59,14 @@ export function createTracingInterceptor(): Interceptor {
     const parent = propagation.extract(ROOT_CONTEXT, request.header, headersGetter);
     const { name, attributes } = methodSpan(request.method);
     const span = tracer.startSpan(name, serverSpanOptions, parent);
+    // One context object per call, for the span and (filled in by the deadline interceptor) the call scope.
+    const spanContext = new CallContext(parent, span);
+    // A call the sampler dropped gets the API's non-recording span, which only
+    // carries the trace on (downstream calls, log lines); with nothing recorded,
+    // no attributes are set and nothing waits for the call's end.
+    if (!span.isRecording() && !request.stream)
+      return context.with(spanContext, callNext<typeof request, Awaited<ReturnType<typeof next>>>, undefined, next, request);
     span.setAttributes(attributes);
-    const spanContext = trace.setSpan(parent, span);
     // Stream bodies are produced after this function returns, so each pull
     // re-enters the span's context.
     const pullInSpan = request.stream ? <T>(pull: () => Promise<T>) => context.with(spanContext, pull) : undefined;

@@ -177,6 +177,52 @@ class CallValues implements ContextValues {
 }
 
 /**
+ * The request a unary call's interceptor chain starts from. Its signal is an
+ * own property read on demand (most calls never make one), so copies of the
+ * request (`{ ...request }`) still carry it. The getter is one function for
+ * every request, defined on each: a getter written in an object literal is a
+ * new function per request, and V8 then gives every request a hidden class of
+ * its own, kept in the old generation, whose reference to the getter kept the
+ * whole call, grpc-js's objects included, alive through scavenges until a full
+ * collection (bench/rpc: scavenges four times as costly as bare grpc-js's).
+ */
+class CallRequest {
+  readonly stream = false;
+  readonly message: Message;
+  readonly method: UnaryRequest["method"];
+  readonly service: DescService;
+  readonly requestMethod: string;
+  readonly url: string;
+  declare readonly signal: AbortSignal;
+  readonly header: Headers;
+  readonly contextValues: ContextValues;
+  readonly #call: UnaryCall;
+
+  constructor(call: UnaryCall, message: Message) {
+    this.message = message;
+    this.method = call.method as UnaryRequest["method"];
+    this.service = call.service;
+    this.requestMethod = call.requestMethod;
+    this.url = call.url;
+    this.header = call.requestHeader;
+    this.contextValues = call.values;
+    this.#call = call;
+    Object.defineProperty(this, "signal", callRequestSignal);
+  }
+
+  static signalOf(request: CallRequest): AbortSignal {
+    return request.#call.signal;
+  }
+}
+
+const callRequestSignal: PropertyDescriptor = {
+  enumerable: true,
+  get(this: CallRequest) {
+    return CallRequest.signalOf(this);
+  },
+};
+
+/**
  * One unary call: its handler context, its answer to grpc-js, and the
  * capability to end it early. A class with the context's fields as its own
  * properties rather than Connect's createHandlerContext and
@@ -270,21 +316,7 @@ class UnaryCall implements HandlerContext, EndableCall, CallEnd {
 
   /** The request the interceptor chain starts from. */
   request(): UnaryRequest {
-    const call = this;
-    this.#request = {
-      stream: false,
-      message: this.#call.request,
-      method: this.method as UnaryRequest["method"],
-      service: this.service,
-      requestMethod: this.requestMethod,
-      url: this.url,
-      // An own property that is read on demand, so copies of the request (`{ ...request }`) still carry it.
-      get signal() {
-        return call.signal;
-      },
-      header: this.requestHeader,
-      contextValues: this.values,
-    };
+    this.#request = new CallRequest(this, this.#call.request);
     return this.#request;
   }
 
