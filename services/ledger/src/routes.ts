@@ -49,6 +49,9 @@ export const ledgerDefinition: ServiceDefinition<typeof ledgerConfigShape> = {
       max: config.LEDGER_BATCHES_IN_FLIGHT,
       connectionTimeoutMillis: 5000,
       statement_timeout: 30_000,
+      // How long a batch waits for a row lock before giving up (and being retried): a
+      // setting of these connections, so BEGIN needs no SET LOCAL.
+      lock_timeout: config.LEDGER_LOCK_TIMEOUT_MS,
       pipeline: true,
     });
     writerPool.on("error", (error) => logger.warn({ err: error }, "idle ledger writer connection failed"));
@@ -63,7 +66,6 @@ export const ledgerDefinition: ServiceDefinition<typeof ledgerConfigShape> = {
           rememberAccounts: (accounts) => accountCache.remember(accounts),
           now,
           newId: randomUUID,
-          lockTimeoutMs: config.LEDGER_LOCK_TIMEOUT_MS,
           tip,
         }),
       batchSizeMax: config.LEDGER_BATCH_SIZE_MAX,
