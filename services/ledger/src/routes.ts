@@ -1,7 +1,6 @@
 // What the ledger process serves, and the work it does on its own: the batch
 // writer, the pending-expiry sweeper and scheduled reconciliation. All three
 // stop on shutdown after in-flight RPCs drained and before the pool closes.
-import { randomUUID } from "node:crypto";
 import { LedgerService } from "@trustmesh/api";
 import { registration, type ServiceDefinition } from "@trustmesh/runtime";
 import pg from "pg";
@@ -9,6 +8,7 @@ import { createAccountCache } from "./account-cache.ts";
 import { reconcile } from "./audit/reconcile.ts";
 import { createReconcileSchedule } from "./audit/reconcile-schedule.ts";
 import { ledgerConfigShape } from "./config.ts";
+import { timeOrderedUuid } from "./domain/time-ordered-id.ts";
 import { createExpirySweeper } from "./expiry-sweeper.ts";
 import { createLedgerMetrics } from "./metrics.ts";
 import { createLedgerServiceImpl, type LedgerServiceDependencies } from "./service/index.ts";
@@ -65,7 +65,7 @@ export const ledgerDefinition: ServiceDefinition<typeof ledgerConfigShape> = {
           knownAccounts: (ids) => accountCache.known(ids),
           rememberAccounts: (accounts) => accountCache.remember(accounts),
           now,
-          newId: randomUUID,
+          newId: () => timeOrderedUuid(),
           tip,
         }),
       batchSizeMax: config.LEDGER_BATCH_SIZE_MAX,
