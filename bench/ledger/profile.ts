@@ -142,6 +142,7 @@ try {
   );
 
   if (ratePerSecond !== undefined) printTimeline(result, (await checkpointCount(platform)) - checkpointsBefore);
+  await printWriterMetrics(platform.metricsUrl);
 
   const statements = await platform.sql<{ query: string; calls: string; plans: string; execute_ms: number; plan_ms: number }>(
     `SELECT left(regexp_replace(query, '\\s+', ' ', 'g'), 110) AS query, calls, plans,
@@ -180,6 +181,18 @@ try {
   await stopPlatform();
   await postgres.stop();
   rmSync(root, { recursive: true, force: true });
+}
+
+/** The batch writer's own counters over the whole run (warm-up included): batches, their mean size, re-plans. */
+async function printWriterMetrics(metricsUrl: string): Promise<void> {
+  const text = await (await fetch(metricsUrl)).text();
+  const value = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)`, "m").exec(text)?.[1] ?? Number.NaN);
+  const batches = value("ledger_batch_size_count");
+  console.log(
+    `\nWriter, whole run: ${batches} batches of ${(value("ledger_batch_size_sum") / batches).toFixed(1)} operations on average, ` +
+      `${((value("ledger_batch_duration_seconds_sum") * 1000) / batches).toFixed(1)} ms from BEGIN to COMMIT on average, ` +
+      `${value("ledger_batches_replanned_total")} planned again under the lock`,
+  );
 }
 
 /** Checkpoints the server has made so far, timed and requested. */

@@ -67,6 +67,7 @@ export const ledgerDefinition: ServiceDefinition<typeof ledgerConfigShape> = {
           now,
           newId: () => timeOrderedUuid(),
           tip,
+          replanned: () => metrics.replannedBatches.inc(),
         }),
       batchSizeMax: config.LEDGER_BATCH_SIZE_MAX,
       lingerMs: config.LEDGER_BATCH_LINGER_MS,

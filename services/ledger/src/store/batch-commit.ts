@@ -38,6 +38,8 @@ export interface BatchCommitDependencies {
   newId(): string;
   /** The batches this writer planned and has not yet seen committed. */
   tip: ChainTip;
+  /** Told when a batch planned outside the lock was refused and is planned again under it. */
+  replanned(): void;
 }
 
 export interface CommittedBatch {
@@ -69,6 +71,7 @@ export async function commitBatch(jobs: readonly Job[], dependencies: BatchCommi
   if (jobs.every((job) => job.operations.every((operation) => operation.type === "transfer"))) {
     const committed = await commitPlannedBatch(jobs, dependencies);
     if (committed !== undefined) return committed;
+    dependencies.replanned();
   }
   return commitLockedBatch(jobs, dependencies);
 }
