@@ -59,16 +59,20 @@ export const ledgerDefinition: ServiceDefinition<typeof ledgerConfigShape> = {
     // One per process, like the writer whose batches it follows.
     const tip = createChainTip();
     writer = createTransactionWriter({
-      commit: (jobs) =>
-        commitBatch(jobs, {
-          pool: writerPool,
-          knownAccounts: (ids) => accountCache.known(ids),
-          rememberAccounts: (accounts) => accountCache.remember(accounts),
-          now,
-          newId: () => timeOrderedUuid(),
-          tip,
-          replanned: () => metrics.replannedBatches.inc(),
-        }),
+      commit: (jobs, onPlanned) =>
+        commitBatch(
+          jobs,
+          {
+            pool: writerPool,
+            knownAccounts: (ids) => accountCache.known(ids),
+            rememberAccounts: (accounts) => accountCache.remember(accounts),
+            now,
+            newId: () => timeOrderedUuid(),
+            tip,
+            replanned: () => metrics.replannedBatches.inc(),
+          },
+          onPlanned,
+        ),
       batchSizeMax: config.LEDGER_BATCH_SIZE_MAX,
       lingerMs: config.LEDGER_BATCH_LINGER_MS,
       batchesInFlightMax: config.LEDGER_BATCHES_IN_FLIGHT,

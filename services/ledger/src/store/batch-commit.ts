@@ -67,23 +67,31 @@ interface LockedState extends BatchStateJson {
  * batches that resolve pending transactions, the batch is planned under the
  * lock.
  */
-export async function commitBatch(jobs: readonly Job[], dependencies: BatchCommitDependencies): Promise<CommittedBatch> {
+export async function commitBatch(
+  jobs: readonly Job[],
+  dependencies: BatchCommitDependencies,
+  onPlanned: () => void = () => {},
+): Promise<CommittedBatch> {
   if (jobs.every((job) => job.operations.every((operation) => operation.type === "transfer"))) {
-    const committed = await commitPlannedBatch(jobs, dependencies);
+    const committed = await commitPlannedBatch(jobs, dependencies, onPlanned);
     if (committed !== undefined) return committed;
     dependencies.replanned();
   }
-  return commitLockedBatch(jobs, dependencies);
+  return commitLockedBatch(jobs, dependencies, onPlanned);
 }
 
-async function commitLockedBatch(jobs: readonly Job[], dependencies: BatchCommitDependencies): Promise<CommittedBatch> {
+async function commitLockedBatch(
+  jobs: readonly Job[],
+  dependencies: BatchCommitDependencies,
+  onPlanned: () => void,
+): Promise<CommittedBatch> {
   const operations = jobs.flatMap((job) => job.operations);
   const pendingIds = [
     ...new Set(operations.flatMap((operation) => (operation.type === "resolve" ? [operation.pendingTransactionId] : []))),
   ];
   const named = namedAccountIds(operations);
   const accounts = dependencies.knownAccounts([...named]);
-  return onBatchConnection(dependencies.pool, dependencies.tip, async (client, recordPlan) => {
+  return onBatchConnection(dependencies.pool, dependencies.tip, onPlanned, async (client, recordPlan) => {
     const [began, locked] = await Promise.allSettled(
       sentTogether(client, () => [
         client.query("BEGIN"),

@@ -24,12 +24,16 @@ import { plainArrayLiteral, writePlan } from "./write-plan.ts";
 const stalePlanState = "LG001";
 
 /** Commits transfer-only jobs planned outside the lock window; undefined when they must be planned under the lock. */
-export async function commitPlannedBatch(jobs: readonly Job[], dependencies: BatchCommitDependencies): Promise<CommittedBatch | undefined> {
+export async function commitPlannedBatch(
+  jobs: readonly Job[],
+  dependencies: BatchCommitDependencies,
+  onPlanned: () => void,
+): Promise<CommittedBatch | undefined> {
   const operations = jobs.flatMap((job) => job.operations);
   if (operations.some((operation) => operation.type !== "transfer"))
     throw new Error("ledger: only transfers are planned outside the lock window");
   try {
-    return await onBatchConnection(dependencies.pool, dependencies.tip, (client, recordPlan) =>
+    return await onBatchConnection(dependencies.pool, dependencies.tip, onPlanned, (client, recordPlan) =>
       commitOnConnection(jobs, dependencies, client, recordPlan),
     );
   } catch (error) {
