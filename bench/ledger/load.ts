@@ -19,6 +19,8 @@ export interface LoadResult {
   durationSeconds: number;
   /** Per-call latencies in milliseconds. */
   latenciesMs: Float64Array;
+  /** When each of those calls was due (performance.now()), in the same order. */
+  sentAtMs: Float64Array;
   /** CPU the load generator itself used, in cores. */
   clientCpuCores: number;
   /** CPU the measured processes used during the window, in milliseconds (see CpuSampler). */
@@ -85,6 +87,7 @@ function createWindow(warmUpSeconds: number, durationSeconds: number, sampleCpu:
   const measureFrom = startedAt + warmUpSeconds * 1000;
   const measureUntil = measureFrom + durationSeconds * 1000;
   const latencies: number[] = [];
+  const sentAts: number[] = [];
   let calls = 0;
   let transfers = 0;
   let failures = 0;
@@ -111,6 +114,7 @@ function createWindow(warmUpSeconds: number, durationSeconds: number, sampleCpu:
       calls++;
       transfers += committed;
       latencies.push(now - sentAt);
+      sentAts.push(sentAt);
     },
     fail(sentAt: number, error: unknown) {
       if (sentAt < measureFrom) return;
@@ -126,6 +130,7 @@ function createWindow(warmUpSeconds: number, durationSeconds: number, sampleCpu:
         firstFailure,
         durationSeconds,
         latenciesMs: Float64Array.from(latencies),
+        sentAtMs: Float64Array.from(sentAts),
         clientCpuCores: cpu / durationSeconds,
         serverCpuMs: Object.fromEntries(
           Object.entries(serversAtEnd ?? {}).map(([name, end]) => [name, end - (serversAtStart?.[name] ?? end)]),

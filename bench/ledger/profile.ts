@@ -8,8 +8,14 @@
 // "plans = calls"), the PL/pgSQL functions, and — with --cpu-prof — the
 // ledger's profile cut to the measured window (start-up would drown it).
 //
-//   node bench/ledger/profile.ts [--single 1 | --batched 1000x2] [--duration-seconds 5]
+//   node bench/ledger/profile.ts [--single 1 | --batched 1000x2 | --rate 1800] [--duration-seconds 5]
 //                                [--warm-up-seconds 2] [--wallets 1000] [--cpu-prof]
+//
+// Variables named LEDGER_* in its environment are handed to the ledger.
+// --rate sends single transfers in an open loop at that many per second and
+// also prints each second's p50, p99 and maximum latency, with the
+// checkpoints PostgreSQL made, so a tail from stalls tells itself apart from
+// a tail from queueing.
 //
 // Nothing is written to results.md: this finds costs, bench/ledger/run.ts records them.
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
@@ -21,10 +27,10 @@ import type * as grpc from "@grpc/grpc-js";
 import { startPostgres } from "@trustmesh/testkit";
 import { createGrpcJsClient } from "@trustmesh/testkit/grpc-js";
 import pg from "pg";
-import { startLedgerPlatform } from "../../services/ledger/test/support/ledger-platform.ts";
+import { type LedgerPlatform, startLedgerPlatform } from "../../services/ledger/test/support/ledger-platform.ts";
 import { areaOf } from "../rpc/profile-summary.ts";
 import { positiveInteger, requireNode24 } from "../rpc/run-options.ts";
-import { closedLoop, percentile, transferWorkload } from "./load.ts";
+import { closedLoop, type LoadResult, openLoop, percentile, transferWorkload } from "./load.ts";
 import { findPostmaster, findServiceProcess, postgresCpuMs, processCpuMs } from "./process-cpu.ts";
 import { createFundedWallets } from "./wallets.ts";
 
@@ -32,6 +38,7 @@ const { values: options } = parseArgs({
   options: {
     single: { type: "string" },
     batched: { type: "string" },
+    rate: { type: "string" },
     "duration-seconds": { type: "string", default: "5" },
     "warm-up-seconds": { type: "string", default: "2" },
     wallets: { type: "string", default: "1000" },
@@ -43,6 +50,7 @@ requireNode24();
 const durationSeconds = positiveInteger("duration-seconds", options["duration-seconds"], 600);
 const warmUpSeconds = positiveInteger("warm-up-seconds", options["warm-up-seconds"], 600);
 const walletCount = positiveInteger("wallets", options.wallets, 100_000);
+const ratePerSecond = options.rate === undefined ? undefined : positiveInteger("rate", options.rate, 100_000);
 const [batchSize, concurrency] =
   options.batched === undefined
     ? [undefined, positiveInteger("single", options.single ?? "1", 4096)]
@@ -84,6 +92,8 @@ await superuser(await postgres.ensureDatabase("postgres"), [
 ]);
 
 const env: Record<string, string> = { LOG_LEVEL: "warn", LEDGER_RECONCILE_INTERVAL_MS: "0" };
+// The ledger's own settings pass through, so one can be tried without editing anything (LEDGER_BATCHES_IN_FLIGHT=1 ...).
+for (const [name, value] of Object.entries(process.env)) if (name.startsWith("LEDGER_") && value !== undefined) env[name] = value;
 // Auth is profiled too (it shares the environment); only the ledger's profile is read.
 if (options["cpu-prof"]) env.NODE_OPTIONS = `--cpu-prof --cpu-prof-dir=${profileDir}`;
 const platform = await startLedgerPlatform({ postgres, env });
@@ -109,7 +119,11 @@ try {
   await platform.sql("SELECT pg_stat_reset()");
   // V8 stamps samples with the monotonic clock, as process.hrtime does.
   const windowStartMicros = Number(process.hrtime.bigint() / 1000n);
-  const result = await closedLoop(clients, workload, { concurrency, warmUpSeconds: 0, durationSeconds, sampleCpu });
+  const checkpointsBefore = await checkpointCount(platform);
+  const result: LoadResult =
+    ratePerSecond === undefined
+      ? await closedLoop(clients, workload, { concurrency, warmUpSeconds: 0, durationSeconds, sampleCpu })
+      : await openLoop(clients, workload, { ratePerSecond, warmUpSeconds: 0, durationSeconds, inFlightMax: 4096, sampleCpu });
   const windowEndMicros = Number(process.hrtime.bigint() / 1000n);
   if (result.failures > 0) throw new Error(`${result.failures} calls failed, first: ${result.firstFailure}`);
 
@@ -117,7 +131,8 @@ try {
   const perTransfer = (milliseconds: number) => `${((milliseconds * 1000) / transfers).toFixed(1)} µs`;
   const sorted = Float64Array.from([...result.latenciesMs].sort((a, b) => a - b));
   console.log(
-    `${batchSize === undefined ? "PostTransaction" : `PostTransactions × ${batchSize}`}, ${concurrency} in flight, ${durationSeconds} s: ` +
+    `${batchSize === undefined ? "PostTransaction" : `PostTransactions × ${batchSize}`}, ` +
+      `${ratePerSecond === undefined ? `${concurrency} in flight` : `open loop at ${ratePerSecond}/s`}, ${durationSeconds} s: ` +
       `${(transfers / result.durationSeconds).toFixed(0)} transfers/s, p50 ${percentile(sorted, 0.5).toFixed(2)} ms, p99 ${percentile(sorted, 0.99).toFixed(2)} ms; ` +
       `CPU per transfer: ledger ${perTransfer(result.serverCpuMs.ledger ?? 0)}, PostgreSQL ${perTransfer(result.serverCpuMs.postgres ?? 0)}; ` +
       `load average ${os
@@ -125,6 +140,9 @@ try {
         .map((value) => value.toFixed(2))
         .join(" ")}`,
   );
+
+  if (ratePerSecond !== undefined) printTimeline(result, (await checkpointCount(platform)) - checkpointsBefore);
+  await printWriterMetrics(platform.metricsUrl);
 
   const statements = await platform.sql<{ query: string; calls: string; plans: string; execute_ms: number; plan_ms: number }>(
     `SELECT left(regexp_replace(query, '\\s+', ' ', 'g'), 110) AS query, calls, plans,
@@ -165,6 +183,43 @@ try {
   rmSync(root, { recursive: true, force: true });
 }
 
+/** The batch writer's own counters over the whole run (warm-up included): batches, their mean size, re-plans. */
+async function printWriterMetrics(metricsUrl: string): Promise<void> {
+  const text = await (await fetch(metricsUrl)).text();
+  const value = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)`, "m").exec(text)?.[1] ?? Number.NaN);
+  const batches = value("ledger_batch_size_count");
+  console.log(
+    `\nWriter, whole run: ${batches} batches of ${(value("ledger_batch_size_sum") / batches).toFixed(1)} operations on average, ` +
+      `${((value("ledger_batch_duration_seconds_sum") * 1000) / batches).toFixed(1)} ms from BEGIN to COMMIT on average, ` +
+      `${value("ledger_batches_replanned_total")} planned again under the lock`,
+  );
+}
+
+/** Checkpoints the server has made so far, timed and requested. */
+async function checkpointCount(platform: Pick<LedgerPlatform, "sql">): Promise<number> {
+  const [row] = await platform.sql<{ count: string }>("SELECT checkpoints_timed + checkpoints_req AS count FROM pg_stat_bgwriter");
+  return Number(row?.count ?? 0);
+}
+
+/** Latency second by second: a stall shows as one bad second, queueing as every second bad. */
+function printTimeline(result: LoadResult, checkpoints: number): void {
+  const sentAt = result.sentAtMs;
+  const first = Math.min(...sentAt);
+  const seconds = new Map<number, number[]>();
+  result.latenciesMs.forEach((latency, index) => {
+    const second = Math.floor(((sentAt[index] as number) - first) / 1000);
+    seconds.set(second, [...(seconds.get(second) ?? []), latency]);
+  });
+  console.log(`\nLatency by second (${checkpoints} checkpoint(s) in the window):`);
+  for (const [second, latencies] of [...seconds.entries()].sort((a, b) => a[0] - b[0])) {
+    const sorted = Float64Array.from(latencies.sort((a, b) => a - b));
+    console.log(
+      `  ${String(second).padStart(3)} s: ${String(sorted.length).padStart(5)} calls, p50 ${percentile(sorted, 0.5).toFixed(2)} ms, ` +
+        `p99 ${percentile(sorted, 0.99).toFixed(2)} ms, max ${(sorted[sorted.length - 1] ?? 0).toFixed(2)} ms`,
+    );
+  }
+}
+
 interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };
@@ -188,6 +243,7 @@ function printWindow(file: string, fromMicros: number, toMicros: number, transfe
   };
   const selfByFunction = new Map<string, number>();
   const inclusiveByArea = new Map<string, number>();
+  const inclusiveByFunction = new Map<string, number>();
   let sampledMicros = 0;
   let at = profile.startTime;
   profile.samples.forEach((nodeId, index) => {
@@ -198,11 +254,15 @@ function printWindow(file: string, fromMicros: number, toMicros: number, transfe
     sampledMicros += micros;
     selfByFunction.set(label(node), (selfByFunction.get(label(node)) ?? 0) + micros);
     const areas = new Set<string>();
+    const functions = new Set<string>();
     for (let current: number | undefined = nodeId; current !== undefined; current = parentOf.get(current)) {
       const frame = byId.get(current) as ProfileNode;
       areas.add(areaOf(frame.callFrame.url, frame.callFrame.functionName));
+      functions.add(label(frame));
     }
     for (const area of areas) inclusiveByArea.set(area, (inclusiveByArea.get(area) ?? 0) + micros);
+    // A recursive function counts once per sample, like an area.
+    for (const name of functions) inclusiveByFunction.set(name, (inclusiveByFunction.get(name) ?? 0) + micros);
   });
   const top = (costs: Map<string, number>, limit: number) =>
     [...costs.entries()]
@@ -216,4 +276,5 @@ function printWindow(file: string, fromMicros: number, toMicros: number, transfe
   console.log(`\nLedger main thread: ${(sampledMicros / transfers).toFixed(1)} µs sampled per transfer in the window`);
   console.log(`\nSelf time by function, per transfer:\n${top(selfByFunction, 30)}`);
   console.log(`\nInclusive time by area (library, Node internals, source file), per transfer:\n${top(inclusiveByArea, 40)}`);
+  console.log(`\nInclusive time by function, per transfer:\n${top(inclusiveByFunction, 60)}`);
 }

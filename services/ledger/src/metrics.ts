@@ -15,6 +15,8 @@ export interface LedgerMetrics {
   /** Sets the reconciliation and chain gauges from a finished reconciliation. */
   recordReconciliation(report: { clean: boolean; chainIntact: boolean; finishedAt: Date }): void;
   expiredPendings: Counter;
+  /** Batches planned outside the lock that had to be planned again under it. */
+  replannedBatches: Counter;
 }
 
 export interface LedgerMetricsOptions {
@@ -106,6 +108,11 @@ export function createLedgerMetrics(options: LedgerMetricsOptions): LedgerMetric
     expiredPendings: new Counter({
       name: "ledger_pending_expired_total",
       help: "Pending transactions voided by the ledger because their timeout passed.",
+      registers,
+    }),
+    replannedBatches: new Counter({
+      name: "ledger_batches_replanned_total",
+      help: "Batches of transfers planned outside the lock that were planned again under it: the state had moved, or the writer could not tell what the batch was planned on.",
       registers,
     }),
   };

@@ -1,7 +1,6 @@
 // What the ledger process serves, and the work it does on its own: the batch
 // writer, the pending-expiry sweeper and scheduled reconciliation. All three
 // stop on shutdown after in-flight RPCs drained and before the pool closes.
-import { randomUUID } from "node:crypto";
 import { LedgerService } from "@trustmesh/api";
 import { registration, type ServiceDefinition } from "@trustmesh/runtime";
 import pg from "pg";
@@ -9,6 +8,7 @@ import { createAccountCache } from "./account-cache.ts";
 import { reconcile } from "./audit/reconcile.ts";
 import { createReconcileSchedule } from "./audit/reconcile-schedule.ts";
 import { ledgerConfigShape } from "./config.ts";
+import { timeOrderedUuid } from "./domain/time-ordered-id.ts";
 import { createExpirySweeper } from "./expiry-sweeper.ts";
 import { createLedgerMetrics } from "./metrics.ts";
 import { createLedgerServiceImpl, type LedgerServiceDependencies } from "./service/index.ts";
@@ -49,6 +49,9 @@ export const ledgerDefinition: ServiceDefinition<typeof ledgerConfigShape> = {
       max: config.LEDGER_BATCHES_IN_FLIGHT,
       connectionTimeoutMillis: 5000,
       statement_timeout: 30_000,
+      // How long a batch waits for a row lock before giving up (and being retried): a
+      // setting of these connections, so BEGIN needs no SET LOCAL.
+      lock_timeout: config.LEDGER_LOCK_TIMEOUT_MS,
       pipeline: true,
     });
     writerPool.on("error", (error) => logger.warn({ err: error }, "idle ledger writer connection failed"));
@@ -56,16 +59,20 @@ export const ledgerDefinition: ServiceDefinition<typeof ledgerConfigShape> = {
     // One per process, like the writer whose batches it follows.
     const tip = createChainTip();
     writer = createTransactionWriter({
-      commit: (jobs) =>
-        commitBatch(jobs, {
-          pool: writerPool,
-          knownAccounts: (ids) => accountCache.known(ids),
-          rememberAccounts: (accounts) => accountCache.remember(accounts),
-          now,
-          newId: randomUUID,
-          lockTimeoutMs: config.LEDGER_LOCK_TIMEOUT_MS,
-          tip,
-        }),
+      commit: (jobs, onPlanned) =>
+        commitBatch(
+          jobs,
+          {
+            pool: writerPool,
+            knownAccounts: (ids) => accountCache.known(ids),
+            rememberAccounts: (accounts) => accountCache.remember(accounts),
+            now,
+            newId: () => timeOrderedUuid(),
+            tip,
+            replanned: () => metrics.replannedBatches.inc(),
+          },
+          onPlanned,
+        ),
       batchSizeMax: config.LEDGER_BATCH_SIZE_MAX,
       lingerMs: config.LEDGER_BATCH_LINGER_MS,
       batchesInFlightMax: config.LEDGER_BATCHES_IN_FLIGHT,

@@ -7,7 +7,12 @@
 // commit. LEDGER_BATCH_LINGER_MS can add a short wait to gather larger batches.
 //
 // At most LEDGER_BATCHES_IN_FLIGHT batches are in flight: the chain head
-// serialises commits anyway, so more would only queue at its lock.
+// serialises commits anyway, so more would only queue at its lock. A batch
+// starts only once the one before it is planned: it is then planned on that
+// batch's result (the tip), where starting earlier would plan it beside it, on
+// the same head, and one of the two would be refused and planned again; the
+// operations that arrive meanwhile join it, so batches under moderate load are
+// fewer and larger, and still read while the one before them is written.
 
 import { Code } from "@connectrpc/connect";
 import { DomainError, type Logger, resourceExhausted } from "@trustmesh/runtime";
@@ -33,7 +38,8 @@ export interface TransactionWriter {
 }
 
 export interface TransactionWriterOptions {
-  commit(jobs: readonly Job[]): Promise<CommittedBatch>;
+  /** Commits a batch; calls onPlanned (at most once counts) when its plan is made and the next batch may start. */
+  commit(jobs: readonly Job[], onPlanned: () => void): Promise<CommittedBatch>;
   /** Most operations in one database transaction; a larger job is committed alone. */
   batchSizeMax: number;
   /** Extra wait for more operations before a batch that is not yet full; 0 commits at once. */
@@ -101,10 +107,13 @@ export function createTransactionWriter(options: TransactionWriterOptions): Tran
     }
   };
 
-  const commitWithRetries = async (batch: Waiting[]): Promise<CommittedBatch> => {
+  const commitWithRetries = async (batch: Waiting[], onPlanned: () => void): Promise<CommittedBatch> => {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await options.commit(batch.map((waiting) => waiting.job));
+        return await options.commit(
+          batch.map((waiting) => waiting.job),
+          onPlanned,
+        );
       } catch (error) {
         if (!isRetryable(error) || attempt >= options.attemptsMax) throw error;
         options.logger.warn({ err: error, attempt }, "ledger batch hit a lock conflict; retrying");
@@ -112,11 +121,11 @@ export function createTransactionWriter(options: TransactionWriterOptions): Tran
     }
   };
 
-  const run = async (batch: Waiting[]): Promise<void> => {
+  const run = async (batch: Waiting[], onPlanned: () => void): Promise<void> => {
     const operationCount = batch.reduce((sum, waiting) => sum + waiting.job.operations.length, 0);
     const startedAt = performance.now();
     try {
-      const committed = await commitWithRetries(batch);
+      const committed = await commitWithRetries(batch, onPlanned);
       record(committed, operationCount, startedAt);
       batch.forEach((waiting, index) => {
         waiting.resolve({ outcomes: committed.plan.outcomes[index] as Outcome[], pendings: committed.pendings });
@@ -125,7 +134,7 @@ export function createTransactionWriter(options: TransactionWriterOptions): Tran
       if (batch.length > 1) {
         // Commit each job on its own, so whatever failed fails alone and the rest still commit.
         options.logger.error({ err: error, jobs: batch.length }, "ledger batch failed; committing its jobs one by one");
-        for (const waiting of batch) await run([waiting]);
+        for (const waiting of batch) await run([waiting], onPlanned);
         return;
       }
       options.logger.error({ err: error }, "ledger batch failed");
@@ -135,15 +144,27 @@ export function createTransactionWriter(options: TransactionWriterOptions): Tran
 
   let inFlight = 0;
   let scheduled = false;
+  // A batch has started and not yet been planned: the next one waits for its plan.
+  let planning = false;
 
   const pump = () => {
     scheduled = false;
-    while (queue.length > 0 && inFlight < options.batchesInFlightMax) {
+    while (queue.length > 0 && inFlight < options.batchesInFlightMax && !planning) {
       const batch = take();
       if (batch.length === 0) continue;
       inFlight++;
-      void run(batch).finally(() => {
+      planning = true;
+      let planned = false;
+      const onPlanned = () => {
+        if (planned) return;
+        planned = true;
+        planning = false;
+        if (queue.length > 0) schedule();
+      };
+      void run(batch, onPlanned).finally(() => {
         inFlight--;
+        // A batch that failed before its plan frees the way too.
+        onPlanned();
         if (queue.length > 0) schedule();
         else if (inFlight === 0) idle?.();
       });
@@ -151,7 +172,7 @@ export function createTransactionWriter(options: TransactionWriterOptions): Tran
   };
 
   const schedule = () => {
-    if (scheduled || inFlight >= options.batchesInFlightMax) return;
+    if (scheduled || inFlight >= options.batchesInFlightMax || planning) return;
     scheduled = true;
     if (options.lingerMs > 0 && queued < options.batchSizeMax) setTimeout(pump, options.lingerMs);
     // setImmediate lets calls that arrived in the same turn of the event loop join the batch.

@@ -30,6 +30,11 @@ describe("chain tip", () => {
       tip.after(position(15))?.map((state) => state.head.sequence),
       [20n],
     );
+    assert.deepEqual(
+      tip.after(position(20)),
+      [],
+      "a read that sees the newest planned head lacks nothing, though its commit is not known yet",
+    );
     assert.equal(tip.after(position(12)), undefined, "a head off the planned chain cannot be told while batches are in flight");
     assert.equal(tip.after({ ...position(10), hash: Buffer.alloc(32, 99) }), undefined, "positions match by hash as well as sequence");
     tip.committed(first);

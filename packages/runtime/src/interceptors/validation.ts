@@ -4,10 +4,11 @@
 // only the gRPC error model still see which field was wrong.
 
 import { pathToString } from "@bufbuild/protobuf/reflect";
-import { ValidationError } from "@bufbuild/protovalidate";
+import { createValidator, ValidationError } from "@bufbuild/protovalidate";
 import { ConnectError, type Interceptor } from "@connectrpc/connect";
 import { createValidateInterceptor } from "@connectrpc/validate";
 import { badRequestDetail, errorInfoDetail, type OutgoingDetails } from "../error-details.ts";
+import { createPatternMatcher } from "./pattern-matcher.ts";
 
 function withStandardDetails(error: unknown, domain: string): unknown {
   if (!(error instanceof ConnectError) || !(error.cause instanceof ValidationError)) return error;
@@ -22,7 +23,7 @@ function withStandardDetails(error: unknown, domain: string): unknown {
 }
 
 export function createValidationInterceptor(options: { domain: string }): Interceptor {
-  const validate = createValidateInterceptor();
+  const validate = createValidateInterceptor({ validator: createValidator({ regexMatch: createPatternMatcher() }) });
   return (next) => {
     const validated = validate(next);
     const decorate = (error: unknown) => Promise.reject(withStandardDetails(error, options.domain));

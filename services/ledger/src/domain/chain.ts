@@ -5,6 +5,7 @@
 // any committed byte breaks the link at that transaction.
 import { createHash } from "node:crypto";
 import { type CanonicalValue, canonicalJson } from "./canonical-json.ts";
+import { isoTime } from "./iso-time.ts";
 import type { EntryRecord, TransactionRecord } from "./records.ts";
 
 /** previous_hash of sequence 1. */
@@ -72,7 +73,7 @@ const quote = JSON.stringify;
 function encodeEntry(entry: EntryRecord): string {
   return (
     `{"account_id":${quote(entry.accountId)},"amount":"${entry.amount}","available_balance_after":"${entry.availableBalanceAfter}",` +
-    `"counterparty_account_id":${quote(entry.counterpartyAccountId)},"created_at":"${entry.createdAt.toISOString()}",` +
+    `"counterparty_account_id":${quote(entry.counterpartyAccountId)},"created_at":"${isoTime(entry.createdAt)}",` +
     `"currency":${quote(entry.currency)},"direction":${quote(entry.direction)},"id":${quote(entry.id)},` +
     `"posted_balance_after":"${entry.postedBalanceAfter}","posting_index":"${entry.postingIndex}","reference":${quote(entry.reference)},` +
     `"sequence":"${entry.sequence}","transaction_id":${quote(entry.transactionId)},"transaction_kind":${quote(entry.transactionKind)}}`
@@ -83,7 +84,7 @@ function encodeEntry(entry: EntryRecord): string {
 export function canonicalTransaction(transaction: TransactionRecord): string {
   const entries = [...transaction.entries].sort(entryOrder).map(encodeEntry).join(",");
   return (
-    `{"created_at":"${transaction.createdAt.toISOString()}","created_by":${quote(transaction.createdBy)},"entries":[${entries}],` +
+    `{"created_at":"${isoTime(transaction.createdAt)}","created_by":${quote(transaction.createdBy)},"entries":[${entries}],` +
     `"id":${quote(transaction.id)},"idempotency_key":${quote(transaction.idempotencyKey)},` +
     `"idempotency_scope":${quote(transaction.idempotencyScope)},"kind":${quote(transaction.kind)},` +
     `"metadata":${canonicalJson(transaction.metadata)},"pending_transaction_id":${quote(transaction.pendingTransactionId ?? "")},` +

@@ -1,7 +1,7 @@
 // Requests to engine operations. Each operation carries the SHA-256 of its
 // canonical request document: the same key with an equal hash is a replay,
 // with another hash a conflict (README: "Idempotency").
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import type { NewTransaction } from "@trustmesh/api/trustmesh/ledger/v1/ledger_pb.js";
 import type { PostPendingRequest, VoidPendingRequest } from "@trustmesh/api/trustmesh/ledger/v1/ledger_service_pb.js";
 import type { Money } from "@trustmesh/api/trustmesh/type/v1/money_pb.js";
@@ -23,7 +23,50 @@ export function callerOf(principal: Principal | undefined): Caller {
 }
 
 export function requestHash(document: CanonicalValue): Buffer {
-  return createHash("sha256").update(canonicalJson(document), "utf8").digest();
+  return hash("sha256", canonicalJson(document), "buffer");
+}
+
+type TransferPosting = TransferOperation["postings"][number];
+
+/** The document a transfer's request hash is taken of: its definition (transferRequestJson is the fast spelling). */
+export function transferRequestDocument(transaction: NewTransaction, postings: readonly TransferPosting[]): CanonicalValue {
+  const timeout = transaction.pendingTimeout;
+  return {
+    operation: "transfer",
+    postings: postings.map((posting) => ({
+      debit_account_id: posting.debitAccountId,
+      credit_account_id: posting.creditAccountId,
+      currency: posting.currency,
+      amount: posting.amount.toString(),
+    })),
+    pending: String(transaction.pending),
+    pending_timeout: timeout === undefined ? "" : `${timeout.seconds}s${timeout.nanos}n`,
+    reference: transaction.reference,
+    metadata: transaction.metadata,
+  };
+}
+
+const quote = JSON.stringify;
+
+/**
+ * canonicalJson(transferRequestDocument(...)) with the keys written in sorted
+ * order: every transfer is hashed on the request path, and the generic
+ * encoder's sorting and recursion cost more than the hash. A test holds the two equal.
+ */
+export function transferRequestJson(transaction: NewTransaction, postings: readonly TransferPosting[]): string {
+  const timeout = transaction.pendingTimeout;
+  const postingsJson = postings
+    .map(
+      (posting) =>
+        `{"amount":"${posting.amount}","credit_account_id":${quote(posting.creditAccountId)},"currency":${quote(posting.currency)},` +
+        `"debit_account_id":${quote(posting.debitAccountId)}}`,
+    )
+    .join(",");
+  return (
+    `{"metadata":${canonicalJson(transaction.metadata)},"operation":"transfer","pending":"${transaction.pending}",` +
+    `"pending_timeout":"${timeout === undefined ? "" : `${timeout.seconds}s${timeout.nanos}n`}",` +
+    `"postings":[${postingsJson}],"reference":${quote(transaction.reference)}}`
+  );
 }
 
 /** A validated Money as currency and bigint; the contract's rules already checked the shape, this re-checks it. */
@@ -48,19 +91,7 @@ export function transferOperation(transaction: NewTransaction, caller: Caller, f
     type: "transfer",
     ...caller,
     idempotencyKey: transaction.idempotencyKey,
-    requestHash: requestHash({
-      operation: "transfer",
-      postings: postings.map((posting) => ({
-        debit_account_id: posting.debitAccountId,
-        credit_account_id: posting.creditAccountId,
-        currency: posting.currency,
-        amount: posting.amount.toString(),
-      })),
-      pending: String(transaction.pending),
-      pending_timeout: timeout === undefined ? "" : `${timeout.seconds}s${timeout.nanos}n`,
-      reference: transaction.reference,
-      metadata: transaction.metadata,
-    }),
+    requestHash: hash("sha256", transferRequestJson(transaction, postings), "buffer"),
     postings,
     pending: transaction.pending,
     pendingTimeoutMs,

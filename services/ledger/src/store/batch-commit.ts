@@ -22,7 +22,7 @@ import type { AccountRecord, TransactionKindName, TransactionRecord } from "../d
 import { onBatchConnection } from "./batch-connection.ts";
 import { type BatchStateJson, toBatchState } from "./batch-state.ts";
 import { type ChainTip, plannedState } from "./chain-tip.ts";
-import { beginStatement, hex } from "./database.ts";
+import { hex, sentTogether } from "./database.ts";
 import { commitPlannedBatch } from "./planned-commit.ts";
 import { type EntryRow, entriesByTransaction, type TransactionRow, toTransaction } from "./rows.ts";
 import { writePlan } from "./write-plan.ts";
@@ -36,10 +36,10 @@ export interface BatchCommitDependencies {
   rememberAccounts(accounts: readonly AccountRecord[]): void;
   now(): Date;
   newId(): string;
-  /** How long a batch waits for a row lock before giving up (and being retried). */
-  lockTimeoutMs: number;
   /** The batches this writer planned and has not yet seen committed. */
   tip: ChainTip;
+  /** Told when a batch planned outside the lock was refused and is planned again under it. */
+  replanned(): void;
 }
 
 export interface CommittedBatch {
@@ -67,37 +67,48 @@ interface LockedState extends BatchStateJson {
  * batches that resolve pending transactions, the batch is planned under the
  * lock.
  */
-export async function commitBatch(jobs: readonly Job[], dependencies: BatchCommitDependencies): Promise<CommittedBatch> {
+export async function commitBatch(
+  jobs: readonly Job[],
+  dependencies: BatchCommitDependencies,
+  onPlanned: () => void = () => {},
+): Promise<CommittedBatch> {
   if (jobs.every((job) => job.operations.every((operation) => operation.type === "transfer"))) {
-    const committed = await commitPlannedBatch(jobs, dependencies);
+    const committed = await commitPlannedBatch(jobs, dependencies, onPlanned);
     if (committed !== undefined) return committed;
+    dependencies.replanned();
   }
-  return commitLockedBatch(jobs, dependencies);
+  return commitLockedBatch(jobs, dependencies, onPlanned);
 }
 
-async function commitLockedBatch(jobs: readonly Job[], dependencies: BatchCommitDependencies): Promise<CommittedBatch> {
+async function commitLockedBatch(
+  jobs: readonly Job[],
+  dependencies: BatchCommitDependencies,
+  onPlanned: () => void,
+): Promise<CommittedBatch> {
   const operations = jobs.flatMap((job) => job.operations);
   const pendingIds = [
     ...new Set(operations.flatMap((operation) => (operation.type === "resolve" ? [operation.pendingTransactionId] : []))),
   ];
   const named = namedAccountIds(operations);
   const accounts = dependencies.knownAccounts([...named]);
-  return onBatchConnection(dependencies.pool, dependencies.tip, async (client, recordPlan) => {
-    const [began, locked] = await Promise.allSettled([
-      client.query(beginStatement(dependencies.lockTimeoutMs)),
-      client.query<{ state: LockedState }>({
-        // Named, so each connection parses and plans the call once.
-        name: "ledger_lock_batch",
-        text: "SELECT ledger_lock_batch($1, $2, $3, $4, $5) AS state",
-        values: [
-          [...named],
-          pendingIds,
-          operations.map((operation) => operation.scope),
-          operations.map((operation) => operation.idempotencyKey),
-          [...accounts.keys()],
-        ],
-      }),
-    ]);
+  return onBatchConnection(dependencies.pool, dependencies.tip, onPlanned, async (client, recordPlan) => {
+    const [began, locked] = await Promise.allSettled(
+      sentTogether(client, () => [
+        client.query("BEGIN"),
+        client.query<{ state: LockedState }>({
+          // Named, so each connection parses and plans the call once.
+          name: "ledger_lock_batch",
+          text: "SELECT ledger_lock_batch($1, $2, $3, $4, $5) AS state",
+          values: [
+            [...named],
+            pendingIds,
+            operations.map((operation) => operation.scope),
+            operations.map((operation) => operation.idempotencyKey),
+            [...accounts.keys()],
+          ],
+        }),
+      ]),
+    );
     if (began.status === "rejected") throw began.reason;
     if (locked.status === "rejected") throw locked.reason;
     const {
@@ -134,10 +145,9 @@ async function commitLockedBatch(jobs: readonly Job[], dependencies: BatchCommit
       newId: dependencies.newId,
     });
     recordPlan(plannedState(head, plan));
-    const [written, committed] = await Promise.allSettled([
-      plan.transactions.length > 0 ? writePlan(client, plan) : Promise.resolve(),
-      client.query("COMMIT"),
-    ]);
+    const [written, committed] = await Promise.allSettled(
+      sentTogether(client, () => [plan.transactions.length > 0 ? writePlan(client, plan) : Promise.resolve(), client.query("COMMIT")]),
+    );
     if (written.status === "rejected") throw written.reason;
     if (committed.status === "rejected") throw committed.reason;
     if (committed.value.command !== "COMMIT") throw new Error(`ledger: the batch's COMMIT answered ${committed.value.command}`);

@@ -8,9 +8,15 @@ import type { ChainTip, PlannedState } from "./chain-tip.ts";
 /** Tells the tip about the batch just planned: committed once `work` resolves, failed if it throws. */
 export type RecordPlan = (state: PlannedState) => void;
 
+/**
+ * Runs one batch's work on a connection of the writer's pool. `onPlanned` is
+ * told once the batch's plan is on the tip: the writer starts the next batch
+ * then, so that batch is planned on this one instead of beside it.
+ */
 export async function onBatchConnection<T>(
   pool: pg.Pool,
   tip: ChainTip,
+  onPlanned: () => void,
   work: (client: pg.PoolClient, recordPlan: RecordPlan) => Promise<T>,
 ): Promise<T> {
   const client = await pool.connect();
@@ -19,6 +25,7 @@ export async function onBatchConnection<T>(
   try {
     const result = await work(client, (state) => {
       planned = tip.add(state);
+      onPlanned();
     });
     if (planned !== undefined) tip.committed(planned);
     return result;

@@ -47,6 +47,11 @@ export function createChainTip(committedMax = 8): ChainTip {
     after(head) {
       const index = entries.findIndex((entry) => samePosition(entry.previous, head));
       if (index !== -1) return entries.slice(index);
+      // A read that already sees a planned batch's head saw it commit, whether or not its COMMIT's
+      // answer has reached us yet (the answers of two connections arrive in either order): it lacks
+      // only the batches after that one.
+      const seen = entries.findIndex((entry) => samePosition(entry.head, head));
+      if (seen !== -1) return entries.slice(seen + 1);
       // Everything planned here is committed, so a read sees it or is older than it: either way
       // nothing can be laid over it, and the check under the locks refuses a read that is too old.
       return entries.every((entry) => entry.committed) ? [] : undefined;

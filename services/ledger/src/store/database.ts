@@ -34,8 +34,22 @@ export async function inTransaction<T>(pool: pg.Pool, begin: string, work: (clie
   }
 }
 
-/** `BEGIN` with a batch's lock timeout; SET LOCAL rides along in one message and ends with the transaction. */
-export const beginStatement = (lockTimeoutMs: number) => `BEGIN; SET LOCAL lock_timeout = ${Math.max(1, Math.floor(lockTimeoutMs))}`;
+/**
+ * Issues the queries `send` starts with the connection's socket corked, so on a
+ * pipelined connection they leave in one write — one system call here and one
+ * read for PostgreSQL — instead of one each: pg corks only within one extended
+ * query and writes a simple query on its own. pg submits synchronously, so
+ * everything `send` queued is in the buffer when the cork comes off.
+ */
+export function sentTogether<T>(client: pg.PoolClient, send: () => T): T {
+  const socket = client.connection.stream;
+  socket.cork();
+  try {
+    return send();
+  } finally {
+    socket.uncork();
+  }
+}
 
 /** Bytes that PL/pgSQL returned in JSON, as hex. */
 export const hex = (value: string) => Buffer.from(value, "hex");

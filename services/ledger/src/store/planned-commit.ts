@@ -17,19 +17,23 @@ import type { BatchCommitDependencies, CommittedBatch } from "./batch-commit.ts"
 import { onBatchConnection, type RecordPlan } from "./batch-connection.ts";
 import { type BatchStateJson, toBatchState } from "./batch-state.ts";
 import { plannedState } from "./chain-tip.ts";
-import { beginStatement } from "./database.ts";
+import { sentTogether } from "./database.ts";
 import { plainArrayLiteral, writePlan } from "./write-plan.ts";
 
 /** The SQLSTATE ledger_lock_planned_batch raises when the state moved since the batch was planned. */
 const stalePlanState = "LG001";
 
 /** Commits transfer-only jobs planned outside the lock window; undefined when they must be planned under the lock. */
-export async function commitPlannedBatch(jobs: readonly Job[], dependencies: BatchCommitDependencies): Promise<CommittedBatch | undefined> {
+export async function commitPlannedBatch(
+  jobs: readonly Job[],
+  dependencies: BatchCommitDependencies,
+  onPlanned: () => void,
+): Promise<CommittedBatch | undefined> {
   const operations = jobs.flatMap((job) => job.operations);
   if (operations.some((operation) => operation.type !== "transfer"))
     throw new Error("ledger: only transfers are planned outside the lock window");
   try {
-    return await onBatchConnection(dependencies.pool, dependencies.tip, (client, recordPlan) =>
+    return await onBatchConnection(dependencies.pool, dependencies.tip, onPlanned, (client, recordPlan) =>
       commitOnConnection(jobs, dependencies, client, recordPlan),
     );
   } catch (error) {
@@ -80,25 +84,27 @@ async function commitOnConnection(
   });
   recordPlan(plannedState(head, plan));
   const assumed = [...balances.values()];
-  const [began, locked, written, committed] = await Promise.allSettled([
-    client.query(beginStatement(dependencies.lockTimeoutMs)),
-    client.query({
-      name: "ledger_lock_planned_batch",
-      text: "SELECT ledger_lock_planned_batch($1, $2, $3, $4, $5, $6, $7, $8)",
-      values: [
-        plainArrayLiteral(assumed.map((balance) => balance.accountId)),
-        plainArrayLiteral(assumed.map((balance) => balance.debitsPosted.toString())),
-        plainArrayLiteral(assumed.map((balance) => balance.creditsPosted.toString())),
-        plainArrayLiteral(assumed.map((balance) => balance.debitsPending.toString())),
-        plainArrayLiteral(assumed.map((balance) => balance.creditsPending.toString())),
-        plainArrayLiteral(assumed.map((balance) => balance.lastSequence.toString())),
-        head.sequence.toString(),
-        head.hash,
-      ],
-    }),
-    plan.transactions.length > 0 ? writePlan(client, plan) : Promise.resolve(),
-    client.query("COMMIT"),
-  ]);
+  const [began, locked, written, committed] = await Promise.allSettled(
+    sentTogether(client, () => [
+      client.query("BEGIN"),
+      client.query({
+        name: "ledger_lock_planned_batch",
+        text: "SELECT ledger_lock_planned_batch($1, $2, $3, $4, $5, $6, $7, $8)",
+        values: [
+          plainArrayLiteral(assumed.map((balance) => balance.accountId)),
+          plainArrayLiteral(assumed.map((balance) => balance.debitsPosted.toString())),
+          plainArrayLiteral(assumed.map((balance) => balance.creditsPosted.toString())),
+          plainArrayLiteral(assumed.map((balance) => balance.debitsPending.toString())),
+          plainArrayLiteral(assumed.map((balance) => balance.creditsPending.toString())),
+          plainArrayLiteral(assumed.map((balance) => balance.lastSequence.toString())),
+          head.sequence.toString(),
+          head.hash,
+        ],
+      }),
+      plan.transactions.length > 0 ? writePlan(client, plan) : Promise.resolve(),
+      client.query("COMMIT"),
+    ]),
+  );
   // The first failure is the cause; the statements after it failed because the transaction had aborted.
   for (const result of [began, locked, written, committed]) if (result.status === "rejected") throw result.reason;
   if (committed.status === "fulfilled" && committed.value.command !== "COMMIT") {

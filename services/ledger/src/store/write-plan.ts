@@ -2,6 +2,7 @@
 // ledger_write_batch (multi-row unnest inserts and updates, in the migrations).
 import type pg from "pg";
 import type { BatchPlan } from "../domain/engine.ts";
+import { isoTime } from "../domain/iso-time.ts";
 
 /**
  * A PostgreSQL array literal of values that never need quoting — UUIDs, decimal
@@ -23,7 +24,7 @@ export function plainArrayLiteral(values: readonly (string | null)[]): string {
 const plainElement = /^[0-9A-Za-z_.:+-]+$/;
 const nullWord = /^null$/i;
 
-const isoTime = (time: Date | null) => time?.toISOString() ?? null;
+const isoOrNull = (time: Date | null) => (time === null ? null : isoTime(time));
 
 export async function writePlan(client: pg.PoolClient, plan: BatchPlan): Promise<void> {
   const transactions = plan.transactions;
@@ -40,7 +41,7 @@ export async function writePlan(client: pg.PoolClient, plan: BatchPlan): Promise
     transactions.map((transaction) => transaction.reference),
     transactions.map((transaction) => JSON.stringify(transaction.metadata)),
     plain(transactions.map((transaction) => transaction.pendingTransactionId)),
-    plain(transactions.map((transaction) => isoTime(transaction.timeoutAt))),
+    plain(transactions.map((transaction) => isoOrNull(transaction.timeoutAt))),
     transactions.map((transaction) => transaction.voidReason),
     transactions.map((transaction) => transaction.createdBy),
     transactions.map((transaction) => transaction.previousHash),

@@ -1,0 +1,119 @@
+// Goal: the batch writer starts a batch only once the batch before it has
+// been planned — so the next one is planned on it, not beside it — keeps at
+// most LEDGER_BATCHES_IN_FLIGHT batches in flight, gathers what arrived
+// meanwhile into the next batch, and is not stalled by a batch that failed
+// before it was planned.
+import assert from "node:assert/strict";
+import { createLogger, createMetrics } from "@trustmesh/runtime";
+import type { Job } from "../src/domain/engine.ts";
+import { createLedgerMetrics } from "../src/metrics.ts";
+import type { CommittedBatch } from "../src/store/batch-commit.ts";
+import { createTransactionWriter } from "../src/writer.ts";
+
+interface StartedBatch {
+  keys: string[];
+  planned(): void;
+  commit(): void;
+  fail(error: Error): void;
+}
+
+function jobOf(key: string): Job {
+  return { operations: [{ type: "transfer", idempotencyKey: key } as Job["operations"][number]], atomic: false };
+}
+
+function emptyCommit(jobs: readonly Job[]): CommittedBatch {
+  return {
+    plan: {
+      outcomes: jobs.map(() => []),
+      transactions: [],
+      changedBalances: [],
+      openedPendings: [],
+      closedPendings: [],
+      head: { sequence: 0n, hash: Buffer.alloc(32), createdAt: new Date(0) },
+    },
+    pendings: new Map(),
+  };
+}
+
+function startWriter(batchesInFlightMax: number) {
+  const started: StartedBatch[] = [];
+  const rpcMetrics = createMetrics({ serviceName: "writer-test" });
+  const writer = createTransactionWriter({
+    commit: (jobs, onPlanned) =>
+      new Promise<CommittedBatch>((resolve, reject) => {
+        started.push({
+          keys: jobs.map((job) => (job.operations[0] as { idempotencyKey: string }).idempotencyKey),
+          planned: onPlanned,
+          commit: () => resolve(emptyCommit(jobs)),
+          fail: reject,
+        });
+      }),
+    batchSizeMax: 1000,
+    lingerMs: 0,
+    batchesInFlightMax,
+    queueOperationsMax: 1000,
+    attemptsMax: 1,
+    metrics: createLedgerMetrics({
+      registry: rpcMetrics.registry,
+      readChainLength: async () => 0n,
+      readOpenPendingCount: async () => 0,
+      queueDepth: () => 0,
+    }),
+    logger: createLogger({ name: "writer-test", level: "silent" }),
+  });
+  return { writer, started };
+}
+
+// The writer gathers with setImmediate after promise callbacks: two turns of the loop let it act.
+const settle = async () => {
+  for (let turn = 0; turn < 2; turn++) await new Promise((resolve) => setImmediate(resolve));
+};
+
+describe("transaction writer", () => {
+  it("starts the next batch when the one before it is planned, with everything that arrived meanwhile", async () => {
+    const { writer, started } = startWriter(2);
+    const first = writer.submit(jobOf("a"));
+    await settle();
+    assert.deepEqual(
+      started.map((batch) => batch.keys),
+      [["a"]],
+    );
+    const later = [writer.submit(jobOf("b")), writer.submit(jobOf("c"))];
+    await settle();
+    assert.equal(started.length, 1, "a second batch waits for the first one's plan, though a slot is free");
+    started[0]?.planned();
+    await settle();
+    assert.deepEqual(
+      started.map((batch) => batch.keys),
+      [["a"], ["b", "c"]],
+    );
+    started[1]?.planned();
+    const last = writer.submit(jobOf("d"));
+    await settle();
+    assert.equal(started.length, 2, "no third batch while two are in flight");
+    started[0]?.commit();
+    await first;
+    await settle();
+    assert.deepEqual(started[2]?.keys, ["d"]);
+    started[1]?.commit();
+    started[2]?.planned();
+    started[2]?.commit();
+    await Promise.all([...later, last]);
+  });
+
+  it("lets the next batch start when a batch fails before its plan", async () => {
+    const { writer, started } = startWriter(2);
+    const failing = writer.submit(jobOf("a"));
+    await settle();
+    const next = writer.submit(jobOf("b"));
+    await settle();
+    assert.equal(started.length, 1);
+    started[0]?.fail(new Error("connection lost"));
+    await assert.rejects(failing, /connection lost/);
+    await settle();
+    assert.deepEqual(started[1]?.keys, ["b"]);
+    started[1]?.planned();
+    started[1]?.commit();
+    await next;
+  });
+});
