@@ -303,9 +303,12 @@ describe("ledger under concurrent random load (property test)", function () {
     const elapsedMs = performance.now() - startedAt;
     assert.deepEqual(unexpected, [], "only refusals the ledger is allowed to give");
 
-    // Let the sweeper expire every short reservation still open.
+    // Let the sweeper expire every short (1 s) reservation still open, including those not due
+    // yet: a fast run ends before any is due, and waiting only for the due ones would wait for none.
     for (let attempt = 0; attempt < 100; attempt++) {
-      const due = await platform.sql<{ count: string }>("SELECT count(*) FROM open_pending WHERE timeout_at <= now()");
+      const due = await platform.sql<{ count: string }>(
+        "SELECT count(*) FROM open_pending WHERE timeout_at <= now() + interval '10 seconds'",
+      );
       if (due[0]?.count === "0") break;
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
