@@ -10,11 +10,11 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { ServiceImpl } from "@connectrpc/connect";
 import type * as grpc from "@grpc/grpc-js";
 import { context as otelContext, propagation, trace } from "@opentelemetry/api";
-import { createGrpcJsClient, grpcJsUnary } from "@trustmesh/testkit/grpc-js";
+import { grpcJsUnary } from "@trustmesh/testkit/grpc-js";
 import { callScopeStorage, currentCallScope } from "../src/call-scope.ts";
-import { createInterceptorStack, createLogger, createMetrics, createTokenVerifier, registration, startTelemetry } from "../src/index.ts";
-import { type StartedGrpcServer, startGrpcServer } from "../src/server/grpc-server.ts";
+import { createInterceptorStack, createLogger, createMetrics, createTokenVerifier, startTelemetry } from "../src/index.ts";
 import { headersSetter } from "../src/telemetry/headers.ts";
+import { startEchoGrpcPort } from "./support/echo-server.ts";
 import { EchoService, echoServiceImpl } from "./support/echo-service.ts";
 
 /** What the handler saw of its call, read by the test. */
@@ -34,8 +34,8 @@ function outgoingTraceparent(): string | null {
 
 describe("call context", () => {
   const metrics = createMetrics({ serviceName: "echo" });
-  let server: StartedGrpcServer;
   let client: grpc.Client;
+  let stop: () => Promise<void>;
   /** What each call's handler saw, by request message. */
   const observations = new Map<string, Observed>();
 
@@ -63,9 +63,9 @@ describe("call context", () => {
         return { message: request.message, traceId: trace.getActiveSpan()?.spanContext().traceId ?? "" };
       },
     };
-    server = await startGrpcServer("127.0.0.1", 0, {
-      services: [registration(EchoService, impl)],
-      interceptors: createInterceptorStack({
+    ({ client, stop } = await startEchoGrpcPort(
+      impl,
+      createInterceptorStack({
         domain: "echo.trustmesh.dev",
         logger: createLogger({ name: "echo", level: "silent" }),
         metrics,
@@ -77,16 +77,10 @@ describe("call context", () => {
         defaultTimeoutMs: 2000,
         maxTimeoutMs: 5000,
       }),
-      messageBytesMax: 1 << 20,
-      shutdownSignal: new AbortController().signal,
-    });
-    client = createGrpcJsClient(`127.0.0.1:${server.port}`);
+    ));
   });
 
-  after(async () => {
-    client.close();
-    await server.shutdown(1000);
-  });
+  after(() => stop());
 
   const callerTraceId = "4bf92f3577b34da6a3ce929d0e0e4736";
   const callerSpanId = "00f067aa0ba902b7";

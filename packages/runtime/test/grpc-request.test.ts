@@ -7,9 +7,8 @@ import assert from "node:assert/strict";
 import { create, fromBinary, type MessageShape, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import type * as grpc from "@grpc/grpc-js";
-import { createGrpcJsClient, grpcJsUnary } from "@trustmesh/testkit/grpc-js";
-import { registration } from "../src/index.ts";
-import { type StartedGrpcServer, startGrpcServer } from "../src/server/grpc-server.ts";
+import { grpcJsUnary } from "@trustmesh/testkit/grpc-js";
+import { startEchoGrpcPort } from "./support/echo-server.ts";
 import { EchoService, echoCalls, echoServiceImpl } from "./support/echo-service.ts";
 
 const echo = EchoService.method.echo;
@@ -23,8 +22,8 @@ async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void
 }
 
 describe("grpc-js unary request", () => {
-  let server: StartedGrpcServer;
   let client: grpc.Client;
+  let stop: () => Promise<void>;
   /** Whether each request reached the copying interceptor with signal as an own enumerable property. */
   const signalOwnAndEnumerable: boolean[] = [];
 
@@ -33,19 +32,10 @@ describe("grpc-js unary request", () => {
       signalOwnAndEnumerable.push(Object.keys(request).includes("signal"));
       return next({ ...request });
     };
-    server = await startGrpcServer("127.0.0.1", 0, {
-      services: [registration(EchoService, echoServiceImpl)],
-      interceptors: [copying],
-      messageBytesMax: 1 << 20,
-      shutdownSignal: new AbortController().signal,
-    });
-    client = createGrpcJsClient(`127.0.0.1:${server.port}`);
+    ({ client, stop } = await startEchoGrpcPort(echoServiceImpl, [copying]));
   });
 
-  after(async () => {
-    client.close();
-    await server.shutdown(1000);
-  });
+  after(() => stop());
 
   it("answers through an interceptor that copies the request", async () => {
     const answer = await grpcJsUnary(client, echo, { message: "copied" });

@@ -1,6 +1,9 @@
 // Starts the full runtime server (all three ports, the whole interceptor stack)
 // around the EchoService on free ports, for tests and benchmarks.
 
+import type { Interceptor, ServiceImpl } from "@connectrpc/connect";
+import type * as grpc from "@grpc/grpc-js";
+import { createGrpcJsClient } from "@trustmesh/testkit/grpc-js";
 import type { ReadinessCheck } from "../../src/health.ts";
 import {
   createHttpRouteRegistry,
@@ -11,6 +14,7 @@ import {
   registration,
   startServer,
 } from "../../src/index.ts";
+import { type StartedGrpcServer, startGrpcServer } from "../../src/server/grpc-server.ts";
 import { EchoService, echoServiceImpl } from "./echo-service.ts";
 
 export interface EchoServerOptions {
@@ -56,4 +60,29 @@ export async function startEchoServer(options: EchoServerOptions): Promise<Runni
     healthCheckIntervalMs: options.healthCheckIntervalMs,
     httpRoutes: httpRoutes.routes,
   });
+}
+
+/**
+ * Only the gRPC port, with the given interceptors around an EchoService
+ * implementation, and a grpc-js client to it: for tests of what one call sees.
+ */
+export async function startEchoGrpcPort(
+  impl: ServiceImpl<typeof EchoService>,
+  interceptors: Interceptor[],
+): Promise<{ server: StartedGrpcServer; client: grpc.Client; stop(): Promise<void> }> {
+  const server = await startGrpcServer("127.0.0.1", 0, {
+    services: [registration(EchoService, impl)],
+    interceptors,
+    messageBytesMax: 1 << 20,
+    shutdownSignal: new AbortController().signal,
+  });
+  const client = createGrpcJsClient(`127.0.0.1:${server.port}`);
+  return {
+    server,
+    client,
+    async stop() {
+      client.close();
+      await server.shutdown(1000);
+    },
+  };
 }
