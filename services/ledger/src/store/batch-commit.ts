@@ -70,7 +70,7 @@ interface LockedState extends BatchStateJson {
 export async function commitBatch(
   jobs: readonly Job[],
   dependencies: BatchCommitDependencies,
-  onPlanned: () => void = () => {},
+  onPlanned: () => void,
 ): Promise<CommittedBatch> {
   if (jobs.every((job) => job.operations.every((operation) => operation.type === "transfer"))) {
     const committed = await commitPlannedBatch(jobs, dependencies, onPlanned);
