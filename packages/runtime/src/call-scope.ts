@@ -30,6 +30,12 @@ export function currentCallScope(): CallScope | undefined {
  */
 export interface EndableCall {
   end(error: unknown): void;
+  /**
+   * The caller's own timeout in milliseconds from now, as the transport read
+   * it, or undefined when the caller set none. The grpc-js adapter knows the
+   * call's deadline, so the deadline interceptor needs no header round trip.
+   */
+  callerTimeoutMs?(): number | undefined;
   /** Whoever watches the call; the transport tells it once, when the caller has been answered. */
   watcher: CallWatcher | undefined;
 }

@@ -3,7 +3,8 @@
 // the caller's W3C trace context, sampled or not) and its deadline scope, so
 // downstream calls inherit the deadline and continue the trace, also from
 // inside a child span the handler starts, with no second async frame for the
-// scope (callScopeStorage stays empty); concurrent calls keep their own, and
+// scope (callScopeStorage stays empty); concurrent calls keep their own, a
+// caller without a deadline gets the default and a longer one is capped, and
 // unsampled calls are counted as sampled ones are.
 import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -114,6 +115,16 @@ describe("call context", () => {
       assert.equal(ok?.value, sampled ? 1 : 2, "sampled or not, every call is counted");
     });
   }
+
+  it("gives a caller without a deadline the default one, and caps a longer one at the maximum", async () => {
+    await grpcJsUnary(client, EchoService.method.echo, { message: "no-deadline" });
+    await grpcJsUnary(client, EchoService.method.echo, { message: "long-deadline" }, { timeoutMs: 60_000 });
+    const defaulted = observations.get("no-deadline")?.deadlineInMs;
+    const capped = observations.get("long-deadline")?.deadlineInMs;
+    // defaultTimeoutMs 2000 and maxTimeoutMs 5000, as the stack above is built.
+    assert.ok(defaulted !== undefined && defaulted > 1500 && defaulted <= 2000, String(defaulted));
+    assert.ok(capped !== undefined && capped > 4500 && capped <= 5000, String(capped));
+  });
 
   it("keeps each concurrent call's own deadline", async () => {
     const timeoutsMs = [1000, 4000, 2500];

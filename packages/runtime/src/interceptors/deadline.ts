@@ -7,7 +7,9 @@
 // deadlineSweepMs over the calls in flight rather than by a timer per call, and
 // on the grpc-js port the transport's own endable call (endableCallKey) ends
 // the call and says when it was answered, so no controller, promise race or
-// completion callback is built per call (bench/rpc measured each).
+// completion callback is built per call (bench/rpc measured each). It also
+// gives the caller's timeout from the grpc-js call's deadline, so no
+// grpc-timeout string is written and parsed again per call.
 import { Code, ConnectError, type Interceptor, type StreamResponse, type UnaryResponse } from "@connectrpc/connect";
 import { context } from "@opentelemetry/api";
 import { type CallScope, type CallWatcher, callScopeStorage, type EndableCall, endableCallKey } from "../call-scope.ts";
@@ -119,9 +121,11 @@ export function createDeadlineInterceptor(options: { defaultTimeoutMs: number; m
     // Streams (Watch RPCs) live as long as the caller wants; the transports
     // enforce a deadline the caller sets on them.
     if (request.stream) return next(request);
-    const timeoutMs = Math.min(requestedTimeoutMs(request.header) ?? options.defaultTimeoutMs, options.maxTimeoutMs);
-    const deadlineAtMs = Date.now() + timeoutMs;
     const transportCall = request.contextValues.get(endableCallKey);
+    // A transport that read the caller's deadline itself says so; otherwise the headers do.
+    const requested = transportCall?.callerTimeoutMs ? transportCall.callerTimeoutMs() : requestedTimeoutMs(request.header);
+    const timeoutMs = Math.min(requested ?? options.defaultTimeoutMs, options.maxTimeoutMs);
+    const deadlineAtMs = Date.now() + timeoutMs;
     if (transportCall) return inScope(new Watched(deadlineAtMs, request, timeoutMs, transportCall), next, request);
     const endable = endableCall(request);
     const scope = new Watched(deadlineAtMs, endable, timeoutMs, endable.call);

@@ -4,7 +4,8 @@
 // (rpc_server_*) and RPCs sent to other services (rpc_client_*).
 //
 // This runs on every RPC, so the label set of each method and code is built
-// once and reused, and only a sampled trace becomes an exemplar: an unsampled
+// once and reused, its counts and durations are kept in plain numbers until a
+// scrape collects them (metrics.ts), and only a sampled trace becomes an exemplar: an unsampled
 // one is never exported, so an exemplar naming it would lead nowhere. A scrape
 // shows one exemplar per bucket, the latest, so a bucket's exemplar is renewed
 // at most once per exemplarIntervalMs rather than on every call (prom-client
@@ -13,7 +14,7 @@ import type { DescMethod } from "@bufbuild/protobuf";
 import type { Interceptor } from "@connectrpc/connect";
 import { TraceFlags, trace } from "@opentelemetry/api";
 import type { Counter, Histogram } from "prom-client";
-import { rpcDurationBuckets, type Tally, tallyOf } from "../metrics.ts";
+import { type HistogramTally, histogramTallyOf, rpcDurationBuckets, type Tally, tallyOf } from "../metrics.ts";
 import { codeName, codeOf, observeEnd } from "../rpc-status.ts";
 
 type RpcLabel = "service" | "method" | "code";
@@ -26,6 +27,8 @@ interface LabelSet {
   readonly labels: RpcLabels;
   /** Counts the label set's calls without prom-client hashing the labels each time (metrics.ts). */
   readonly requests: Tally;
+  /** Observes the label set's durations the same way; those with an exemplar go to the histogram itself. */
+  readonly durations: HistogramTally;
   /** When each bucket (and the +Inf one after them) last took an exemplar, from performance.now(); -Infinity for never. */
   readonly exemplarAtMs: Float64Array;
 }
@@ -51,6 +54,7 @@ export function createMetricsInterceptor(requests: Counter<RpcLabel>, duration: 
       labelSet = {
         labels,
         requests: tallyOf(requests, labels),
+        durations: histogramTallyOf(duration, labels),
         exemplarAtMs: new Float64Array(rpcDurationBuckets.length + 1).fill(Number.NEGATIVE_INFINITY),
       };
       byCode.set(code, labelSet);
@@ -62,13 +66,13 @@ export function createMetricsInterceptor(requests: Counter<RpcLabel>, duration: 
     const spanContext = trace.getActiveSpan()?.spanContext();
     const exemplarTraceId = spanContext && spanContext.traceFlags & TraceFlags.SAMPLED ? spanContext.traceId : undefined;
     const record = (error: unknown) => {
-      const { labels, requests: counted, exemplarAtMs } = labelSetOf(request.method, error === undefined ? 0 : codeOf(error));
+      const { labels, requests: counted, durations, exemplarAtMs } = labelSetOf(request.method, error === undefined ? 0 : codeOf(error));
       const endedAt = performance.now();
       const value = (endedAt - startedAt) / 1000;
       counted.add();
       const bucket = exemplarTraceId === undefined ? -1 : bucketIndex(value);
       if (bucket < 0 || endedAt - (exemplarAtMs[bucket] as number) < exemplarIntervalMs) {
-        duration.observe({ labels, value });
+        durations.observe(value);
       } else {
         exemplarAtMs[bucket] = endedAt;
         // prom-client types exemplar labels like metric labels; OpenMetrics allows any.

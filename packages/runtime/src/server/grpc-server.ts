@@ -32,7 +32,7 @@ import * as grpc from "@grpc/grpc-js";
 import { type CallWatcher, type EndableCall, endableCallKey } from "../call-scope.ts";
 import { ipOfGrpcPeer, peerAddressKey } from "../context.ts";
 import { type CallEnd, callEndKey, callNext, type EndListener } from "../rpc-status.ts";
-import { DeferredHeaders, MetadataHeaders } from "./metadata-headers.ts";
+import { callerTimeoutMs, DeferredHeaders, MetadataHeaders } from "./metadata-headers.ts";
 import { addReflection } from "./reflection.ts";
 import type { ServiceRegistration } from "./registration.ts";
 
@@ -49,14 +49,11 @@ export interface GrpcServerOptions {
 const reservedTrailers = new Set(["grpc-status", "grpc-message", "content-type", "te"]);
 
 function headersFromMetadata(metadata: grpc.Metadata, deadline: grpc.Deadline): Headers {
-  const timeoutMs = deadlineRemainingMs(deadline);
-  const grpcTimeout = timeoutMs === undefined ? undefined : `${Math.max(1, Math.ceil(timeoutMs))}m`;
-  return new MetadataHeaders(metadata, grpcTimeout);
+  return new MetadataHeaders(metadata, epochMsOf(deadline));
 }
 
-function deadlineRemainingMs(deadline: grpc.Deadline): number | undefined {
-  const at = deadline instanceof Date ? deadline.getTime() : deadline;
-  return Number.isFinite(at) ? at - Date.now() : undefined;
+function epochMsOf(deadline: grpc.Deadline): number {
+  return deadline instanceof Date ? deadline.getTime() : deadline;
 }
 
 function metadataFromHeaders(headers: Headers): grpc.Metadata {
@@ -251,16 +248,17 @@ class UnaryCall implements HandlerContext, EndableCall, CallEnd {
   readonly #call: grpc.ServerUnaryCall<Message, Message>;
   readonly #callback: grpc.sendUnaryData<Message>;
   #answered = false;
-  #endListeners: EndListener[] | undefined;
+  /** Made with room for the server stack's listeners (tracing, metrics, logging): a push onto [] reserves 16 slots. */
+  #endListeners: (EndListener | undefined)[] | undefined;
+  #endListenerCount = 0;
   watcher: CallWatcher | undefined;
 
   constructor(method: DescMethod, url: string, call: grpc.ServerUnaryCall<Message, Message>, callback: grpc.sendUnaryData<Message>) {
     this.service = method.parent;
     this.method = method;
     this.url = url;
-    const deadlineAt = call.getDeadline();
-    this.#deadlineAtMs = deadlineAt instanceof Date ? deadlineAt.getTime() : deadlineAt;
-    this.requestHeader = headersFromMetadata(call.metadata, deadlineAt);
+    this.#deadlineAtMs = epochMsOf(call.getDeadline());
+    this.requestHeader = new MetadataHeaders(call.metadata, this.#deadlineAtMs);
     this.#call = call;
     this.#callback = callback;
     this.values.set(unaryCallKey, this);
@@ -274,8 +272,15 @@ class UnaryCall implements HandlerContext, EndableCall, CallEnd {
   }
 
   listen(listener: EndListener): void {
-    this.#endListeners ??= [];
-    this.#endListeners.push(listener);
+    const listeners = this.#endListeners;
+    if (!listeners) {
+      this.#endListeners = [listener, undefined, undefined, undefined];
+      this.#endListenerCount = 1;
+      return;
+    }
+    if (this.#endListenerCount < listeners.length) listeners[this.#endListenerCount] = listener;
+    else listeners.push(listener);
+    this.#endListenerCount++;
   }
 
   /** Marks the call answered and tells the listeners, innermost first, as promise layers would unwind. */
@@ -285,7 +290,7 @@ class UnaryCall implements HandlerContext, EndableCall, CallEnd {
     const listeners = this.#endListeners;
     if (!listeners) return;
     this.#endListeners = undefined;
-    for (let index = listeners.length - 1; index >= 0; index--) {
+    for (let index = this.#endListenerCount - 1; index >= 0; index--) {
       try {
         listeners[index]?.(error);
       } catch (failure) {
@@ -312,6 +317,10 @@ class UnaryCall implements HandlerContext, EndableCall, CallEnd {
 
   timeoutMs(): number | undefined {
     return Number.isFinite(this.#deadlineAtMs) ? this.#deadlineAtMs - Date.now() : undefined;
+  }
+
+  callerTimeoutMs(): number | undefined {
+    return callerTimeoutMs(this.#deadlineAtMs);
   }
 
   /** The request the interceptor chain starts from. */

@@ -99,33 +99,53 @@ function headerValue(values: grpc.MetadataValue[]): string | null {
   return values.map((value) => (typeof value === "string" ? value : encodeBinaryHeader(value))).join(", ");
 }
 
+/**
+ * The caller's timeout as a gRPC caller states it, from a deadline (epoch ms,
+ * Infinity for none): whole milliseconds from now, at least 1 (grpc-timeout
+ * has no zero), undefined for no deadline.
+ */
+export function callerTimeoutMs(deadlineAtMs: number): number | undefined {
+  return Number.isFinite(deadlineAtMs) ? Math.max(1, Math.ceil(deadlineAtMs - Date.now())) : undefined;
+}
+
 /** Request headers read from grpc-js metadata until something writes or iterates them. */
 export class MetadataHeaders extends DeferredHeaders {
   readonly #metadata: grpc.Metadata;
-  /** grpc-js consumes grpc-timeout; it is kept here so interceptors see it on both transports. */
-  readonly #grpcTimeout: string | undefined;
+  /**
+   * The call's deadline (epoch ms, Infinity for none). grpc-js consumes
+   * grpc-timeout; it is restored from this, when asked for, so interceptors
+   * see it on both transports; most calls never ask (the deadline interceptor
+   * asks the grpc-js call itself), so no string is made per call.
+   */
+  readonly #deadlineAtMs: number;
 
-  constructor(metadata: grpc.Metadata, grpcTimeout: string | undefined) {
+  constructor(metadata: grpc.Metadata, deadlineAtMs: number) {
     super();
     this.#metadata = metadata;
-    this.#grpcTimeout = grpcTimeout;
+    this.#deadlineAtMs = deadlineAtMs;
+  }
+
+  #grpcTimeout(): string | undefined {
+    const timeoutMs = callerTimeoutMs(this.#deadlineAtMs);
+    return timeoutMs === undefined ? undefined : `${timeoutMs}m`;
   }
 
   protected override initialise(headers: Headers): void {
     for (const [key, values] of Object.entries(this.#metadata.toJSON())) {
       for (const value of values) headers.append(key, typeof value === "string" ? value : encodeBinaryHeader(value));
     }
-    if (this.#grpcTimeout !== undefined) headers.set("grpc-timeout", this.#grpcTimeout);
+    const grpcTimeout = this.#grpcTimeout();
+    if (grpcTimeout !== undefined) headers.set("grpc-timeout", grpcTimeout);
   }
 
   protected override startsEmpty(): boolean {
-    return this.#grpcTimeout === undefined && Object.keys(this.#metadata.getMap()).length === 0;
+    return !Number.isFinite(this.#deadlineAtMs) && Object.keys(this.#metadata.getMap()).length === 0;
   }
 
   override get(name: string): string | null {
     if (!this.untouched) return this.filled().get(name);
     const key = name.toLowerCase();
-    if (key === "grpc-timeout") return this.#grpcTimeout ?? null;
+    if (key === "grpc-timeout") return this.#grpcTimeout() ?? null;
     return headerValue(this.#metadata.get(key));
   }
 }
