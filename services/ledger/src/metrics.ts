@@ -15,8 +15,8 @@ export interface LedgerMetrics {
   /** Sets the reconciliation and chain gauges from a finished reconciliation. */
   recordReconciliation(report: { clean: boolean; chainIntact: boolean; finishedAt: Date }): void;
   expiredPendings: Counter;
-  /** Batches planned outside the lock that had to be planned again under it. */
-  replannedBatches: Counter;
+  /** Batches planned outside the lock that were refused and planned again, by the state they were planned on. */
+  replannedBatches: Counter<"from">;
 }
 
 export interface LedgerMetricsOptions {
@@ -112,11 +112,13 @@ export function createLedgerMetrics(options: LedgerMetricsOptions): LedgerMetric
     }),
     replannedBatches: new Counter({
       name: "ledger_batches_replanned_total",
-      help: "Batches of transfers planned outside the lock that were planned again under it: the state had moved, or the writer could not tell what the batch was planned on.",
+      help: "Batches of transfers planned outside the lock that were refused because the state they were planned on had moved, by that state: known (the writer's own batches; planned again on a read) or read (planned again under the lock).",
+      labelNames: ["from"],
       registers,
     }),
   };
   // Every currency and kind exists from the start, at 0, so rates are defined before the first posting.
   for (const currency of supportedCurrencies) for (const kind of transactionKinds) ledgerMetrics.postings.inc({ currency, kind }, 0);
+  for (const from of ["known", "read"]) ledgerMetrics.replannedBatches.inc({ from }, 0);
   return ledgerMetrics;
 }

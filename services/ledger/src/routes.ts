@@ -42,7 +42,8 @@ export const ledgerDefinition: ServiceDefinition<typeof ledgerConfigShape> = {
     });
     const accountCache = createAccountCache({ entriesMax: config.LEDGER_ACCOUNT_CACHE_MAX });
     // The batch writer's own connections, one per batch in flight, in pg's pipeline mode
-    // (README: "Batching"): a batch is two round trips instead of four. Ended last on
+    // (README: "Batching"): a batch of transfers is one round trip when the writer knows its
+    // balances, two when it reads them, instead of four. Ended last on
     // shutdown (stop hooks run in reverse), after the writer has drained.
     const writerPool = new pg.Pool({
       connectionString: config.DATABASE_URL,
@@ -57,7 +58,7 @@ export const ledgerDefinition: ServiceDefinition<typeof ledgerConfigShape> = {
     writerPool.on("error", (error) => logger.warn({ err: error }, "idle ledger writer connection failed"));
     onStop(() => writerPool.end());
     // One per process, like the writer whose batches it follows.
-    const tip = createChainTip();
+    const tip = createChainTip({ balancesMax: config.LEDGER_ACCOUNT_CACHE_MAX });
     writer = createTransactionWriter({
       commit: (jobs, onPlanned) =>
         commitBatch(
@@ -69,7 +70,7 @@ export const ledgerDefinition: ServiceDefinition<typeof ledgerConfigShape> = {
             now,
             newId: () => timeOrderedUuid(),
             tip,
-            replanned: () => metrics.replannedBatches.inc(),
+            replanned: (from) => metrics.replannedBatches.inc({ from }),
           },
           onPlanned,
         ),

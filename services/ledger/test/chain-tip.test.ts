@@ -1,7 +1,10 @@
 // Goal: the writer's tip lays exactly the batches a read lacks over it, and
-// says so when it cannot tell (so the batch is planned under the lock instead).
+// says so when it cannot tell (so the batch is planned under the lock instead);
+// and it knows a balance only while every batch since it learned it was planned
+// on the one before (so a batch planned on known balances assumes nothing stale).
 import assert from "node:assert/strict";
 import type { ChainPosition } from "../src/domain/engine.ts";
+import type { BalanceRecord } from "../src/domain/records.ts";
 import { createChainTip, type PlannedState } from "../src/store/chain-tip.ts";
 
 const position = (sequence: number): ChainPosition => ({
@@ -16,12 +19,23 @@ const planned = (from: number, to: number): PlannedState => ({
   keys: new Map(),
 });
 
+const balance = (accountId: string, creditsPosted: number, lastSequence: number): BalanceRecord => ({
+  accountId,
+  debitsPosted: 0n,
+  creditsPosted: BigInt(creditsPosted),
+  debitsPending: 0n,
+  creditsPending: 0n,
+  lastSequence: BigInt(lastSequence),
+});
+const balances = (...records: BalanceRecord[]) => new Map(records.map((record) => [record.accountId, record]));
+const key = { transactionId: "t-1", requestHash: Buffer.alloc(32, 1) };
+
 describe("chain tip", () => {
   it("lays the batches planned after a read's head over it, oldest first", () => {
-    const tip = createChainTip();
+    const tip = createChainTip({ balancesMax: 100 });
     assert.deepEqual(tip.after(position(0)), [], "an empty tip lacks nothing");
-    const first = tip.add(planned(10, 15));
-    tip.add(planned(15, 20));
+    const first = tip.add(planned(10, 15), new Map());
+    tip.add(planned(15, 20), new Map());
     assert.deepEqual(
       tip.after(position(10))?.map((state) => state.head.sequence),
       [15n, 20n],
@@ -46,14 +60,14 @@ describe("chain tip", () => {
   });
 
   it("drops a failed batch and everything planned on it, and batches a newer plan supersedes", () => {
-    const tip = createChainTip();
-    const first = tip.add(planned(10, 15));
-    tip.add(planned(15, 20));
+    const tip = createChainTip({ balancesMax: 100 });
+    const first = tip.add(planned(10, 15), new Map());
+    tip.add(planned(15, 20), new Map());
     tip.failed(first);
     assert.deepEqual(tip.after(position(10)), [], "nothing is left to lay over");
-    const replanned = tip.add(planned(10, 14));
-    tip.add(planned(14, 18));
-    tip.add(planned(10, 12)); // planned under the lock on the committed head: the others were planned on something else
+    const replanned = tip.add(planned(10, 14), new Map());
+    tip.add(planned(14, 18), new Map());
+    tip.add(planned(10, 12), new Map()); // planned under the lock on the committed head: the others were planned on something else
     assert.deepEqual(
       tip.after(position(10))?.map((state) => state.head.sequence),
       [12n],
@@ -67,12 +81,51 @@ describe("chain tip", () => {
   });
 
   it("keeps a bounded number of committed batches", () => {
-    const tip = createChainTip(2);
-    for (let sequence = 0; sequence < 5; sequence++) tip.committed(tip.add(planned(sequence, sequence + 1)));
+    const tip = createChainTip({ balancesMax: 100, committedMax: 2 });
+    for (let sequence = 0; sequence < 5; sequence++) tip.committed(tip.add(planned(sequence, sequence + 1), new Map()));
     assert.equal(tip.after(position(0))?.length, 0, "the oldest committed batches are forgotten");
     assert.deepEqual(
       tip.after(position(3))?.map((state) => state.head.sequence),
       [4n, 5n],
     );
+  });
+
+  it("knows the balances its batches were planned on and left, at the newest planned head", () => {
+    const tip = createChainTip({ balancesMax: 100 });
+    assert.equal(tip.known(new Set(["a"])), undefined, "nothing is known before a batch is planned");
+    tip.add({ ...planned(10, 11), balances: balances(balance("a", 5, 11)) }, balances(balance("a", 0, 3), balance("b", 7, 4)));
+    tip.add({ ...planned(11, 12), balances: balances(balance("c", 1, 12)), keys: new Map([["k", key]]) }, balances(balance("c", 0, 0)));
+    const known = tip.known(new Set(["a", "b", "c"]));
+    assert.deepEqual(known?.head, position(12), "the state is the newest planned batch's");
+    assert.deepEqual(
+      [...(known?.balances.values() ?? [])].map((record) => [record.accountId, record.creditsPosted]),
+      [
+        ["a", 5n],
+        ["b", 7n],
+        ["c", 1n],
+      ],
+      "a changed balance as its batch left it, an unchanged one as it was planned on",
+    );
+    assert.deepEqual(known?.keys.get("k"), key, "keys the tip's batches took are known taken");
+    assert.equal(tip.known(new Set(["a", "d"])), undefined, "one unknown account and the state is not known");
+  });
+
+  it("forgets every balance when a batch fails or one is planned on another head", () => {
+    const tip = createChainTip({ balancesMax: 100 });
+    const first = tip.add({ ...planned(10, 11), balances: balances(balance("a", 5, 11)) }, balances(balance("a", 0, 3)));
+    tip.failed(first);
+    assert.equal(tip.known(new Set(["a"])), undefined, "a failed batch's balances, and those before it, are not sure");
+    tip.add({ ...planned(20, 21), balances: balances(balance("a", 6, 21)) }, balances(balance("a", 1, 3)));
+    // Planned on a head off the tip (another writer moved the chain): only its own accounts are known.
+    tip.add({ ...planned(30, 31), balances: balances(balance("b", 2, 31)) }, balances(balance("b", 0, 0)));
+    assert.equal(tip.known(new Set(["a"])), undefined, "a balance learned at another head is forgotten");
+    assert.deepEqual(tip.known(new Set(["b"]))?.head, position(31));
+  });
+
+  it("keeps at most balancesMax balances", () => {
+    const tip = createChainTip({ balancesMax: 2 });
+    tip.add(planned(10, 11), balances(balance("a", 1, 1), balance("b", 1, 1), balance("c", 1, 1)));
+    assert.equal(tip.known(new Set(["a"])), undefined, "the least recently used balance left");
+    assert.ok(tip.known(new Set(["b", "c"])));
   });
 });

@@ -2,6 +2,7 @@
 // and the chain walker names exactly the altered link — a changed entry, a
 // rewritten previous hash, a deleted transaction — and nothing else.
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { canonicalJson } from "../src/domain/canonical-json.ts";
 import { canonicalDocument, canonicalTransaction, createChainWalker, genesisHash, transactionHash } from "../src/domain/chain.ts";
 import type { TransactionRecord } from "../src/domain/records.ts";
@@ -98,8 +99,31 @@ describe("hash chain", () => {
       voidReason: "∑ reasons",
       entries: plain.entries.map((entry) => ({ ...entry, postedBalanceAfter: -(10n ** 77n), postingIndex: 31 })),
     };
-    for (const transaction of [plain, unusual]) {
-      assert.equal(canonicalTransaction(transaction), canonicalJson(canonicalDocument(transaction)));
+    // Text JSON must escape (a lone surrogate, quotes, controls) next to text it must not (a pair, U+2028, DEL),
+    // and entries as a tampered row could hold them: out of order, with a sequence of their own.
+    const escapes: TransactionRecord = {
+      ...plain,
+      idempotencyKey: "lone \ud800 high, lone \udc00 low",
+      createdBy: "pair \ud83d\ude00 sep \u2028 del \u007f",
+      voidReason: '"',
+      metadata: { "\ud800": "\\", "": "\u001f" },
+      entries: [...plain.entries].reverse().map((entry, index) => ({
+        ...entry,
+        sequence: index === 0 ? entry.sequence : entry.sequence + 5n,
+        accountId: index === 0 ? "tab\there" : entry.accountId,
+        reference: "\udfff",
+      })),
+    };
+    // Larger than the hash's first input buffer, so the buffer grows (and stays right after).
+    const large: TransactionRecord = {
+      ...unusual,
+      metadata: Object.fromEntries(Array.from({ length: 32 }, (_, i) => [`k${i}`, "é".repeat(512)])),
+    };
+    for (const transaction of [plain, unusual, escapes, large, plain]) {
+      const definition = canonicalJson(canonicalDocument(transaction));
+      assert.equal(canonicalTransaction(transaction), definition);
+      const expected = createHash("sha256").update(transaction.previousHash).update(definition, "utf8").digest();
+      assert.deepEqual(transactionHash(transaction.previousHash, transaction), expected);
     }
   });
 

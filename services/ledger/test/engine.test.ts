@@ -164,6 +164,38 @@ describe("ledger engine", () => {
     assert.equal(book.head().sequence, 0n);
   });
 
+  it("names the last posting that debits an overdrawn wallet, and posting 0 for a wallet only credited", () => {
+    const book = ledger({ [alice]: { creditsPosted: 10n } });
+    const overdrawn = rejectionOf(
+      book.one(
+        transfer("k1", [
+          [alice, bob, 6n],
+          [world, bob, 1n],
+          [alice, world, 6n],
+          [world, alice, 1n],
+        ]),
+      ),
+    );
+    assert.deepEqual([overdrawn.reason, overdrawn.postingIndex, overdrawn.accountId], ["INSUFFICIENT_FUNDS", 2, alice]);
+    const book2 = ledger({ [bob]: { debitsPosted: 5n, creditsPosted: 5n } });
+    const flagged = new Map([[bob, { ...account(bob, "USD"), creditsMustNotExceedDebits: true }]]);
+    const plan = planBatch([{ operations: [transfer("k2", [[world, bob, 1n]])], atomic: false }], {
+      accounts: new Map([[world, account(world, "USD")], ...flagged]),
+      balances: new Map([
+        [world, { accountId: world, debitsPosted: 0n, creditsPosted: 0n, debitsPending: 0n, creditsPending: 0n, lastSequence: 0n }],
+        [bob, book2.balance(bob)],
+      ]),
+      existingKeys: new Map(),
+      pendings: new Map(),
+      resolutions: new Map(),
+      head: { sequence: 0n, hash: genesisHash, createdAt: new Date(0) },
+      now: new Date(1),
+      newId: randomUUID,
+    });
+    const credited = rejectionOf(plan.outcomes[0]?.[0] as Outcome);
+    assert.deepEqual([credited.reason, credited.postingIndex, credited.accountId], ["CREDITS_EXCEED_DEBITS", 0, bob]);
+  });
+
   it("judges flags on the transaction as a whole: a wallet may pass money on within one transaction", () => {
     const book = ledger();
     committedTransaction(

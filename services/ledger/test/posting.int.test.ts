@@ -7,8 +7,12 @@
 // changing nothing.
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
+import { fromBinary } from "@bufbuild/protobuf";
+import { anyIs, anyUnpack } from "@bufbuild/protobuf/wkt";
 import { status } from "@grpc/grpc-js";
 import { LedgerService } from "@trustmesh/api";
+import { type BadRequest, BadRequestSchema } from "@trustmesh/api/google/rpc/error_details_pb.js";
+import { StatusSchema } from "@trustmesh/api/google/rpc/status_pb.js";
 import { PendingStatus, RejectionReason, TransactionKind } from "@trustmesh/api/trustmesh/ledger/v1/ledger_pb.js";
 import { balanceOf, createWallet, posting, systemAccount, transfer } from "./support/fixtures.ts";
 import { assertGrpcError, type LedgerPlatform, startLedgerPlatform } from "./support/ledger-platform.ts";
@@ -223,6 +227,32 @@ describe("ledger postings over gRPC", function () {
       status.INVALID_ARGUMENT,
       /transactions/,
     );
+    assert.equal((await balanceOf(platform, payments, alice)).postedMinor, "0");
+  });
+
+  it("names each bad item deep in a full batch by its path and rule, and commits none of the batch", async () => {
+    const alice = await fundedWallet(0n);
+    const items = Array.from({ length: 1000 }, (_, index) => ({
+      idempotencyKey: `deep-${index}-${randomUUID()}`,
+      postings: [posting(world, alice, "USD", 1n)],
+    }));
+    items[737] = { ...(items[737] as (typeof items)[number]), postings: [posting(alice, alice, "USD", 1n)] };
+    items[912] = { ...(items[912] as (typeof items)[number]), postings: [posting(world, alice, "USD", 0n)] };
+    const error = await assertGrpcError(
+      platform.call(methods.postTransactions, { transactions: items }, payments),
+      status.INVALID_ARGUMENT,
+      /^transactions\[737\]\.postings\[0\]: debit_account_id and credit_account_id must differ \[posting\.distinct_accounts\], and 1 more violation$/,
+    );
+    const [details] = error.metadata.get("grpc-status-details-bin") as Buffer[];
+    // Every violation, in the standard google.rpc.BadRequest detail beside the message.
+    const violations = fromBinary(StatusSchema, details as Buffer)
+      .details.filter((detail) => anyIs(detail, BadRequestSchema))
+      .flatMap((detail) => (anyUnpack(detail, BadRequestSchema) as BadRequest).fieldViolations)
+      .map((violation) => [violation.field, violation.reason, violation.description]);
+    assert.deepEqual(violations, [
+      ["transactions[737].postings[0]", "posting.distinct_accounts", "debit_account_id and credit_account_id must differ"],
+      ["transactions[912].postings[0].amount", "posting.amount_positive", "amount must be greater than zero"],
+    ]);
     assert.equal((await balanceOf(platform, payments, alice)).postedMinor, "0");
   });
 

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { create } from "@bufbuild/protobuf";
 import { NewTransactionSchema } from "@trustmesh/api/trustmesh/ledger/v1/ledger_pb.js";
-import { canonicalJson } from "../src/domain/canonical-json.ts";
+import { canonicalJson, jsonString } from "../src/domain/canonical-json.ts";
 import { isoTime } from "../src/domain/iso-time.ts";
 import { transferOperation, transferRequestDocument, transferRequestJson } from "../src/service/requests.ts";
 
@@ -42,6 +42,21 @@ describe("transfer request hash", () => {
     assert.deepEqual(transferOperation(create(NewTransactionSchema, plain), caller, "transaction").requestHash, first);
     const changed = create(NewTransactionSchema, { ...plain, reference: "other" });
     assert.notDeepEqual(transferOperation(changed, caller, "transaction").requestHash, first);
+  });
+});
+
+describe("jsonString", () => {
+  it("spells every string exactly as JSON.stringify does", () => {
+    const strings = [
+      "",
+      "payment:1:reserve",
+      "0192f3a4-5b6c-7d8e-9f01-23456789abcd",
+      'quote " and backslash \\',
+      "controls \u0000 \u0008 \t \n \u001f, not \u007f or \u2028",
+      "lone high \ud800, lone low \udfff, a pair \ud83d\ude00",
+      "∑ é ü",
+    ];
+    for (const text of strings) assert.equal(jsonString(text), JSON.stringify(text), text);
   });
 });
 

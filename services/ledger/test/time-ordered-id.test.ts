@@ -11,6 +11,12 @@ describe("timeOrderedUuid", () => {
     const id = timeOrderedUuid(now);
     assert.match(id, uuidV7);
     assert.equal(Number.parseInt(id.slice(0, 8) + id.slice(9, 13), 16), now);
+    // The time prefix is remembered per millisecond: the next millisecond, and going back, spell their own.
+    for (const other of [now + 1, now, now - 86_400_000]) {
+      const next = timeOrderedUuid(other);
+      assert.match(next, uuidV7);
+      assert.equal(Number.parseInt(next.slice(0, 8) + next.slice(9, 13), 16), other);
+    }
   });
 
   it("sorts by the millisecond it was made in and never repeats within one", () => {

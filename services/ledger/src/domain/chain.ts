@@ -3,10 +3,10 @@
 // to 32 zero bytes. The canonical document covers every stored column of the
 // transaction row and of each of its entries (README: "Hash chain"), so changing
 // any committed byte breaks the link at that transaction.
-import { createHash } from "node:crypto";
-import { type CanonicalValue, canonicalJson } from "./canonical-json.ts";
+import { type CanonicalValue, canonicalJson, jsonString as quote } from "./canonical-json.ts";
 import { isoTime } from "./iso-time.ts";
 import type { EntryRecord, TransactionRecord } from "./records.ts";
+import { sha256 } from "./sha256.ts";
 
 /** previous_hash of sequence 1. */
 export const genesisHash: Buffer = Buffer.alloc(32);
@@ -64,38 +64,71 @@ export function canonicalDocument(transaction: TransactionRecord): CanonicalValu
   };
 }
 
-const quote = JSON.stringify;
+/** canonicalJson(metadata), with the usual empty object spelled out. */
+function encodeMetadata(metadata: Record<string, string>): string {
+  for (const key in metadata) if (Object.hasOwn(metadata, key)) return canonicalJson(metadata);
+  return "{}";
+}
 
 // The same text as canonicalJson(entryDocument(entry)), written out with the
 // keys already in sorted order: the hash is on the batch writer's critical
 // path, and the generic encoder's sorting and recursion cost more than the
-// hashing itself. A test holds the two equal.
-function encodeEntry(entry: EntryRecord): string {
+// hashing itself. A test holds the two equal. `sequence` is the decimal text
+// of the transaction's sequence, which every entry of a consistent
+// transaction shares (an entry read back with another one spells its own).
+function encodeEntry(entry: EntryRecord, transactionSequence: bigint, sequence: string): string {
   return (
     `{"account_id":${quote(entry.accountId)},"amount":"${entry.amount}","available_balance_after":"${entry.availableBalanceAfter}",` +
     `"counterparty_account_id":${quote(entry.counterpartyAccountId)},"created_at":"${isoTime(entry.createdAt)}",` +
     `"currency":${quote(entry.currency)},"direction":${quote(entry.direction)},"id":${quote(entry.id)},` +
     `"posted_balance_after":"${entry.postedBalanceAfter}","posting_index":"${entry.postingIndex}","reference":${quote(entry.reference)},` +
-    `"sequence":"${entry.sequence}","transaction_id":${quote(entry.transactionId)},"transaction_kind":${quote(entry.transactionKind)}}`
+    `"sequence":"${entry.sequence === transactionSequence ? sequence : entry.sequence}","transaction_id":${quote(entry.transactionId)},` +
+    `"transaction_kind":${quote(entry.transactionKind)}}`
   );
+}
+
+/** The entries in canonical order: as they are when the engine made them or the store read them, else sorted (stable, as before). */
+function inEntryOrder(entries: readonly EntryRecord[]): readonly EntryRecord[] {
+  for (let index = 1; index < entries.length; index++) {
+    if (entryOrder(entries[index - 1] as EntryRecord, entries[index] as EntryRecord) > 0) return [...entries].sort(entryOrder);
+  }
+  return entries;
 }
 
 /** canonicalJson(canonicalDocument(transaction)), fast. */
 export function canonicalTransaction(transaction: TransactionRecord): string {
-  const entries = [...transaction.entries].sort(entryOrder).map(encodeEntry).join(",");
+  const sequence = String(transaction.sequence);
+  let entries = "";
+  for (const entry of inEntryOrder(transaction.entries)) {
+    entries +=
+      entries === "" ? encodeEntry(entry, transaction.sequence, sequence) : `,${encodeEntry(entry, transaction.sequence, sequence)}`;
+  }
   return (
     `{"created_at":"${isoTime(transaction.createdAt)}","created_by":${quote(transaction.createdBy)},"entries":[${entries}],` +
     `"id":${quote(transaction.id)},"idempotency_key":${quote(transaction.idempotencyKey)},` +
     `"idempotency_scope":${quote(transaction.idempotencyScope)},"kind":${quote(transaction.kind)},` +
-    `"metadata":${canonicalJson(transaction.metadata)},"pending_transaction_id":${quote(transaction.pendingTransactionId ?? "")},` +
+    `"metadata":${encodeMetadata(transaction.metadata)},"pending_transaction_id":${quote(transaction.pendingTransactionId ?? "")},` +
     `"reference":${quote(transaction.reference)},"request_hash":"${transaction.requestHash.toString("hex")}",` +
-    `"sequence":"${transaction.sequence}","timeout_at":"${transaction.timeoutAt?.toISOString() ?? ""}",` +
+    `"sequence":"${sequence}","timeout_at":"${transaction.timeoutAt?.toISOString() ?? ""}",` +
     `"version":"${canonicalVersion}","void_reason":${quote(transaction.voidReason)}}`
   );
 }
 
+// The hash input, previous hash then UTF-8 text, is laid out in one reused
+// buffer and hashed in one call (sha256.ts): createHash, two updates and a digest cost
+// several crossings into C++ and three objects per transaction. The buffer
+// grows to the largest transaction seen, which the contract's bounds keep to
+// some hundreds of kilobytes.
+let hashInput = Buffer.allocUnsafe(16 * 1024);
+
 export function transactionHash(previousHash: Buffer, transaction: TransactionRecord): Buffer {
-  return createHash("sha256").update(previousHash).update(canonicalTransaction(transaction), "utf8").digest();
+  const text = canonicalTransaction(transaction);
+  // UTF-8 needs at most three bytes per UTF-16 code unit.
+  const capacity = previousHash.length + 3 * text.length;
+  if (hashInput.length < capacity) hashInput = Buffer.allocUnsafe(capacity);
+  previousHash.copy(hashInput, 0);
+  const length = previousHash.length + hashInput.write(text, previousHash.length, "utf8");
+  return sha256(hashInput.subarray(0, length));
 }
 
 export type ChainBreakReasonName = "HASH_MISMATCH" | "PREVIOUS_HASH_MISMATCH" | "SEQUENCE_GAP" | "ANCHOR_MISMATCH";

@@ -12,6 +12,7 @@ import {
   type BalanceRecord,
   type BalanceTotals,
   type EntryRecord,
+  isPairedInOrder,
   type PostingInput,
   postedBalance,
   postingsOf,
@@ -171,13 +172,27 @@ export function planBatch(jobs: readonly Job[], inputs: BatchInputs): BatchPlan 
   // Time never runs backwards along the chain, so time filters and sequence order agree.
   const createdAt = new Date(Math.max(inputs.now.getTime(), inputs.head.createdAt.getTime()));
   const working = new Map<string, BalanceTotals>();
-  const undo: (() => void)[] = [];
+  // What to undo when an operation or an atomic job is rejected, newest last.
+  // A balance change is recorded as three slots (totals, total name, value
+  // before) rather than a closure: thousands are made per batch and almost
+  // none undone. Anything else is one slot holding a function, then two empty.
+  const undo: unknown[] = [];
   const drafts: Draft[] = [];
   const batchKeys = new Map<string, { requestHash: Buffer; draft: Draft }>();
   const batchResolutions = new Map<string, TransactionKindName>();
 
+  const onUndo = (action: () => void) => {
+    undo.push(action, undefined, undefined);
+  };
+
   const rollBack = (mark: number) => {
-    while (undo.length > mark) undo.pop()?.();
+    while (undo.length > mark) {
+      const before = undo.pop();
+      const total = undo.pop() as (typeof totalNames)[number] | undefined;
+      const target = undo.pop() as BalanceTotals | (() => void);
+      if (typeof target === "function") target();
+      else target[total as (typeof totalNames)[number]] = before as bigint;
+    }
   };
 
   const accountOf = (id: string, postingIndex: number): AccountRecord =>
@@ -208,9 +223,7 @@ export function planBatch(jobs: readonly Job[], inputs: BatchInputs): BatchPlan 
     if (after > amountMinorMax)
       reject("AMOUNT_OVERFLOW", `${total} of account ${id} would exceed NUMERIC(78,0)`, { postingIndex, accountId: id });
     totals[total] = after;
-    undo.push(() => {
-      totals[total] = before;
-    });
+    undo.push(totals, total, before);
   };
 
   const entryPair = (
@@ -220,12 +233,9 @@ export function planBatch(jobs: readonly Job[], inputs: BatchInputs): BatchPlan 
     amount: bigint,
   ) => {
     const transaction = draft.transaction;
-    for (const [accountId, counterpartyAccountId, direction] of [
-      [posting.debitAccountId, posting.creditAccountId, "DEBIT"],
-      [posting.creditAccountId, posting.debitAccountId, "CREDIT"],
-    ] as const) {
+    const entry = (accountId: string, counterpartyAccountId: string, direction: "DEBIT" | "CREDIT"): EntryRecord => {
       const totals = totalsOf(accountId);
-      const entry: EntryRecord = {
+      return {
         id: inputs.newId(),
         transactionId: transaction.id,
         sequence: 0n,
@@ -241,11 +251,19 @@ export function planBatch(jobs: readonly Job[], inputs: BatchInputs): BatchPlan 
         reference: transaction.reference,
         createdAt,
       };
-      transaction.entries.push(entry);
-    }
+    };
+    transaction.entries.push(
+      entry(posting.debitAccountId, posting.creditAccountId, "DEBIT"),
+      entry(posting.creditAccountId, posting.debitAccountId, "CREDIT"),
+    );
   };
 
-  const checkFlags = (draft: Draft, lastDebitPosting: Map<string, number>) => {
+  /**
+   * Rejects the draft if a balance it touched breaks its account's flags,
+   * naming the last posting that debits that account. `postings` are the
+   * draft's, in order; a posting without postingIndex is numbered by position.
+   */
+  const checkFlags = (draft: Draft, postings: readonly { debitAccountId: string; postingIndex?: number }[]) => {
     for (const accountId of draft.touchedAccounts) {
       const account = inputs.accounts.get(accountId) as AccountRecord;
       const violation = flagViolation(account, totalsOf(accountId));
@@ -254,11 +272,26 @@ export function planBatch(jobs: readonly Job[], inputs: BatchInputs): BatchPlan 
         violation === "INSUFFICIENT_FUNDS"
           ? `account ${accountId} has insufficient available funds`
           : `credits to account ${accountId} would exceed its debits`;
-      reject(violation, detail, { accountId, postingIndex: lastDebitPosting.get(accountId) ?? 0 });
+      let postingIndex = 0;
+      for (let position = postings.length - 1; position >= 0; position--) {
+        const posting = postings[position] as (typeof postings)[number];
+        if (posting.debitAccountId !== accountId) continue;
+        postingIndex = posting.postingIndex ?? position;
+        break;
+      }
+      reject(violation, detail, { accountId, postingIndex });
     }
   };
 
-  const newDraft = (operation: Operation, kind: TransactionKindName, fields: Partial<TransactionRecord>): Draft => ({
+  // The fields a kind sets are arguments rather than an object spread over defaults: one object per transaction, not three.
+  const newDraft = (
+    operation: Operation,
+    kind: TransactionKindName,
+    reference: string,
+    timeoutAt: Date | null,
+    pendingTransactionId: string | null,
+    voidReason: string,
+  ): Draft => ({
     transaction: {
       id: inputs.newId(),
       sequence: 0n,
@@ -266,45 +299,44 @@ export function planBatch(jobs: readonly Job[], inputs: BatchInputs): BatchPlan 
       idempotencyScope: operation.scope,
       idempotencyKey: operation.idempotencyKey,
       requestHash: operation.requestHash,
-      reference: "",
+      reference,
       metadata: operation.metadata,
-      pendingTransactionId: null,
-      timeoutAt: null,
-      voidReason: "",
+      pendingTransactionId,
+      timeoutAt,
+      voidReason,
       createdBy: operation.createdBy,
       previousHash: genesisHash,
       hash: genesisHash,
       createdAt,
       entries: [],
-      ...fields,
     },
     touchedAccounts: new Set(),
   });
 
   const applyTransfer = (operation: TransferOperation): Draft => {
     // Every posting is checked before any balance moves, so a rejection names the first bad posting.
-    operation.postings.forEach((posting, index) => {
-      for (const accountId of [posting.debitAccountId, posting.creditAccountId]) {
-        const account = accountOf(accountId, index);
-        if (account.currency !== posting.currency) {
-          reject("CURRENCY_MISMATCH", `account ${accountId} holds ${account.currency}, not ${posting.currency}`, {
-            postingIndex: index,
-            accountId,
-          });
-        }
+    const postings = operation.postings;
+    const holds = (accountId: string, currency: Currency, postingIndex: number) => {
+      const account = accountOf(accountId, postingIndex);
+      if (account.currency !== currency) {
+        reject("CURRENCY_MISMATCH", `account ${accountId} holds ${account.currency}, not ${currency}`, { postingIndex, accountId });
       }
-    });
+    };
+    for (let index = 0; index < postings.length; index++) {
+      const posting = postings[index] as PostingInput;
+      holds(posting.debitAccountId, posting.currency, index);
+      holds(posting.creditAccountId, posting.currency, index);
+    }
     const timeoutAt = operation.pending ? new Date(createdAt.getTime() + (operation.pendingTimeoutMs ?? 0)) : null;
-    const draft = newDraft(operation, operation.pending ? "PENDING" : "POSTED", { reference: operation.reference, timeoutAt });
-    const lastDebitPosting = new Map<string, number>();
-    operation.postings.forEach((posting, index) => {
+    const draft = newDraft(operation, operation.pending ? "PENDING" : "POSTED", operation.reference, timeoutAt, null, "");
+    for (let index = 0; index < postings.length; index++) {
+      const posting = postings[index] as PostingInput;
       add(posting.debitAccountId, operation.pending ? "debitsPending" : "debitsPosted", posting.amount, index);
       add(posting.creditAccountId, operation.pending ? "creditsPending" : "creditsPosted", posting.amount, index);
       draft.touchedAccounts.add(posting.debitAccountId).add(posting.creditAccountId);
-      lastDebitPosting.set(posting.debitAccountId, index);
       entryPair(draft, index, posting, posting.amount);
-    });
-    checkFlags(draft, lastDebitPosting);
+    }
+    checkFlags(draft, postings);
     return draft;
   };
 
@@ -351,12 +383,7 @@ export function planBatch(jobs: readonly Job[], inputs: BatchInputs): BatchPlan 
       });
     }
     const kind = operation.action === "post" ? "POST_PENDING" : operation.action === "void" ? "VOID_PENDING" : "EXPIRE_PENDING";
-    const draft = newDraft(operation, kind, {
-      reference: pending.reference,
-      pendingTransactionId: pendingId,
-      voidReason: operation.voidReason,
-    });
-    const lastDebitPosting = new Map<string, number>();
+    const draft = newDraft(operation, kind, pending.reference, null, pendingId, operation.voidReason);
     postings.forEach((posting, index) => {
       const posted = operation.action === "post" ? (amounts[index] as bigint) : 0n;
       accountOf(posting.debitAccountId, posting.postingIndex);
@@ -369,16 +396,15 @@ export function planBatch(jobs: readonly Job[], inputs: BatchInputs): BatchPlan 
         add(posting.creditAccountId, "creditsPosted", posted, posting.postingIndex);
       }
       draft.touchedAccounts.add(posting.debitAccountId).add(posting.creditAccountId);
-      lastDebitPosting.set(posting.debitAccountId, posting.postingIndex);
       // Entries record what was posted (POST_PENDING) or released (VOID, EXPIRE); zero amounts write none.
       const entryAmount = operation.action === "post" ? posted : posting.amount;
       if (entryAmount > 0n) entryPair(draft, posting.postingIndex, posting, entryAmount);
     });
     // Posting at most what was reserved cannot break a flag; checked anyway, as everything is.
-    checkFlags(draft, lastDebitPosting);
+    checkFlags(draft, postings);
     const previous = batchResolutions.get(pendingId);
     batchResolutions.set(pendingId, kind);
-    undo.push(() => {
+    onUndo(() => {
       if (previous === undefined) batchResolutions.delete(pendingId);
       else batchResolutions.set(pendingId, previous);
     });
@@ -402,7 +428,7 @@ export function planBatch(jobs: readonly Job[], inputs: BatchInputs): BatchPlan 
       const draft = operation.type === "transfer" ? applyTransfer(operation) : applyResolve(operation);
       drafts.push(draft);
       batchKeys.set(keyId, { requestHash: operation.requestHash, draft });
-      undo.push(() => {
+      onUndo(() => {
         drafts.pop();
         batchKeys.delete(keyId);
       });
@@ -427,24 +453,29 @@ export function planBatch(jobs: readonly Job[], inputs: BatchInputs): BatchPlan 
     );
   });
 
-  // The batch is decided: number, link and hash what commits, in order.
-  let head = inputs.head;
-  const changed = new Map<string, BalanceRecord>();
+  // The batch is decided: number, link and hash what commits, in order. The
+  // working totals are now final; each changed balance ends at the last
+  // transaction that touched it.
+  let sequence = inputs.head.sequence;
+  let hash = inputs.head.hash;
+  const lastSequences = new Map<string, bigint>();
   for (const { transaction, touchedAccounts } of drafts) {
-    transaction.sequence = head.sequence + 1n;
-    transaction.previousHash = head.hash;
-    for (const entry of transaction.entries) entry.sequence = transaction.sequence;
-    transaction.hash = transactionHash(transaction.previousHash, transaction);
-    head = { sequence: transaction.sequence, hash: transaction.hash, createdAt };
-    for (const accountId of touchedAccounts) {
-      changed.set(accountId, { accountId, ...totalsOf(accountId), lastSequence: transaction.sequence });
-    }
+    sequence += 1n;
+    transaction.sequence = sequence;
+    transaction.previousHash = hash;
+    for (const entry of transaction.entries) entry.sequence = sequence;
+    hash = transactionHash(transaction.previousHash, transaction);
+    transaction.hash = hash;
+    for (const accountId of touchedAccounts) lastSequences.set(accountId, sequence);
   }
+  const head = drafts.length === 0 ? inputs.head : { sequence, hash, createdAt };
+  const changedBalances: BalanceRecord[] = [];
+  for (const [accountId, lastSequence] of lastSequences) changedBalances.push({ accountId, ...totalsOf(accountId), lastSequence });
   const transactions = drafts.map((draft) => draft.transaction);
   const plan: BatchPlan = {
     outcomes,
     transactions,
-    changedBalances: [...changed.values()],
+    changedBalances,
     openedPendings: transactions
       .filter((transaction) => transaction.kind === "PENDING")
       .map((transaction) => ({ transactionId: transaction.id, timeoutAt: transaction.timeoutAt as Date })),
@@ -480,18 +511,12 @@ export function assertPlan(plan: BatchPlan, inputs: Pick<BatchInputs, "accounts"
     if (transaction.kind !== "POST_PENDING" && transaction.entries.length === 0) {
       throw new Error(`ledger: transaction ${transaction.id} has no entries`);
     }
-    const perCurrency = new Map<string, bigint>();
     for (const entry of transaction.entries) {
       if (entry.amount <= 0n) throw new Error(`ledger: entry ${entry.id} has a non-positive amount`);
       const account = inputs.accounts.get(entry.accountId);
       if (account?.currency !== entry.currency) throw new Error(`ledger: entry ${entry.id} is not in its account's currency`);
-      const signed = entry.direction === "DEBIT" ? entry.amount : -entry.amount;
-      perCurrency.set(entry.currency, (perCurrency.get(entry.currency) ?? 0n) + signed);
     }
-    for (const [currency, sum] of perCurrency) {
-      if (sum !== 0n) throw new Error(`ledger: transaction ${transaction.id} does not balance in ${currency}`);
-    }
-    postingsOf(transaction.entries);
+    if (!isPairedInOrder(transaction.entries)) assertBalanced(transaction);
     expected = { sequence: transaction.sequence, hash: transaction.hash, createdAt: transaction.createdAt };
   }
   if (plan.head.sequence !== expected.sequence) throw new Error("ledger: plan head does not match its last transaction");
@@ -504,4 +529,17 @@ export function assertPlan(plan: BatchPlan, inputs: Pick<BatchInputs, "accounts"
       throw new Error(`ledger: balance of ${balance.accountId} breaks its account's flags`);
     }
   }
+}
+
+/** Every currency sums to zero over the entries, and each posting is one balanced debit and credit. */
+function assertBalanced(transaction: TransactionRecord): void {
+  const perCurrency = new Map<string, bigint>();
+  for (const entry of transaction.entries) {
+    const signed = entry.direction === "DEBIT" ? entry.amount : -entry.amount;
+    perCurrency.set(entry.currency, (perCurrency.get(entry.currency) ?? 0n) + signed);
+  }
+  for (const [currency, sum] of perCurrency) {
+    if (sum !== 0n) throw new Error(`ledger: transaction ${transaction.id} does not balance in ${currency}`);
+  }
+  postingsOf(transaction.entries);
 }

@@ -7,9 +7,18 @@
 // indexes need; no id is ever compared for order by the ledger.
 import { randomUUID } from "node:crypto";
 
+// A batch makes thousands of ids within one millisecond: the time's hex
+// prefix is spelled once per millisecond, not once per id.
+let prefixMs = Number.NaN;
+let prefix = "";
+
 /** A UUIDv7: randomUUID's random bits and variant, with the time in front and version 7. */
 export function timeOrderedUuid(now: number = Date.now()): string {
-  const random = randomUUID(); // xxxxxxxx-xxxx-4xxx-Vxxx-xxxxxxxxxxxx
-  const time = now.toString(16).padStart(12, "0");
-  return `${time.slice(0, 8)}-${time.slice(8, 12)}-7${random.slice(15)}`;
+  if (now !== prefixMs) {
+    const time = now.toString(16).padStart(12, "0");
+    prefix = `${time.slice(0, 8)}-${time.slice(8, 12)}-7`;
+    prefixMs = now;
+  }
+  // randomUUID(): xxxxxxxx-xxxx-4xxx-Vxxx-xxxxxxxxxxxx; its version digit is replaced.
+  return prefix + randomUUID().slice(15);
 }

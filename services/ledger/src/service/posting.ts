@@ -23,22 +23,33 @@ import { rejectionError } from "./rejections.ts";
 import { callerOf, postPendingOperation, transferOperation, voidPendingOperation } from "./requests.ts";
 import { rejectionToProto, transactionToProto } from "./to-proto.ts";
 
-/** Committed outcomes as views; replayed ones are read back from the database. */
-async function viewsOf(dependencies: LedgerServiceDependencies, outcomes: readonly Outcome[]): Promise<Map<string, TransactionView>> {
-  const views = new Map<string, TransactionView>();
+/** The transactions of replayed outcomes, read back from the database (committed ones carry their own). */
+async function replayedViewsOf(
+  dependencies: LedgerServiceDependencies,
+  outcomes: readonly Outcome[],
+): Promise<Map<string, TransactionView>> {
   const replayedIds: string[] = [];
-  for (const outcome of outcomes) {
-    if (outcome.status === "committed") views.set(outcome.transaction.id, { ...outcome.transaction, resolvedBy: null });
-    if (outcome.status === "replayed") replayedIds.push(outcome.transactionId);
-  }
-  for (const [id, view] of await loadTransactionViews(dependencies.pool, replayedIds)) views.set(id, view);
-  return views;
+  for (const outcome of outcomes) if (outcome.status === "replayed") replayedIds.push(outcome.transactionId);
+  return replayedIds.length === 0 ? new Map() : loadTransactionViews(dependencies.pool, replayedIds);
 }
 
-function idOf(outcome: Outcome): string {
-  if (outcome.status === "committed") return outcome.transaction.id;
-  if (outcome.status === "replayed") return outcome.transactionId;
+/** The transaction an outcome names and, for a PENDING one, what resolved it: a committed one was just made, so nothing. */
+function transactionOf(
+  outcome: Outcome,
+  replayed: ReadonlyMap<string, TransactionView>,
+): { transaction: TransactionRecord; resolvedBy: TransactionKindName | null } {
+  if (outcome.status === "committed") return { transaction: outcome.transaction, resolvedBy: null };
+  if (outcome.status === "replayed") {
+    const view = replayed.get(outcome.transactionId) as TransactionView;
+    return { transaction: view, resolvedBy: view.resolvedBy };
+  }
   throw new Error("ledger: a rejected outcome has no transaction");
+}
+
+/** A committed or replayed outcome's transaction as a message. */
+function outcomeToProto(outcome: Outcome, replayed: ReadonlyMap<string, TransactionView>) {
+  const { transaction, resolvedBy } = transactionOf(outcome, replayed);
+  return transactionToProto(transaction, resolvedBy);
 }
 
 export function createPostingHandlers(dependencies: LedgerServiceDependencies) {
@@ -47,8 +58,7 @@ export function createPostingHandlers(dependencies: LedgerServiceDependencies) {
     const result = await dependencies.writer.submit({ operations: [operation], atomic: false }, context.signal);
     const outcome = result.outcomes[0] as Outcome;
     if (outcome.status === "rejected") throw rejectionError(outcome.rejection);
-    const views = await viewsOf(dependencies, [outcome]);
-    const transaction = views.get(idOf(outcome)) as TransactionView;
+    const { transaction, resolvedBy } = transactionOf(outcome, await replayedViewsOf(dependencies, [outcome]));
     const pendingId = transaction.pendingTransactionId;
     if (pendingId === null) {
       // The key was first used for something else with an equal request hash; impossible unless hashes collide.
@@ -59,8 +69,8 @@ export function createPostingHandlers(dependencies: LedgerServiceDependencies) {
         ? { ...(result.pendings.get(pendingId) as TransactionRecord), resolvedBy: transaction.kind as TransactionKindName }
         : ((await loadTransactionViews(dependencies.pool, [pendingId])).get(pendingId) as TransactionView);
     return {
-      transaction: transactionToProto(transaction),
-      pendingTransaction: transactionToProto(pending),
+      transaction: transactionToProto(transaction, resolvedBy),
+      pendingTransaction: transactionToProto(pending, pending.resolvedBy),
       replayed: outcome.status === "replayed",
     };
   };
@@ -77,8 +87,10 @@ export function createPostingHandlers(dependencies: LedgerServiceDependencies) {
       if (outcome.status === "rejected") {
         throw rejectionError(outcome.rejection, { transactionField: "transaction", postings: operation.postings });
       }
-      const views = await viewsOf(dependencies, [outcome]);
-      return { transaction: transactionToProto(views.get(idOf(outcome)) as TransactionView), replayed: outcome.status === "replayed" };
+      return {
+        transaction: outcomeToProto(outcome, await replayedViewsOf(dependencies, [outcome])),
+        replayed: outcome.status === "replayed",
+      };
     },
 
     async postTransactions(
@@ -96,14 +108,14 @@ export function createPostingHandlers(dependencies: LedgerServiceDependencies) {
         return transferOperation(transaction, caller, `transactions[${index}]`);
       });
       const result = await dependencies.writer.submit({ operations, atomic: request.atomic }, context.signal);
-      const views = await viewsOf(dependencies, result.outcomes);
+      const replayed = await replayedViewsOf(dependencies, result.outcomes);
       return {
         results: result.outcomes.map((outcome, index) =>
           outcome.status === "rejected"
             ? { index, outcome: { case: "rejection" as const, value: rejectionToProto(outcome.rejection) } }
             : {
                 index,
-                outcome: { case: "transaction" as const, value: transactionToProto(views.get(idOf(outcome)) as TransactionView) },
+                outcome: { case: "transaction" as const, value: outcomeToProto(outcome, replayed) },
                 replayed: outcome.status === "replayed",
               },
         ),

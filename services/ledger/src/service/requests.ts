@@ -1,14 +1,14 @@
 // Requests to engine operations. Each operation carries the SHA-256 of its
 // canonical request document: the same key with an equal hash is a replay,
 // with another hash a conflict (README: "Idempotency").
-import { hash } from "node:crypto";
 import type { NewTransaction } from "@trustmesh/api/trustmesh/ledger/v1/ledger_pb.js";
 import type { PostPendingRequest, VoidPendingRequest } from "@trustmesh/api/trustmesh/ledger/v1/ledger_service_pb.js";
 import type { Money } from "@trustmesh/api/trustmesh/type/v1/money_pb.js";
 import { invalidArgument, type Principal } from "@trustmesh/runtime";
-import { type CanonicalValue, canonicalJson } from "../domain/canonical-json.ts";
+import { type CanonicalValue, canonicalJson, jsonString as quote } from "../domain/canonical-json.ts";
 import type { ResolveOperation, TransferOperation } from "../domain/engine.ts";
 import { type Currency, isCurrency, parseAmountMinor } from "../domain/money.ts";
+import { sha256 } from "../domain/sha256.ts";
 
 /** Who is acting: the idempotency key space and the name recorded as created_by. */
 export interface Caller {
@@ -23,7 +23,7 @@ export function callerOf(principal: Principal | undefined): Caller {
 }
 
 export function requestHash(document: CanonicalValue): Buffer {
-  return hash("sha256", canonicalJson(document), "buffer");
+  return sha256(canonicalJson(document));
 }
 
 type TransferPosting = TransferOperation["postings"][number];
@@ -45,8 +45,6 @@ export function transferRequestDocument(transaction: NewTransaction, postings: r
     metadata: transaction.metadata,
   };
 }
-
-const quote = JSON.stringify;
 
 /**
  * canonicalJson(transferRequestDocument(...)) with the keys written in sorted
@@ -91,7 +89,7 @@ export function transferOperation(transaction: NewTransaction, caller: Caller, f
     type: "transfer",
     ...caller,
     idempotencyKey: transaction.idempotencyKey,
-    requestHash: hash("sha256", transferRequestJson(transaction, postings), "buffer"),
+    requestHash: sha256(transferRequestJson(transaction, postings)),
     postings,
     pending: transaction.pending,
     pendingTimeoutMs,

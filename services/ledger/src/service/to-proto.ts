@@ -1,7 +1,7 @@
 // Records to protobuf messages. Amounts leave as decimal strings, signed
 // balances as signed decimal strings, hashes as bytes.
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { type Timestamp, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
   AccountKind,
   type AccountSchema,
@@ -25,7 +25,7 @@ import {
   postedBalance,
   postingsOf,
   type TransactionKindName,
-  type TransactionView,
+  type TransactionRecord,
 } from "../domain/records.ts";
 
 export const transactionKindToProto: Record<TransactionKindName, TransactionKind> = {
@@ -87,7 +87,28 @@ export function accountToProto(account: AccountRecord, balance: Balance | undefi
   };
 }
 
-export function transactionToProto(transaction: TransactionView): MessageInitShape<typeof TransactionSchema> {
+// The transactions of one batch share one commit time: its Timestamp is made
+// once and shared by their messages, which are only ever serialised.
+let lastTime: Date | undefined;
+let lastMs = Number.NaN;
+let lastTimestamp: Timestamp | undefined;
+
+/** timestampFromDate(time), remembered for the last Date seen (checked by value too, since a Date can change). */
+function sharedTimestamp(time: Date): Timestamp {
+  const ms = time.getTime();
+  if (lastTimestamp === undefined || time !== lastTime || ms !== lastMs) {
+    lastTimestamp = timestampFromDate(time);
+    lastTime = time;
+    lastMs = ms;
+  }
+  return lastTimestamp;
+}
+
+/** A transaction as a message; `resolvedBy` is what resolved a PENDING one (null while open). */
+export function transactionToProto(
+  transaction: TransactionRecord,
+  resolvedBy: TransactionKindName | null,
+): MessageInitShape<typeof TransactionSchema> {
   return {
     id: transaction.id,
     kind: transactionKindToProto[transaction.kind],
@@ -101,18 +122,14 @@ export function transactionToProto(transaction: TransactionView): MessageInitSha
     metadata: transaction.metadata,
     pendingTransactionId: transaction.pendingTransactionId ?? "",
     pendingStatus:
-      transaction.kind !== "PENDING"
-        ? PendingStatus.UNSPECIFIED
-        : transaction.resolvedBy === null
-          ? PendingStatus.OPEN
-          : pendingStatusOf[transaction.resolvedBy],
+      transaction.kind !== "PENDING" ? PendingStatus.UNSPECIFIED : resolvedBy === null ? PendingStatus.OPEN : pendingStatusOf[resolvedBy],
     timeoutAt: transaction.timeoutAt === null ? undefined : timestampFromDate(transaction.timeoutAt),
     voidReason: transaction.voidReason,
     createdBy: transaction.createdBy,
     sequence: transaction.sequence,
     previousHash: transaction.previousHash,
     hash: transaction.hash,
-    createdAt: timestampFromDate(transaction.createdAt),
+    createdAt: sharedTimestamp(transaction.createdAt),
   };
 }
 

@@ -23,7 +23,7 @@ import { onBatchConnection } from "./batch-connection.ts";
 import { type BatchStateJson, toBatchState } from "./batch-state.ts";
 import { type ChainTip, plannedState } from "./chain-tip.ts";
 import { hex, sentTogether } from "./database.ts";
-import { commitPlannedBatch } from "./planned-commit.ts";
+import { commitPlannedBatch, type PlanningState } from "./planned-commit.ts";
 import { type EntryRow, entriesByTransaction, type TransactionRow, toTransaction } from "./rows.ts";
 import { writePlan } from "./write-plan.ts";
 
@@ -38,8 +38,8 @@ export interface BatchCommitDependencies {
   newId(): string;
   /** The batches this writer planned and has not yet seen committed. */
   tip: ChainTip;
-  /** Told when a batch planned outside the lock was refused and is planned again under it. */
-  replanned(): void;
+  /** Told when a batch planned outside the lock was refused, with the state it was planned on; it is planned again. */
+  replanned(from: PlanningState): void;
 }
 
 export interface CommittedBatch {
@@ -63,9 +63,9 @@ interface LockedState extends BatchStateJson {
 
 /**
  * Commits a batch. Transfers are first planned outside the lock window
- * (planned-commit.ts); when the state they were planned on has moved, and for
- * batches that resolve pending transactions, the batch is planned under the
- * lock.
+ * (planned-commit.ts): on the balances the writer already knows, else on a
+ * read; when the state they were planned on has moved, and for batches that
+ * resolve pending transactions, the batch is planned under the lock.
  */
 export async function commitBatch(
   jobs: readonly Job[],
@@ -73,9 +73,11 @@ export async function commitBatch(
   onPlanned: () => void,
 ): Promise<CommittedBatch> {
   if (jobs.every((job) => job.operations.every((operation) => operation.type === "transfer"))) {
-    const committed = await commitPlannedBatch(jobs, dependencies, onPlanned);
-    if (committed !== undefined) return committed;
-    dependencies.replanned();
+    for (const from of ["known", "read"] as const) {
+      const attempt = await commitPlannedBatch(jobs, dependencies, onPlanned, from);
+      if (attempt === "refused") dependencies.replanned(from);
+      else if (attempt !== "unplanned") return attempt;
+    }
   }
   return commitLockedBatch(jobs, dependencies, onPlanned);
 }
@@ -144,7 +146,7 @@ async function commitLockedBatch(
       now: dependencies.now(),
       newId: dependencies.newId,
     });
-    recordPlan(plannedState(head, plan));
+    recordPlan(plannedState(head, plan), balances);
     const [written, committed] = await Promise.allSettled(
       sentTogether(client, () => [plan.transactions.length > 0 ? writePlan(client, plan) : Promise.resolve(), client.query("COMMIT")]),
     );

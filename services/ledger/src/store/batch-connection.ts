@@ -3,10 +3,14 @@
 // those planned on it), the transaction is rolled back, and a connection that
 // cannot even roll back is discarded rather than returned to the pool.
 import type pg from "pg";
+import type { BalanceRecord } from "../domain/records.ts";
 import type { ChainTip, PlannedState } from "./chain-tip.ts";
 
-/** Tells the tip about the batch just planned: committed once `work` resolves, failed if it throws. */
-export type RecordPlan = (state: PlannedState) => void;
+/**
+ * Tells the tip about the batch just planned, and the balances it was planned
+ * on: committed once `work` resolves, failed if it throws.
+ */
+export type RecordPlan = (state: PlannedState, plannedOn: ReadonlyMap<string, BalanceRecord>) => void;
 
 /**
  * Runs one batch's work on a connection of the writer's pool. `onPlanned` is
@@ -23,8 +27,8 @@ export async function onBatchConnection<T>(
   let broken: Error | undefined;
   let planned: object | undefined;
   try {
-    const result = await work(client, (state) => {
-      planned = tip.add(state);
+    const result = await work(client, (state, plannedOn) => {
+      planned = tip.add(state, plannedOn);
       onPlanned();
     });
     if (planned !== undefined) tip.committed(planned);

@@ -3,11 +3,20 @@
 // balances it leaves and the keys it takes. A batch of transfers read without
 // locks lays these over what it read, so it can be planned while the batches
 // before it are still being written (README: "What serialises batches").
-// Nothing here is trusted: ledger_lock_planned_batch checks the head and every
-// balance under the locks, and a batch planned on a wrong tip is refused
-// there and planned again under the lock.
+//
+// The tip also knows balances: every balance a batch read or changed, as it
+// stands after the newest planned batch, as long as each batch planned here
+// was planned on the one before it. A batch whose accounts are all known is
+// planned on that without reading anything (README: "One round trip").
+//
+// Nothing here is trusted: ledger_commit_planned_batch checks the head and
+// every balance under the head's lock, and a batch planned on a wrong tip is
+// refused there and planned again.
+import { LRUCache } from "lru-cache";
 import { type BatchPlan, type ChainPosition, idempotencyKeyId } from "../domain/engine.ts";
 import type { BalanceRecord } from "../domain/records.ts";
+
+type TakenKey = { transactionId: string; requestHash: Buffer };
 
 export interface PlannedState {
   /** The head the batch was planned on. */
@@ -17,7 +26,16 @@ export interface PlannedState {
   /** Balances the batch changes, as it leaves them. */
   balances: ReadonlyMap<string, BalanceRecord>;
   /** Keys the batch takes, by idempotencyKeyId. */
-  keys: ReadonlyMap<string, { transactionId: string; requestHash: Buffer }>;
+  keys: ReadonlyMap<string, TakenKey>;
+}
+
+/** The state after the newest planned batch, as far as the tip knows it. */
+export interface KnownState {
+  head: ChainPosition;
+  /** The balances asked for. */
+  balances: Map<string, BalanceRecord>;
+  /** Keys taken by the batches the tip holds; any other key was not read. */
+  keys: Map<string, TakenKey>;
 }
 
 interface Entry extends PlannedState {
@@ -31,18 +49,39 @@ export interface ChainTip {
    * flight and `head` is not on the chain of planned batches).
    */
   after(head: ChainPosition): readonly PlannedState[] | undefined;
-  /** Records a batch just planned; returns a handle for committed() or failed(). */
-  add(state: PlannedState): object;
+  /**
+   * The state after the newest planned batch for these accounts; undefined
+   * unless every one of them is known.
+   */
+  known(accountIds: ReadonlySet<string>): KnownState | undefined;
+  /**
+   * Records a batch just planned, with the balances it was planned on (every
+   * account it names); returns a handle for committed() or failed().
+   */
+  add(state: PlannedState, plannedOn: ReadonlyMap<string, BalanceRecord>): object;
   committed(handle: object): void;
-  /** The batch did not commit: it and every batch planned on it leave the tip. */
+  /** The batch did not commit: it and every batch planned on it leave the tip, and no balance is known any more. */
   failed(handle: object): void;
+}
+
+export interface ChainTipOptions {
+  /** Most balances known at once, least recently used out. */
+  balancesMax: number;
+  /** Committed batches kept for reads that began before they committed. */
+  committedMax?: number;
 }
 
 const samePosition = (a: ChainPosition, b: ChainPosition) => a.sequence === b.sequence && a.hash.equals(b.hash);
 
-/** Committed batches are kept (at most `committedMax`) for reads that began before they committed. */
-export function createChainTip(committedMax = 8): ChainTip {
+export function createChainTip({ balancesMax, committedMax = 8 }: ChainTipOptions): ChainTip {
   let entries: Entry[] = [];
+  // Every balance here is as it stands at knownHead: the head after the newest planned batch.
+  const balances = new LRUCache<string, BalanceRecord>({ max: balancesMax });
+  let knownHead: ChainPosition | undefined;
+  const forget = () => {
+    balances.clear();
+    knownHead = undefined;
+  };
   return {
     after(head) {
       const index = entries.findIndex((entry) => samePosition(entry.previous, head));
@@ -56,13 +95,32 @@ export function createChainTip(committedMax = 8): ChainTip {
       // nothing can be laid over it, and the check under the locks refuses a read that is too old.
       return entries.every((entry) => entry.committed) ? [] : undefined;
     },
-    add(state) {
+    known(accountIds) {
+      if (knownHead === undefined) return undefined;
+      const found = new Map<string, BalanceRecord>();
+      for (const accountId of accountIds) {
+        const balance = balances.get(accountId);
+        if (balance === undefined) return undefined;
+        found.set(accountId, balance);
+      }
+      const keys = new Map<string, TakenKey>();
+      for (const entry of entries) for (const [key, taken] of entry.keys) keys.set(key, taken);
+      return { head: knownHead, balances: found, keys };
+    },
+    add(state, plannedOn) {
       // Batches planned on this one's position or later, and not committed, were planned on
       // something this batch's plan does not include: they will be refused, so they leave now.
       entries = entries.filter((entry) => entry.committed || entry.previous.sequence < state.previous.sequence);
       const entry: Entry = { ...state, committed: false };
       entries.push(entry);
       while (entries.length > committedMax && entries[0]?.committed) entries.shift();
+      // Balances known at the head this batch was planned on stay true after it, but for the ones it
+      // changes; planned on anything else (a read older than the tip, a batch under the lock after
+      // another writer), the batch's own accounts are all that is known.
+      if (knownHead === undefined || !samePosition(knownHead, state.previous)) balances.clear();
+      for (const [accountId, balance] of plannedOn) balances.set(accountId, balance);
+      for (const [accountId, balance] of state.balances) balances.set(accountId, balance);
+      knownHead = state.head;
       return entry;
     },
     committed(handle) {
@@ -71,13 +129,15 @@ export function createChainTip(committedMax = 8): ChainTip {
     failed(handle) {
       const index = entries.indexOf(handle as Entry);
       if (index !== -1) entries = entries.slice(0, index);
+      // What the tip knew included this batch: nothing of it is sure any more.
+      forget();
     },
   };
 }
 
 /** What a batch's plan means for the batches planned after it. */
 export function plannedState(previous: ChainPosition, plan: BatchPlan): PlannedState {
-  const keys = new Map<string, { transactionId: string; requestHash: Buffer }>();
+  const keys = new Map<string, TakenKey>();
   for (const transaction of plan.transactions) {
     keys.set(idempotencyKeyId(transaction.idempotencyScope, transaction.idempotencyKey), {
       transactionId: transaction.id,

@@ -3,6 +3,7 @@
 import type pg from "pg";
 import type { BatchPlan } from "../domain/engine.ts";
 import { isoTime } from "../domain/iso-time.ts";
+import type { BalanceRecord } from "../domain/records.ts";
 
 /**
  * A PostgreSQL array literal of values that never need quoting — UUIDs, decimal
@@ -26,12 +27,25 @@ const nullWord = /^null$/i;
 
 const isoOrNull = (time: Date | null) => (time === null ? null : isoTime(time));
 
-export async function writePlan(client: pg.PoolClient, plan: BatchPlan): Promise<void> {
+/** A balance's account id, four totals and last sequence, as six array literals in that order (the batch functions' balance arguments). */
+export function balanceColumns(balances: readonly BalanceRecord[]): string[] {
+  return [
+    plainArrayLiteral(balances.map((balance) => balance.accountId)),
+    plainArrayLiteral(balances.map((balance) => balance.debitsPosted.toString())),
+    plainArrayLiteral(balances.map((balance) => balance.creditsPosted.toString())),
+    plainArrayLiteral(balances.map((balance) => balance.debitsPending.toString())),
+    plainArrayLiteral(balances.map((balance) => balance.creditsPending.toString())),
+    plainArrayLiteral(balances.map((balance) => balance.lastSequence.toString())),
+  ];
+}
+
+/** ledger_write_batch's arguments, in order (also the tail of ledger_commit_planned_batch's). */
+export function writeColumns(plan: BatchPlan): unknown[] {
   const transactions = plan.transactions;
   const entries = transactions.flatMap((transaction) => transaction.entries);
   const balances = plan.changedBalances;
   const plain = plainArrayLiteral;
-  const columns: unknown[] = [
+  return [
     plain(transactions.map((transaction) => transaction.id)),
     plain(transactions.map((transaction) => transaction.sequence.toString())),
     plain(transactions.map((transaction) => transaction.kind)),
@@ -61,12 +75,7 @@ export async function writePlan(client: pg.PoolClient, plan: BatchPlan): Promise
     plain(entries.map((entry) => entry.availableBalanceAfter.toString())),
     entries.map((entry) => entry.reference),
     plain(entries.map((entry) => isoTime(entry.createdAt))),
-    plain(balances.map((balance) => balance.accountId)),
-    plain(balances.map((balance) => balance.debitsPosted.toString())),
-    plain(balances.map((balance) => balance.creditsPosted.toString())),
-    plain(balances.map((balance) => balance.debitsPending.toString())),
-    plain(balances.map((balance) => balance.creditsPending.toString())),
-    plain(balances.map((balance) => balance.lastSequence.toString())),
+    ...balanceColumns(balances),
     plain(plan.openedPendings.map((pending) => pending.transactionId)),
     plain(plan.openedPendings.map((pending) => pending.timeoutAt.toISOString())),
     plain(plan.closedPendings),
@@ -74,6 +83,10 @@ export async function writePlan(client: pg.PoolClient, plan: BatchPlan): Promise
     plan.head.hash,
     plan.head.createdAt,
   ];
+}
+
+export async function writePlan(client: pg.PoolClient, plan: BatchPlan): Promise<void> {
+  const columns = writeColumns(plan);
   const placeholders = columns.map((_, index) => `$${index + 1}`).join(", ");
   // Named, so each connection parses and plans the call once.
   await client.query({ name: "ledger_write_batch", text: `SELECT ledger_write_batch(${placeholders})`, values: columns });
