@@ -117,6 +117,7 @@ try {
   await closedLoop(clients, workload, { concurrency, warmUpSeconds: 0, durationSeconds: warmUpSeconds, sampleCpu });
   await platform.sql("SELECT pg_stat_statements_reset()");
   await platform.sql("SELECT pg_stat_reset()");
+  await platform.sql("SELECT pg_stat_reset_shared('wal')");
   // V8 stamps samples with the monotonic clock, as process.hrtime does.
   const windowStartMicros = Number(process.hrtime.bigint() / 1000n);
   const checkpointsBefore = await checkpointCount(platform);
@@ -143,6 +144,7 @@ try {
 
   if (ratePerSecond !== undefined) printTimeline(result, (await checkpointCount(platform)) - checkpointsBefore);
   await printWriterMetrics(platform.metricsUrl);
+  await printWal(platform, transfers);
 
   const statements = await platform.sql<{ query: string; calls: string; plans: string; execute_ms: number; plan_ms: number }>(
     `SELECT left(regexp_replace(query, '\\s+', ' ', 'g'), 110) AS query, calls, plans,
@@ -186,13 +188,29 @@ try {
 /** The batch writer's own counters over the whole run (warm-up included): batches, their mean size, re-plans. */
 async function printWriterMetrics(metricsUrl: string): Promise<void> {
   const text = await (await fetch(metricsUrl)).text();
-  const value = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)`, "m").exec(text)?.[1] ?? Number.NaN);
+  // Summed over labels (re-plans are counted by the state the batch was planned on).
+  const value = (name: string) =>
+    [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)`, "gm"))].reduce((sum, match) => sum + Number(match[1]), 0);
   const batches = value("ledger_batch_size_count");
   console.log(
     `\nWriter, whole run: ${batches} batches of ${(value("ledger_batch_size_sum") / batches).toFixed(1)} operations on average, ` +
       `${((value("ledger_batch_duration_seconds_sum") * 1000) / batches).toFixed(1)} ms from BEGIN to COMMIT on average, ` +
       `${value("ledger_batches_replanned_total")} planned again under the lock`,
   );
+}
+
+/** The write-ahead log the window made, per transfer: records, full-page images (each a whole 8 kB page) and bytes. */
+async function printWal(platform: Pick<LedgerPlatform, "sql">, transfers: number): Promise<void> {
+  const [row] = await platform.sql<{ records: string; full_pages: string; bytes: string }>(
+    "SELECT wal_records AS records, wal_fpi AS full_pages, wal_bytes AS bytes FROM pg_stat_wal",
+  );
+  const per = (value: string | undefined) => (Number(value ?? Number.NaN) / transfers).toFixed(2);
+  console.log(`WAL per transfer: ${per(row?.records)} records, ${per(row?.full_pages)} full-page images, ${per(row?.bytes)} bytes`);
+  // A balance update that is not HOT (heap-only) also inserts into the balance table's index.
+  const [updates] = await platform.sql<{ updates: string; hot: string }>(
+    "SELECT n_tup_upd AS updates, n_tup_hot_upd AS hot FROM pg_stat_user_tables WHERE relname = 'account_balance'",
+  );
+  console.log(`Balance row updates: ${updates?.updates}, of which heap-only (HOT): ${updates?.hot}`);
 }
 
 /** Checkpoints the server has made so far, timed and requested. */
