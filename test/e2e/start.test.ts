@@ -29,10 +29,15 @@ function isListening(port: number): Promise<boolean> {
   });
 }
 
-/** Three non-overlapping ranges of six free ports: gRPC, HTTP and admin. */
+/**
+ * Three non-overlapping ranges of six free ports: gRPC, HTTP and admin. They are drawn
+ * below Linux's ephemeral range (32768 and up by default): a port there can be taken as
+ * the source port of any outgoing connection, such as a service's own pool to PostgreSQL,
+ * between this check and the service binding it.
+ */
 async function freePortRanges(): Promise<{ grpc: number; http: number; admin: number }> {
   for (;;) {
-    const base = 20_000 + Math.floor(Math.random() * 30_000);
+    const base = 20_000 + Math.floor(Math.random() * 12_000);
     const ranges = { grpc: base, http: base + 10, admin: base + 20 };
     const ports = Object.values(ranges).flatMap((start) => allServiceNames.map((_, index) => start + index));
     const busy = await Promise.all(ports.map(isListening));
