@@ -195,7 +195,7 @@ async function printWriterMetrics(metricsUrl: string): Promise<void> {
   console.log(
     `\nWriter, whole run: ${batches} batches of ${(value("ledger_batch_size_sum") / batches).toFixed(1)} operations on average, ` +
       `${((value("ledger_batch_duration_seconds_sum") * 1000) / batches).toFixed(1)} ms from BEGIN to COMMIT on average, ` +
-      `${value("ledger_batches_replanned_total")} planned again under the lock`,
+      `${value("ledger_batches_replanned_total")} planned again, ${value("ledger_batches_resent_total")} sent again unchanged`,
   );
 }
 

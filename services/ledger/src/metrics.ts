@@ -17,6 +17,7 @@ export interface LedgerMetrics {
   expiredPendings: Counter;
   /** Batches planned outside the lock that were refused and planned again, by the state they were planned on. */
   replannedBatches: Counter<"from">;
+  resentBatches: Counter;
 }
 
 export interface LedgerMetricsOptions {
@@ -114,6 +115,11 @@ export function createLedgerMetrics(options: LedgerMetricsOptions): LedgerMetric
       name: "ledger_batches_replanned_total",
       help: "Batches of transfers planned outside the lock that were refused because the state they were planned on had moved, by that state: known (the writer's own batches; planned again on a read) or read (planned again under the lock).",
       labelNames: ["from"],
+      registers,
+    }),
+    resentBatches: new Counter({
+      name: "ledger_batches_resent_total",
+      help: "Batches of transfers that reached the chain head's lock before the batch they were planned on (another connection) and were sent again, unchanged, once it had committed.",
       registers,
     }),
   };

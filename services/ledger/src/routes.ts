@@ -71,6 +71,7 @@ export const ledgerDefinition: ServiceDefinition<typeof ledgerConfigShape> = {
             newId: () => timeOrderedUuid(),
             tip,
             replanned: (from) => metrics.replannedBatches.inc({ from }),
+            resent: () => metrics.resentBatches.inc(),
           },
           onPlanned,
         ),

@@ -80,6 +80,24 @@ describe("chain tip", () => {
     );
   });
 
+  it("says whether the batch a batch was planned on commits, while that one is in flight", async () => {
+    const tip = createChainTip({ balancesMax: 100 });
+    const first = tip.add(planned(10, 15), new Map());
+    const second = tip.add(planned(15, 20), new Map());
+    const third = tip.add(planned(20, 25), new Map());
+    assert.equal(tip.settledBefore(first), undefined, "nothing in flight before the first");
+    const secondBefore = tip.settledBefore(second);
+    assert.ok(secondBefore);
+    tip.committed(first);
+    assert.equal(await secondBefore, true);
+    assert.equal(tip.settledBefore(second), undefined, "the batch before it has committed");
+    const thirdBefore = tip.settledBefore(third);
+    tip.failed(second);
+    assert.equal(await thirdBefore, false, "the batch it was planned on failed");
+    const unrelated = tip.add(planned(40, 45), new Map());
+    assert.equal(tip.settledBefore(unrelated), undefined, "planned on a head no batch here leads to");
+  });
+
   it("keeps a bounded number of committed batches", () => {
     const tip = createChainTip({ balancesMax: 100, committedMax: 2 });
     for (let sequence = 0; sequence < 5; sequence++) tip.committed(tip.add(planned(sequence, sequence + 1), new Map()));

@@ -27,21 +27,46 @@ interface WriterSide {
   commit(job: Job): Promise<CommittedBatch>;
   /** The named statements this side sent, in order. */
   statements: string[];
+  /** The names of the statements that failed, in order. */
+  failures: string[];
   /** The states of refused plans, in order. */
   replanned: PlanningState[];
+  /** How many batches were sent again once the batch they were planned on had committed. */
+  resent: number;
+  /**
+   * Holds the next ledger_commit_planned_batch statement back until `release`;
+   * `reached` resolves once that statement is waiting.
+   */
+  holdNextCommit(): { reached: Promise<void>; release(): void };
   end(): Promise<void>;
 }
 
 function writerSide(databaseUrl: string, committedMax?: number): WriterSide {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 2, pipeline: true });
   const statements: string[] = [];
+  const failures: string[] = [];
   const replanned: PlanningState[] = [];
+  let held: { reached: () => void; released: Promise<void> } | undefined;
   // Every statement a batch sends is named; record the names on their way out.
   pool.on("connect", (client) => {
     const query = client.query.bind(client) as (...args: unknown[]) => unknown;
     (client as unknown as { query: (...args: unknown[]) => unknown }).query = (config: unknown, ...rest: unknown[]) => {
-      statements.push(typeof config === "string" ? config : ((config as { name?: string }).name ?? "unnamed"));
-      return query(config, ...rest);
+      const name = typeof config === "string" ? config : ((config as { name?: string }).name ?? "unnamed");
+      if (held && name === "ledger_commit_planned_batch") {
+        const hold = held;
+        held = undefined;
+        hold.reached();
+        return hold.released.then(() => {
+          statements.push(name);
+          return query(config, ...rest);
+        });
+      }
+      statements.push(name);
+      const sent = query(config, ...rest);
+      if (sent instanceof Promise) {
+        sent.catch(() => failures.push(name));
+      }
+      return sent;
     };
   });
   const accounts = createAccountCache({ entriesMax: 1000 });
@@ -54,13 +79,26 @@ function writerSide(databaseUrl: string, committedMax?: number): WriterSide {
     newId: timeOrderedUuid,
     tip,
     replanned: (from: PlanningState) => replanned.push(from),
+    resent: () => side.resent++,
   };
-  return {
+  const side: WriterSide = {
     commit: (job) => commitBatch([job], dependencies, () => {}),
     statements,
+    failures,
     replanned,
+    resent: 0,
+    holdNextCommit() {
+      let reached = () => {};
+      let release = () => {};
+      const reachedPromise = new Promise<void>((resolve) => {
+        reached = resolve;
+      });
+      held = { reached, released: new Promise<void>((resolve) => (release = resolve)) };
+      return { reached: reachedPromise, release };
+    },
     end: () => pool.end(),
   };
+  return side;
 }
 
 function transfer(key: string, debitAccountId: string, creditAccountId: string, amount: bigint): Job {
@@ -81,6 +119,14 @@ function transfer(key: string, debitAccountId: string, creditAccountId: string, 
       },
     ],
   };
+}
+
+async function waitFor(condition: () => boolean): Promise<void> {
+  const giveUpAt = Date.now() + 10_000;
+  while (!condition()) {
+    if (Date.now() > giveUpAt) throw new Error("condition not met within 10 s");
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
 }
 
 describe("batches planned on the writer's own state", function () {
@@ -155,6 +201,43 @@ describe("batches planned on the writer's own state", function () {
       assert.deepEqual(side.replanned, []);
       assert.equal(await postedBalance(alice), 90n);
       assert.equal(await postedBalance(bob), 11n);
+    } finally {
+      await side.end();
+    }
+  });
+
+  it("sends a batch again, unchanged, when it reached the head's lock before the batch it was planned on", async () => {
+    // Two batches in flight leave on two connections; the second, planned on the first, can take
+    // the chain head's lock first. Its plan is not wrong, only early: it must neither be planned
+    // again nor make the writer forget the balances it knows.
+    const [alice, bob] = [await createWallet(), await createWallet()];
+    const side = writerSide(databaseUrl);
+    try {
+      await side.commit(transfer(`fund:${alice}`, world, alice, 100n));
+      await side.commit(transfer(`fund:${bob}`, world, bob, 1n));
+      side.statements.length = 0;
+      const hold = side.holdNextCommit();
+      const first = side.commit(transfer(randomUUID(), alice, bob, 10n));
+      await hold.reached;
+      const second = side.commit(transfer(randomUUID(), alice, bob, 20n));
+      // The second batch is refused (the chain is behind its plan) and waits for the first.
+      await waitFor(() => side.failures.length === 1);
+      hold.release();
+      const [firstBatch, secondBatch] = await Promise.all([first, second]);
+      assert.equal(firstBatch.plan.outcomes[0]?.[0]?.status, "committed");
+      assert.equal(secondBatch.plan.outcomes[0]?.[0]?.status, "committed");
+      assert.equal(side.resent, 1);
+      assert.deepEqual(side.replanned, []);
+      assert.deepEqual(
+        side.statements,
+        ["ledger_commit_planned_batch", "ledger_commit_planned_batch", "ledger_commit_planned_batch"],
+        "the second batch's statement, the first's, then the second's again: no read, no plan on a read",
+      );
+      assert.equal(await postedBalance(alice), 70n);
+      assert.equal(await postedBalance(bob), 31n);
+      side.statements.length = 0;
+      await side.commit(transfer(randomUUID(), bob, alice, 1n));
+      assert.deepEqual(side.statements, ["ledger_commit_planned_batch"], "the writer still knows every balance");
     } finally {
       await side.end();
     }

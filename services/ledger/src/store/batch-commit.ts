@@ -40,6 +40,8 @@ export interface BatchCommitDependencies {
   tip: ChainTip;
   /** Told when a batch planned outside the lock was refused, with the state it was planned on; it is planned again. */
   replanned(from: PlanningState): void;
+  /** Told when a batch reached the head's lock before the batch it was planned on, and is sent again once that one committed. */
+  resent(): void;
 }
 
 export interface CommittedBatch {

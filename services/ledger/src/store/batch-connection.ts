@@ -8,9 +8,10 @@ import type { ChainTip, PlannedState } from "./chain-tip.ts";
 
 /**
  * Tells the tip about the batch just planned, and the balances it was planned
- * on: committed once `work` resolves, failed if it throws.
+ * on: committed once `work` resolves, failed if it throws. Returns the tip's
+ * handle of the batch.
  */
-export type RecordPlan = (state: PlannedState, plannedOn: ReadonlyMap<string, BalanceRecord>) => void;
+export type RecordPlan = (state: PlannedState, plannedOn: ReadonlyMap<string, BalanceRecord>) => object;
 
 /**
  * Runs one batch's work on a connection of the writer's pool. `onPlanned` is
@@ -28,8 +29,10 @@ export async function onBatchConnection<T>(
   let planned: object | undefined;
   try {
     const result = await work(client, (state, plannedOn) => {
-      planned = tip.add(state, plannedOn);
+      const handle = tip.add(state, plannedOn);
+      planned = handle;
       onPlanned();
+      return handle;
     });
     if (planned !== undefined) tip.committed(planned);
     return result;

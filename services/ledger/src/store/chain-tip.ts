@@ -40,6 +40,9 @@ export interface KnownState {
 
 interface Entry extends PlannedState {
   committed: boolean;
+  /** Settles true when the batch commits, false when it fails. */
+  settled: Promise<boolean>;
+  settle: (committed: boolean) => void;
 }
 
 export interface ChainTip {
@@ -59,6 +62,12 @@ export interface ChainTip {
    * account it names); returns a handle for committed() or failed().
    */
   add(state: PlannedState, plannedOn: ReadonlyMap<string, BalanceRecord>): object;
+  /**
+   * Whether the batch this one was planned on commits, while that batch is
+   * still in flight; undefined when it has settled (or this batch was planned
+   * on nothing in flight here).
+   */
+  settledBefore(handle: object): Promise<boolean> | undefined;
   committed(handle: object): void;
   /** The batch did not commit: it and every batch planned on it leave the tip, and no balance is known any more. */
   failed(handle: object): void;
@@ -111,7 +120,11 @@ export function createChainTip({ balancesMax, committedMax = 8 }: ChainTipOption
       // Batches planned on this one's position or later, and not committed, were planned on
       // something this batch's plan does not include: they will be refused, so they leave now.
       entries = entries.filter((entry) => entry.committed || entry.previous.sequence < state.previous.sequence);
-      const entry: Entry = { ...state, committed: false };
+      let settle: (committed: boolean) => void = () => {};
+      const settled = new Promise<boolean>((resolve) => {
+        settle = resolve;
+      });
+      const entry: Entry = { ...state, committed: false, settled, settle };
       entries.push(entry);
       while (entries.length > committedMax && entries[0]?.committed) entries.shift();
       // Balances known at the head this batch was planned on stay true after it, but for the ones it
@@ -123,12 +136,23 @@ export function createChainTip({ balancesMax, committedMax = 8 }: ChainTipOption
       knownHead = state.head;
       return entry;
     },
+    settledBefore(handle) {
+      const index = entries.indexOf(handle as Entry);
+      const before = index > 0 ? entries[index - 1] : undefined;
+      if (before === undefined || before.committed || !samePosition(before.head, (handle as Entry).previous)) return undefined;
+      return before.settled;
+    },
     committed(handle) {
       (handle as Entry).committed = true;
+      (handle as Entry).settle(true);
     },
     failed(handle) {
+      (handle as Entry).settle(false);
       const index = entries.indexOf(handle as Entry);
-      if (index !== -1) entries = entries.slice(0, index);
+      if (index !== -1) {
+        for (const dropped of entries.slice(index + 1)) dropped.settle(false);
+        entries = entries.slice(0, index);
+      }
       // What the tip knew included this batch: nothing of it is sure any more.
       forget();
     },

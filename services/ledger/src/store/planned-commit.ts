@@ -111,7 +111,7 @@ async function commitOnConnection(
     now: dependencies.now(),
     newId: dependencies.newId,
   });
-  recordPlan(plannedState(head, plan), balances);
+  const planned = recordPlan(plannedState(head, plan), balances);
   const rejectedKeys = state.keysRead ? [] : rejectedUnreadKeys(jobs, plan.outcomes, existingKeys);
   const checks: unknown[] = [
     // The balances the plan assumed: every named account's.
@@ -123,12 +123,25 @@ async function commitOnConnection(
   ];
   const values = [...checks, ...writeColumns(plan)];
   // No BEGIN or COMMIT: the one statement is its own transaction, so the batch is one round trip.
-  await client.query({
-    // Named, so each connection parses and plans the call once.
-    name: "ledger_commit_planned_batch",
-    text: `SELECT ledger_commit_planned_batch(${values.map((_, index) => `$${index + 1}`).join(", ")})`,
-    values,
-  });
+  const commit = () =>
+    client.query({
+      // Named, so each connection parses and plans the call once.
+      name: "ledger_commit_planned_batch",
+      text: `SELECT ledger_commit_planned_batch(${values.map((_, index) => `$${index + 1}`).join(", ")})`,
+      values,
+    });
+  try {
+    await commit();
+  } catch (error) {
+    // The batch before this one left on another connection and may not have
+    // reached the head's lock first: the chain was then behind this plan, not
+    // off it. Once that batch has committed, the same plan is sent again (and
+    // checked again); a refusal with nothing in flight before it is real.
+    const before = isRefusal(error) ? dependencies.tip.settledBefore(planned) : undefined;
+    if (before === undefined || !(await before)) throw error;
+    dependencies.resent();
+    await commit();
+  }
   return { plan, pendings: new Map() };
 }
 
