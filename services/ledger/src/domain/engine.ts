@@ -102,7 +102,8 @@ export interface BatchInputs {
   /** The balances of those accounts, read under FOR UPDATE locks. Not modified. */
   balances: ReadonlyMap<string, BalanceRecord>;
   /** Committed transactions under the operations' keys, by idempotencyKeyId(scope, key). */
-  existingKeys: ReadonlyMap<string, { transactionId: string; requestHash: Buffer }>;
+  /** Keys already taken, by idempotencyKeyId; only looked up. */
+  existingKeys: Pick<ReadonlyMap<string, { transactionId: string; requestHash: Buffer }>, "get" | "has">;
   /** Transactions named by resolve operations (any kind; absent when unknown). */
   pendings: ReadonlyMap<string, TransactionRecord>;
   /** Pending transaction id → kind of the transaction that already resolved it. */

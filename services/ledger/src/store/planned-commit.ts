@@ -33,7 +33,7 @@ import type { AccountRecord, BalanceRecord } from "../domain/records.ts";
 import type { BatchCommitDependencies, CommittedBatch } from "./batch-commit.ts";
 import { onBatchConnection, type RecordPlan } from "./batch-connection.ts";
 import { type BatchStateJson, toBatchState } from "./batch-state.ts";
-import { plannedState } from "./chain-tip.ts";
+import { type KeyLookup, plannedState } from "./chain-tip.ts";
 import { balanceColumns, writeColumns } from "./write-plan.ts";
 
 /** The SQLSTATE ledger_commit_planned_batch raises when the state moved since the batch was planned. */
@@ -61,7 +61,7 @@ type KeyedOperation = Pick<Operation, "scope" | "idempotencyKey">;
 interface StartingState {
   head: ChainPosition;
   balances: Map<string, BalanceRecord>;
-  existingKeys: Map<string, { transactionId: string; requestHash: Buffer }>;
+  existingKeys: KeyLookup;
   /** Whether keys absent from existingKeys were looked up (read), or are only not known (known). */
   keysRead: boolean;
 }
@@ -192,7 +192,7 @@ async function readState(
 function rejectedUnreadKeys(
   jobs: readonly Job[],
   outcomes: readonly (readonly Outcome[])[],
-  existingKeys: ReadonlyMap<string, unknown>,
+  existingKeys: KeyLookup,
 ): KeyedOperation[] {
   const rejected = new Map<string, KeyedOperation>();
   jobs.forEach((job, jobIndex) => {
