@@ -189,11 +189,7 @@ async function readState(
 }
 
 /** The distinct keys the plan rejected operations under without knowing whether they are taken. */
-function rejectedUnreadKeys(
-  jobs: readonly Job[],
-  outcomes: readonly (readonly Outcome[])[],
-  existingKeys: KeyLookup,
-): KeyedOperation[] {
+function rejectedUnreadKeys(jobs: readonly Job[], outcomes: readonly (readonly Outcome[])[], existingKeys: KeyLookup): KeyedOperation[] {
   const rejected = new Map<string, KeyedOperation>();
   jobs.forEach((job, jobIndex) => {
     job.operations.forEach((operation, operationIndex) => {
