@@ -164,12 +164,10 @@ export function createChainTip({ balancesMax, committedMax = 8 }: ChainTipOption
       (handle as Entry).settle(true);
     },
     failed(handle) {
+      // Batches dropped with it settle when their own attempts end, as every batch does.
       (handle as Entry).settle(false);
       const index = entries.indexOf(handle as Entry);
-      if (index !== -1) {
-        for (const dropped of entries.slice(index + 1)) dropped.settle(false);
-        entries = entries.slice(0, index);
-      }
+      if (index !== -1) entries = entries.slice(0, index);
       // What the tip knew included this batch: nothing of it is sure any more.
       forget();
     },
