@@ -6,7 +6,14 @@ import { randomUUID } from "node:crypto";
 import type { DescMessage, DescMethod, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
 import type * as grpc from "@grpc/grpc-js";
 import { LedgerService } from "@trustmesh/api";
+import { releaseClosedHttp2Streams } from "@trustmesh/runtime";
 import { grpcJsUnary } from "@trustmesh/testkit/grpc-js";
+
+// The load generator shares the machine with what it measures: without this,
+// every finished call survived its young-generation collections here as it
+// did in the services (packages/runtime/src/server/release-closed-streams.ts),
+// and the generator's own 15-78 ms pauses showed up as the ledger's latency.
+releaseClosedHttp2Streams();
 
 export interface LoadResult {
   /** Calls that succeeded during the measured window. */

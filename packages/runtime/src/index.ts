@@ -25,6 +25,7 @@ export {
 } from "./server/http-routes.ts";
 export { type RunningServer, type ServerOptions, startServer } from "./server/index.ts";
 export { registration, type ServiceRegistration } from "./server/registration.ts";
+export { releaseClosedHttp2Streams } from "./server/release-closed-streams.ts";
 export {
   type RunningService,
   runServiceMain,

@@ -13,6 +13,7 @@ import { startConnectServer } from "./connect-server.ts";
 import { startGrpcServer } from "./grpc-server.ts";
 import type { HttpRoute } from "./http-routes.ts";
 import { registration, type ServiceRegistration } from "./registration.ts";
+import { releaseClosedHttp2Streams } from "./release-closed-streams.ts";
 
 export interface ServerOptions {
   /** Short service name, e.g. "ledger"; used in the error domain. */
@@ -50,6 +51,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   if (unguarded.length > 0) {
     throw new Error(`refusing to serve RPCs without an authorization rule: ${unguarded.join(", ")}`);
   }
+  releaseClosedHttp2Streams();
   const health = createHealth({
     serviceNames: options.services.map(({ service }) => service.typeName),
     checks: options.checks,
