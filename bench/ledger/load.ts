@@ -9,10 +9,10 @@ import { LedgerService } from "@trustmesh/api";
 import { releaseClosedHttp2Streams } from "@trustmesh/runtime";
 import { grpcJsUnary } from "@trustmesh/testkit/grpc-js";
 
-// The load generator shares the machine with what it measures: without this,
-// every finished call survived its young-generation collections here as it
-// did in the services (packages/runtime/src/server/release-closed-streams.ts),
-// and the generator's own 15-78 ms pauses showed up as the ledger's latency.
+// The load generator shares the machine with what it measures, and its own GC
+// pauses count as the ledger's latency: finished calls should die young here
+// as in the services (packages/runtime/src/server/release-closed-streams.ts).
+// This alone left most of those pauses (services/ledger/README.md, "Session 7").
 releaseClosedHttp2Streams();
 
 export interface LoadResult {

@@ -32,7 +32,6 @@ describe("releasing closed HTTP/2 streams", () => {
 
   before(async () => {
     releaseClosedHttp2Streams();
-    releaseClosedHttp2Streams(); // idempotent: one subscription, not two
     for (const { channel, record } of recorders) subscribe(channel, record);
     ({ client, stop } = await startEchoGrpcPort(echoServiceImpl, []));
   });
