@@ -136,6 +136,14 @@ describe("batches planned on the writer's own state", function () {
   let pool: pg.Pool;
   let world: string;
 
+  /** Two new wallets, funded with 100 and 1 through `side`'s writer (each first seen by it then). */
+  async function fundedPair(side: WriterSide): Promise<[string, string]> {
+    const [alice, bob] = [await createWallet(), await createWallet()];
+    await side.commit(transfer(`fund:${alice}`, world, alice, 100n));
+    await side.commit(transfer(`fund:${bob}`, world, bob, 1n));
+    return [alice, bob];
+  }
+
   async function createWallet(): Promise<string> {
     const ownerId = randomUUID();
     const outcome = await createAccount(pool, {
@@ -182,11 +190,9 @@ describe("batches planned on the writer's own state", function () {
   });
 
   it("commits a batch whose balances the writer knows in one statement, reading nothing", async () => {
-    const [alice, bob] = [await createWallet(), await createWallet()];
     const side = writerSide(databaseUrl);
     try {
-      await side.commit(transfer(`fund:${alice}`, world, alice, 100n));
-      await side.commit(transfer(`fund:${bob}`, world, bob, 1n));
+      const [alice, bob] = await fundedPair(side);
       assert.deepEqual(
         side.statements,
         ["ledger_read_batch", "ledger_commit_planned_batch", "ledger_read_batch", "ledger_commit_planned_batch"],
@@ -210,11 +216,9 @@ describe("batches planned on the writer's own state", function () {
     // Two batches in flight leave on two connections; the second, planned on the first, can take
     // the chain head's lock first. Its plan is not wrong, only early: it must neither be planned
     // again nor make the writer forget the balances it knows.
-    const [alice, bob] = [await createWallet(), await createWallet()];
     const side = writerSide(databaseUrl);
     try {
-      await side.commit(transfer(`fund:${alice}`, world, alice, 100n));
-      await side.commit(transfer(`fund:${bob}`, world, bob, 1n));
+      const [alice, bob] = await fundedPair(side);
       side.statements.length = 0;
       const hold = side.holdNextCommit();
       const first = side.commit(transfer(randomUUID(), alice, bob, 10n));

@@ -101,8 +101,7 @@ export interface BatchInputs {
   accounts: ReadonlyMap<string, AccountRecord>;
   /** The balances of those accounts, read under FOR UPDATE locks. Not modified. */
   balances: ReadonlyMap<string, BalanceRecord>;
-  /** Committed transactions under the operations' keys, by idempotencyKeyId(scope, key). */
-  /** Keys already taken, by idempotencyKeyId; only looked up. */
+  /** Committed transactions under the operations' keys, by idempotencyKeyId(scope, key); only looked up. */
   existingKeys: Pick<ReadonlyMap<string, { transactionId: string; requestHash: Buffer }>, "get" | "has">;
   /** Transactions named by resolve operations (any kind; absent when unknown). */
   pendings: ReadonlyMap<string, TransactionRecord>;
