@@ -16,6 +16,8 @@ export interface ReceivedSpan {
   /** OTLP span kind: 1 internal, 2 server, 3 client. */
   kind: number;
   attributes: Record<string, string | number | boolean>;
+  /** The spans this one links to, in any trace. */
+  links: { traceId: string; spanId: string }[];
   /** Span events (recorded exceptions among them), with their attributes. */
   events: { name: string; attributes: Record<string, string | number | boolean> }[];
   /** The status message; empty when none was set. */
@@ -44,6 +46,7 @@ type OtlpExport = {
         name: string;
         kind: number;
         attributes?: OtlpAttribute[];
+        links?: { traceId: string; spanId: string }[];
         events?: { name: string; attributes?: OtlpAttribute[] }[];
         status?: { message?: string };
       }[];
@@ -87,6 +90,7 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
               name: span.name,
               kind: span.kind,
               attributes: attributesOf(span.attributes),
+              links: (span.links ?? []).map((link) => ({ traceId: link.traceId, spanId: link.spanId })),
               events: (span.events ?? []).map((event) => ({ name: event.name, attributes: attributesOf(event.attributes) })),
               statusMessage: span.status?.message ?? "",
             });

@@ -13,8 +13,16 @@
 // the same head, and one of the two would be refused and planned again; the
 // operations that arrive meanwhile join it, so batches under moderate load are
 // fewer and larger, and still read while the one before them is written.
+//
+// A batch is work for many callers, so it is traced as its own trace rather
+// than inside whichever caller happened to start it: a root span,
+// "ledger.commit_batch", linked to every caller's span, with each caller's span
+// linked back to it. The batch's Postgres spans are its children. In a trace
+// viewer a caller's trace leads to the commit that carried its transfer, and
+// the commit to everyone it carried.
 
 import { Code } from "@connectrpc/connect";
+import { context, isSpanContextValid, type Link, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { DomainError, type Logger, resourceExhausted } from "@trustmesh/runtime";
 import type { Job, Outcome } from "./domain/engine.ts";
 import type { TransactionRecord } from "./domain/records.ts";
@@ -63,8 +71,18 @@ export interface TransactionWriterOptions {
 interface Waiting {
   job: Job;
   signal: AbortSignal | undefined;
+  /** The caller's span when it submitted, if recording: its batch links to it and it to its batch. */
+  callerSpan: Span | undefined;
   resolve(result: JobResult): void;
   reject(error: unknown): void;
+}
+
+const tracer = trace.getTracer("@trustmesh/ledger");
+
+/** The recording span active now, or undefined: a link to a span nobody records leads nowhere. */
+function recordingSpan(): Span | undefined {
+  const span = trace.getSpan(context.active());
+  return span?.isRecording() && isSpanContextValid(span.spanContext()) ? span : undefined;
 }
 
 export function createTransactionWriter(options: TransactionWriterOptions): TransactionWriter {
@@ -121,7 +139,7 @@ export function createTransactionWriter(options: TransactionWriterOptions): Tran
     }
   };
 
-  const run = async (batch: Waiting[], onPlanned: () => void): Promise<void> => {
+  const run = async (batch: Waiting[], onPlanned: () => void, span: Span): Promise<void> => {
     const operationCount = batch.reduce((sum, waiting) => sum + waiting.job.operations.length, 0);
     const startedAt = performance.now();
     try {
@@ -131,15 +149,35 @@ export function createTransactionWriter(options: TransactionWriterOptions): Tran
         waiting.resolve({ outcomes: committed.plan.outcomes[index] as Outcome[], pendings: committed.pendings });
       });
     } catch (error) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: "the batch failed" });
       if (batch.length > 1) {
         // Commit each job on its own, so whatever failed fails alone and the rest still commit.
         options.logger.error({ err: error, jobs: batch.length }, "ledger batch failed; committing its jobs one by one");
-        for (const waiting of batch) await run([waiting], onPlanned);
+        for (const waiting of batch) await run([waiting], onPlanned, span);
         return;
       }
       options.logger.error({ err: error }, "ledger batch failed");
       batch[0]?.reject(error);
     }
+  };
+
+  /** Runs a batch in a trace of its own, linked both ways to its callers' spans. */
+  const runTraced = (batch: Waiting[], onPlanned: () => void): Promise<void> => {
+    const links: Link[] = [];
+    for (const waiting of batch) if (waiting.callerSpan) links.push({ context: waiting.callerSpan.spanContext() });
+    const operations = batch.reduce((sum, waiting) => sum + waiting.job.operations.length, 0);
+    const attributes = { "ledger.batch.jobs": batch.length, "ledger.batch.operations": operations };
+    // ROOT_CONTEXT: the batch must not run inside the first caller's context
+    // (its span, its deadline scope), which pump's setImmediate carried here.
+    return context.with(ROOT_CONTEXT, () =>
+      tracer.startActiveSpan("ledger.commit_batch", { kind: SpanKind.INTERNAL, links, attributes }, (span) => {
+        if (span.isRecording()) {
+          const toBatch: Link = { context: span.spanContext() };
+          for (const waiting of batch) waiting.callerSpan?.addLink(toBatch);
+        }
+        return run(batch, onPlanned, span).finally(() => span.end());
+      }),
+    );
   };
 
   let inFlight = 0;
@@ -161,7 +199,7 @@ export function createTransactionWriter(options: TransactionWriterOptions): Tran
         planning = false;
         if (queue.length > 0) schedule();
       };
-      void run(batch, onPlanned).finally(() => {
+      void runTraced(batch, onPlanned).finally(() => {
         inFlight--;
         // A batch that failed before its plan frees the way too.
         onPlanned();
@@ -186,7 +224,7 @@ export function createTransactionWriter(options: TransactionWriterOptions): Tran
         return Promise.reject(resourceExhausted("the ledger's write queue is full; retry shortly", "WRITE_QUEUE_FULL", 100));
       }
       return new Promise<JobResult>((resolve, reject) => {
-        queue.push({ job, signal, resolve, reject });
+        queue.push({ job, signal, callerSpan: recordingSpan(), resolve, reject });
         queued += job.operations.length;
         schedule();
       });

@@ -32,11 +32,12 @@ export interface LedgerPlatform {
   serviceToken(serviceName: string): Promise<string>;
   /** A user access token. */
   userToken(userId: string, roles?: string[]): Promise<string>;
-  /** Calls a ledger RPC over gRPC with the token (or none). */
+  /** Calls a ledger RPC over gRPC with the token (or none) and any further metadata (a traceparent, say). */
   call<I extends DescMessage, O extends DescMessage>(
     method: DescMethod & { input: I; output: O },
     request: MessageInitShape<I>,
     token?: string,
+    metadata?: Record<string, string>,
   ): Promise<MessageShape<O>>;
   /** A query on the ledger's database as superuser. */
   sql<R extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<R[]>;
@@ -96,9 +97,9 @@ export async function startLedgerPlatform(options: LedgerPlatformOptions = {}): 
           scopes: ["trustmesh.ledger.v1.LedgerService/*"],
         }),
       userToken: (userId, roles = []) => signToken(key, { subject: userId, kind: "user", roles, expiresInSeconds: 3600 }),
-      call: (method, request, token) =>
+      call: (method, request, token, metadata = {}) =>
         grpcJsUnary(ledgerClient, method, request, {
-          metadata: token === undefined ? {} : { authorization: `Bearer ${token}` },
+          metadata: token === undefined ? metadata : { ...metadata, authorization: `Bearer ${token}` },
           timeoutMs: 60_000,
         }),
       sql: async (text, values) => (await pool.query(text, values)).rows,
