@@ -59,7 +59,7 @@ export function renderChart(options: RenderOptions = {}): KubernetesObject[] {
   return parseObjects(renderChartText(options));
 }
 
-/** Every toggle on: operators, autoscaling, network policies with egress, monitoring, dashboards, tracing, public addresses. */
+/** Every toggle on: operators, autoscaling, network policies with egress, monitoring, dashboards, tracing, public addresses, the ingress. */
 export const everyToggleOn: Record<string, string> = {
   "database.mode": "cloudnativepg",
   "default.autoscaling.enabled": "true",
@@ -71,6 +71,10 @@ export const everyToggleOn: Record<string, string> = {
   "redis.url": "redis://redis.trustmesh.svc:6379",
   "otel.endpoint": "http://otel-collector.observability.svc:4318",
   "corsAllowedOrigins[0]": "https://console.example.com",
+  "ingress.enabled": "true",
+  "ingress.host": "api.example.com",
+  "ingress.className": "nginx",
+  "ingress.tls.secretName": "api-example-com-tls",
   // The public addresses production needs (README: Public addresses).
   "passkeys.relyingPartyId": "example.com",
   "passkeys.origins[0]": "https://console.example.com",

@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { type TrustmeshServiceName, trustmeshServices } from "@trustmesh/api";
 import { Ajv } from "ajv";
 import { parse } from "yaml";
 import { chartDirectory, everyToggleOn, type KubernetesObject, renderChart } from "../src/chart.ts";
@@ -82,14 +83,14 @@ describe("Helm chart", function () {
       "ServiceMonitor",
       "PrometheusRule",
       "ConfigMap",
+      "Ingress",
     ]) {
       assert.equal(ofKind(defaults, kind).length, 0, `${kind} is off by default`);
     }
     const counts = Object.fromEntries(
-      ["HorizontalPodAutoscaler", "NetworkPolicy", "Cluster", "Database", "ServiceMonitor", "PrometheusRule", "ConfigMap"].map((kind) => [
-        kind,
-        ofKind(everything, kind).length,
-      ]),
+      ["HorizontalPodAutoscaler", "NetworkPolicy", "Cluster", "Database", "ServiceMonitor", "PrometheusRule", "ConfigMap", "Ingress"].map(
+        (kind) => [kind, ofKind(everything, kind).length],
+      ),
     );
     assert.deepEqual(counts, {
       HorizontalPodAutoscaler: 6,
@@ -99,6 +100,7 @@ describe("Helm chart", function () {
       ServiceMonitor: 1,
       PrometheusRule: 1,
       ConfigMap: 7,
+      Ingress: 1,
     });
   });
 
@@ -193,6 +195,47 @@ describe("Helm chart", function () {
         ],
       );
     }
+  });
+
+  it("routes each service's Protobuf path on the ingress host to its Connect port, and no other port", () => {
+    /** The ingress's routes as "path -> service:port", and its TLS hosts. */
+    const routesOf = (objects: KubernetesObject[]) => {
+      const ingresses = ofKind(objects, "Ingress");
+      assert.equal(ingresses.length, 1, "one Ingress");
+      const rules = field(ingresses[0], "spec", "rules") as Json[];
+      assert.deepEqual(
+        rules.map((rule) => rule.host),
+        ["api.example.com"],
+      );
+      const paths = field(rules[0], "http", "paths") as Json[];
+      return paths.map((route) => {
+        assert.equal(route.pathType, "Prefix");
+        return `${route.path} -> ${field(route, "backend", "service", "name")}:${field(route, "backend", "service", "port", "name")}`;
+      });
+    };
+    // Connect and gRPC-Web requests start with the service's full Protobuf name, as the contracts spell it.
+    const routeTo = (name: string) => `/${trustmeshServices[name as TrustmeshServiceName].typeName} -> trustmesh-${name}:http`;
+    assert.deepEqual(routesOf(everything), services.map(routeTo));
+    assert.equal(field(ofKind(everything, "Ingress")[0], "spec", "ingressClassName"), "nginx");
+    assert.deepEqual(field(ofKind(everything, "Ingress")[0], "spec", "tls"), [
+      { hosts: ["api.example.com"], secretName: "api-example-com-tls" },
+    ]);
+    // A disabled service is not routed; ingress.services narrows the set.
+    const withoutFace = renderChart({ set: { ...everyToggleOn, "services.face.enabled": "false" } });
+    assert.deepEqual(routesOf(withoutFace), services.filter((name) => name !== "face").map(routeTo));
+    const onlyPayments = renderChart({ set: { ...everyToggleOn, "ingress.services[0]": "payments" } });
+    assert.deepEqual(routesOf(onlyPayments), [routeTo("payments")]);
+    // Mistakes stop the install, naming the value.
+    const base = ["template", "t", chartDirectory, "--kube-version", kubernetesVersion, "--set", "ingress.enabled=true"];
+    const noHost = helm(base);
+    assert.notEqual(noHost.status, 0);
+    assert.match(noHost.output, /ingress\.host is required/);
+    const disabled = helm([
+      ...base,
+      ...setArguments({ "ingress.host": "api.example.com", "services.face.enabled": "false", "ingress.services[0]": "face" }),
+    ]);
+    assert.notEqual(disabled.status, 0);
+    assert.match(disabled.output, /ingress\.services names face, which is not enabled/);
   });
 
   it("lets only DESIGN.md's callers reach each gRPC port, Prometheus each admin port, and ingress each Connect port", () => {

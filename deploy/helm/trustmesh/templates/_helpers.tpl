@@ -53,6 +53,12 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- toJson $enabled -}}
 {{- end -}}
 
+{{/* The Protobuf service a Trustmesh service serves, as its HTTP paths begin (/<name>/<Method>). Takes a service name. */}}
+{{- define "trustmesh.protoService" -}}
+{{- $names := dict "auth" "trustmesh.auth.v1.AuthService" "payments" "trustmesh.payments.v1.PaymentsService" "ledger" "trustmesh.ledger.v1.LedgerService" "credential" "trustmesh.credential.v1.CredentialService" "health-processing" "trustmesh.healthprocessing.v1.HealthProcessingService" "face" "trustmesh.face.v1.FaceService" -}}
+{{- index $names . -}}
+{{- end -}}
+
 {{/*
 Who calls whom (DESIGN.md §2, from the contracts' authz rules): every service
 fetches auth's signing keys and service tokens; payments moves money on the
