@@ -3,6 +3,7 @@
 // open loop (calls sent at a fixed rate whatever the answers do) to measure
 // latency at a chosen load, free of coordinated omission.
 import { randomUUID } from "node:crypto";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import type { DescMessage, DescMethod, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
 import type * as grpc from "@grpc/grpc-js";
 import { LedgerService } from "@trustmesh/api";
@@ -30,6 +31,13 @@ export interface LoadResult {
   sentAtMs: Float64Array;
   /** CPU the load generator itself used, in cores. */
   clientCpuCores: number;
+  /**
+   * The load generator's own longest event-loop stall in the window, in
+   * milliseconds (its GC pauses among them). A call due during a stall is sent
+   * late and counted from when it was due, so a p99 near this figure is the
+   * instrument's, not the ledger's.
+   */
+  clientStallMaxMs: number;
   /** CPU the measured processes used during the window, in milliseconds (see CpuSampler). */
   serverCpuMs: Record<string, number>;
 }
@@ -102,17 +110,23 @@ function createWindow(warmUpSeconds: number, durationSeconds: number, sampleCpu:
   let cpuAtStart: number | undefined;
   let serversAtStart: Record<string, number> | undefined;
   let serversAtEnd: Record<string, number> | undefined;
+  // 1 ms resolution: finer than any stall that matters to a p99 in milliseconds.
+  const stalls = monitorEventLoopDelay({ resolution: 1 });
   return {
     measureUntil,
     done() {
       const over = performance.now() >= measureUntil;
-      if (over && serversAtEnd === undefined) serversAtEnd = sampleCpu();
+      if (over && serversAtEnd === undefined) {
+        serversAtEnd = sampleCpu();
+        stalls.disable();
+      }
       return over;
     },
     startCpuWhenMeasuring() {
       if (cpuAtStart === undefined && performance.now() >= measureFrom) {
         cpuAtStart = cpuSeconds();
         serversAtStart = sampleCpu();
+        stalls.enable();
       }
     },
     record(sentAt: number, committed: number) {
@@ -139,6 +153,8 @@ function createWindow(warmUpSeconds: number, durationSeconds: number, sampleCpu:
         latenciesMs: Float64Array.from(latencies),
         sentAtMs: Float64Array.from(sentAts),
         clientCpuCores: cpu / durationSeconds,
+        // The histogram is in nanoseconds and counts the 1 ms resolution itself as delay.
+        clientStallMaxMs: stalls.count === 0 ? 0 : stalls.max / 1e6,
         serverCpuMs: Object.fromEntries(
           Object.entries(serversAtEnd ?? {}).map(([name, end]) => [name, end - (serversAtStart?.[name] ?? end)]),
         ),

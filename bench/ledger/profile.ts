@@ -136,6 +136,7 @@ try {
       `${ratePerSecond === undefined ? `${concurrency} in flight` : `open loop at ${ratePerSecond}/s`}, ${durationSeconds} s: ` +
       `${(transfers / result.durationSeconds).toFixed(0)} transfers/s, p50 ${percentile(sorted, 0.5).toFixed(2)} ms, p99 ${percentile(sorted, 0.99).toFixed(2)} ms; ` +
       `CPU per transfer: ledger ${perTransfer(result.serverCpuMs.ledger ?? 0)}, PostgreSQL ${perTransfer(result.serverCpuMs.postgres ?? 0)}; ` +
+      `load generator: ${result.clientCpuCores.toFixed(2)} cores, longest stall ${result.clientStallMaxMs.toFixed(1)} ms; ` +
       `load average ${os
         .loadavg()
         .map((value) => value.toFixed(2))

@@ -117,6 +117,7 @@ function formatRow(row: Row): string[] {
     perTransfer(row.result.serverCpuMs.postgres, row.result.transfers),
     row.machineBusyCores.toFixed(2),
     row.result.clientCpuCores.toFixed(2),
+    milliseconds(row.result.clientStallMaxMs),
   ];
 }
 
@@ -191,7 +192,7 @@ try {
   }).trim();
 
   const header =
-    "| mode | concurrency | transfers/s | calls/s | p50 ms | p99 ms | ops per DB transaction | ledger CPU µs/transfer | PostgreSQL CPU µs/transfer | machine CPU busy (cores) | load generator CPU (cores) |";
+    "| mode | concurrency | transfers/s | calls/s | p50 ms | p99 ms | ops per DB transaction | ledger CPU µs/transfer | PostgreSQL CPU µs/transfer | machine CPU busy (cores) | load generator CPU (cores) | load generator's longest stall ms |";
   const section = [
     `## ${startedAt.toISOString().slice(0, 16).replace("T", " ")} UTC`,
     "",
@@ -202,7 +203,7 @@ try {
     `- Commit ${commit}${dirty === "" ? "" : " (services/ledger or bench/ledger modified in the working tree)"}; ledger defaults (LEDGER_BATCH_SIZE_MAX 1000, LEDGER_BATCH_LINGER_MS 0, LEDGER_BATCHES_IN_FLIGHT 2, DATABASE_POOL_MAX 10) but scheduled reconciliation off; ${wallets.length} funded USD wallets, transfers of 1 minor unit between random distinct wallets, unique idempotency keys; ${clients.length} gRPC connections; ${warmUpSeconds} s warm-up then ${durationSeconds} s measured per row.`,
     "",
     header,
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ...[...rows, halfPeak].map((row) => `| ${formatRow(row).join(" | ")} |`),
     "",
     "| pgbench, one transfer per SQL transaction | clients | transfers/s | p50 ms | p99 ms | pgbench CPU µs/transfer | PostgreSQL CPU µs/transfer | failed |",
