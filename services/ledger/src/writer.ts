@@ -79,6 +79,8 @@ interface Waiting {
 
 const tracer = trace.getTracer("@trustmesh/ledger");
 
+const operationsIn = (batch: readonly Waiting[]) => batch.reduce((sum, waiting) => sum + waiting.job.operations.length, 0);
+
 /** The recording span active now, or undefined: a link to a span nobody records leads nowhere. */
 function recordingSpan(): Span | undefined {
   const span = trace.getSpan(context.active());
@@ -140,7 +142,7 @@ export function createTransactionWriter(options: TransactionWriterOptions): Tran
   };
 
   const run = async (batch: Waiting[], onPlanned: () => void, span: Span): Promise<void> => {
-    const operationCount = batch.reduce((sum, waiting) => sum + waiting.job.operations.length, 0);
+    const operationCount = operationsIn(batch);
     const startedAt = performance.now();
     try {
       const committed = await commitWithRetries(batch, onPlanned);
@@ -165,8 +167,7 @@ export function createTransactionWriter(options: TransactionWriterOptions): Tran
   const runTraced = (batch: Waiting[], onPlanned: () => void): Promise<void> => {
     const links: Link[] = [];
     for (const waiting of batch) if (waiting.callerSpan) links.push({ context: waiting.callerSpan.spanContext() });
-    const operations = batch.reduce((sum, waiting) => sum + waiting.job.operations.length, 0);
-    const attributes = { "ledger.batch.jobs": batch.length, "ledger.batch.operations": operations };
+    const attributes = { "ledger.batch.jobs": batch.length, "ledger.batch.operations": operationsIn(batch) };
     // ROOT_CONTEXT: the batch must not run inside the first caller's context
     // (its span, its deadline scope), which pump's setImmediate carried here.
     return context.with(ROOT_CONTEXT, () =>
