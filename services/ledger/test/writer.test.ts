@@ -2,8 +2,12 @@
 // been planned — so the next one is planned on it, not beside it — keeps at
 // most LEDGER_BATCHES_IN_FLIGHT batches in flight, gathers what arrived
 // meanwhile into the next batch, and is not stalled by a batch that failed
-// before it was planned.
+// before it was planned. Each batch is a root span linked both ways to the
+// spans of the calls it carried, and says when it failed.
 import assert from "node:assert/strict";
+import { context, SpanStatusCode, trace } from "@opentelemetry/api";
+import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
+import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from "@opentelemetry/sdk-trace";
 import { createLogger, createMetrics } from "@trustmesh/runtime";
 import type { Job } from "../src/domain/engine.ts";
 import { createLedgerMetrics } from "../src/metrics.ts";
@@ -115,5 +119,70 @@ describe("transaction writer", () => {
     started[1]?.planned();
     started[1]?.commit();
     await next;
+  });
+
+  describe("tracing", () => {
+    const exporter = new InMemorySpanExporter();
+    const provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
+
+    before(() => {
+      context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+      trace.setGlobalTracerProvider(provider);
+    });
+
+    after(async () => {
+      await provider.shutdown();
+      trace.disable();
+      context.disable();
+    });
+
+    it("runs a batch as a root span linked both ways to its callers' spans, marked failed when it failed", async () => {
+      const { writer, started } = startWriter(1);
+      const tracer = trace.getTracer("writer-test");
+      const callers = [tracer.startSpan("caller a"), tracer.startSpan("caller b")];
+      const results = ["a", "b"].map((key, index) =>
+        context.with(trace.setSpan(context.active(), callers[index] as ReturnType<typeof tracer.startSpan>), () =>
+          writer.submit(jobOf(key)),
+        ),
+      );
+      await settle();
+      assert.deepEqual(started[0]?.keys, ["a", "b"]);
+      // The batch fails; its jobs are then committed one by one, inside the same batch span.
+      started[0]?.planned();
+      started[0]?.fail(new Error("serialization failure"));
+      await settle();
+      assert.deepEqual(started[1]?.keys, ["a"]);
+      started[1]?.planned();
+      started[1]?.commit();
+      await settle();
+      assert.deepEqual(started[2]?.keys, ["b"]);
+      started[2]?.planned();
+      started[2]?.commit();
+      await Promise.all(results);
+      await settle();
+      for (const caller of callers) caller.end();
+
+      const finished = exporter.getFinishedSpans();
+      const batches = finished.filter((span) => span.name === "ledger.commit_batch");
+      assert.equal(batches.length, 1, "one span for the batch and its one-by-one retries");
+      const batch = batches[0] as (typeof finished)[number];
+      assert.equal(batch.parentSpanContext, undefined, "a root span");
+      assert.equal(batch.status.code, SpanStatusCode.ERROR);
+      assert.deepEqual(batch.attributes, { "ledger.batch.jobs": 2, "ledger.batch.operations": 2 });
+      const batchContext = batch.spanContext();
+      for (const caller of callers) {
+        const callerContext = caller.spanContext();
+        assert.notEqual(batchContext.traceId, callerContext.traceId, "the batch is not in a caller's trace");
+        assert.ok(
+          batch.links.some((link) => link.context.spanId === callerContext.spanId),
+          "the batch links to the caller",
+        );
+        const exported = finished.find((span) => span.spanContext().spanId === callerContext.spanId);
+        assert.ok(
+          exported?.links.some((link) => link.context.spanId === batchContext.spanId),
+          "the caller links to the batch",
+        );
+      }
+    });
   });
 });
