@@ -22,7 +22,7 @@
 // the commit to everyone it carried.
 
 import { Code } from "@connectrpc/connect";
-import { context, isSpanContextValid, type Link, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import { context, type Link, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { DomainError, type Logger, resourceExhausted } from "@trustmesh/runtime";
 import type { Job, Outcome } from "./domain/engine.ts";
 import type { TransactionRecord } from "./domain/records.ts";
@@ -83,8 +83,8 @@ const operationsIn = (batch: readonly Waiting[]) => batch.reduce((sum, waiting) 
 
 /** The recording span active now, or undefined: a link to a span nobody records leads nowhere. */
 function recordingSpan(): Span | undefined {
-  const span = trace.getSpan(context.active());
-  return span?.isRecording() && isSpanContextValid(span.spanContext()) ? span : undefined;
+  const span = trace.getActiveSpan();
+  return span?.isRecording() ? span : undefined;
 }
 
 export function createTransactionWriter(options: TransactionWriterOptions): TransactionWriter {

@@ -140,10 +140,8 @@ describe("transaction writer", () => {
       const { writer, started } = startWriter(1);
       const tracer = trace.getTracer("writer-test");
       const callers = [tracer.startSpan("caller a"), tracer.startSpan("caller b")];
-      const results = ["a", "b"].map((key, index) =>
-        context.with(trace.setSpan(context.active(), callers[index] as ReturnType<typeof tracer.startSpan>), () =>
-          writer.submit(jobOf(key)),
-        ),
+      const results = callers.map((caller, index) =>
+        context.with(trace.setSpan(context.active(), caller), () => writer.submit(jobOf(["a", "b"][index] as string))),
       );
       await settle();
       assert.deepEqual(started[0]?.keys, ["a", "b"]);
