@@ -2,8 +2,13 @@
 // own modules, so the pg and ioredis instrumentations can hook those modules
 // when they are first imported (ESM imports need the loader hook registered
 // here; CommonJS requires are hooked by the SDK itself).
+//
+// It first sets the V8 flags every service runs with (../v8-flags.ts). The SDK
+// is imported only after that: a static import would load its hundreds of
+// modules, and let V8 make allocation-site decisions, before any code here ran.
+import "../v8-flags.ts";
 import { register } from "node:module";
-import { startTelemetry } from "./sdk.ts";
 
 register("@opentelemetry/instrumentation/hook.mjs", import.meta.url);
+const { startTelemetry } = await import("./sdk.ts");
 startTelemetry();
