@@ -133,7 +133,7 @@ export async function measureScenario(scenario: Scenario, options: MeasureOption
   const runtime = options.serverOverride?.runtime ?? scenario.server === "runtime";
   const server = await startServerProcess({
     entryPath: options.serverOverride?.entryPath ?? serverEntries[scenario.server],
-    nodeFlags: runtime ? runtimeNodeFlags : [],
+    nodeFlags: [...(runtime ? runtimeNodeFlags : []), ...(scenario.nodeFlags ?? [])],
     baseEnv: withoutOtelVariables(process.env),
     cpu: options.serverCpu,
     logPath: path.join(options.workDirectory, `${options.label}-${scenario.id}.log`),

@@ -16,6 +16,8 @@ export interface ScenarioSummary {
   medianRequestsPerSecond: number;
   /** Against bare grpc-js's median, when bare grpc-js was measured. */
   shareOfBare: number | undefined;
+  /** For runtime rows: against bare grpc-js run with the services' V8 flags, when that was measured. */
+  shareOfFlaggedBare: number | undefined;
   target: number | undefined;
   met: boolean | undefined;
 }
@@ -38,15 +40,19 @@ export function summarise(scenarios: Scenario[], measurements: Measurement[]): S
     ]),
   );
   const bare = medians.get("bare-grpc");
+  const flaggedBare = medians.get("bare-grpc-v8-flags");
   return scenarios.map((scenario) => {
     const medianRequestsPerSecond = medians.get(scenario.id) as number;
     const shareOfBare = bare === undefined || scenario.id === "bare-grpc" ? undefined : medianRequestsPerSecond / bare;
+    const shareOfFlaggedBare =
+      flaggedBare === undefined || scenario.server !== "runtime" ? undefined : medianRequestsPerSecond / flaggedBare;
     const target = targetShares[scenario.id];
     return {
       scenario,
       rounds: measurements.filter((measurement) => measurement.scenario.id === scenario.id),
       medianRequestsPerSecond,
       shareOfBare,
+      shareOfFlaggedBare,
       target,
       met: target === undefined || shareOfBare === undefined ? undefined : shareOfBare >= target,
     };
@@ -68,6 +74,7 @@ function rows(summaries: ScenarioSummary[]): string[][] {
     median(summary.rounds.map((round) => round.serverCpuMicrosPerRequest)).toFixed(1),
     percent(Math.max(...summary.rounds.map((round) => round.otherCpuShare))),
     summary.shareOfBare === undefined ? "—" : percent(summary.shareOfBare),
+    summary.shareOfFlaggedBare === undefined ? "—" : percent(summary.shareOfFlaggedBare),
     summary.target === undefined ? "—" : `≥ ${percent(summary.target)}`,
     summary.met === undefined ? "—" : summary.met ? "yes" : "**no**",
   ]);
@@ -84,6 +91,7 @@ const headings = [
   "server CPU µs/req",
   "other CPU (max)",
   "of bare",
+  "of bare with the services' V8 flags",
   "target",
   "met",
 ];

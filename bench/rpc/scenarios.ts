@@ -1,4 +1,4 @@
-// The four measurements, each a server to start, a request h2load repeats, and
+// The five measurements, each a server to start, a request h2load repeats, and
 // a check that one such request really succeeds end to end.
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
@@ -10,16 +10,19 @@ import {
   EchoRequestSchema,
   EchoResponseSchema,
 } from "@trustmesh/api/trustmesh/testing/v1/echo_service_pb.js";
+import { serviceV8Flags } from "../../packages/runtime/src/v8-flags.ts";
 import type { ServerPorts } from "./child-protocol.ts";
 import { encodeGrpcFrame } from "./grpc-frame.ts";
 import { callGrpc, callHttp1 } from "./verify-call.ts";
 
-export type ScenarioId = "bare-grpc" | "runtime-grpc" | "runtime-grpc-auth" | "runtime-connect-h1";
+export type ScenarioId = "bare-grpc" | "bare-grpc-v8-flags" | "runtime-grpc" | "runtime-grpc-auth" | "runtime-connect-h1";
 
 export interface Scenario {
   id: ScenarioId;
   title: string;
   server: "bare" | "runtime";
+  /** Node flags for the server process besides the ones its kind always gets. */
+  nodeFlags?: readonly string[];
   http1: boolean;
   /** Method name as rpc_server_requests_total labels it. */
   method: string;
@@ -72,6 +75,20 @@ export function createScenarios(workDirectory: string, bearerToken: string): Sce
       id: "bare-grpc",
       title: "bare @grpc/grpc-js, unary echo",
       server: "bare",
+      http1: false,
+      method: "Echo",
+      bodyPath: echoGrpcBody,
+      headers: grpcHeaders,
+      url: (ports) => `http://127.0.0.1:${ports.grpcPort}${echoPath}`,
+      verify: verifyGrpcEcho,
+    },
+    {
+      // The runtime sets V8 flags in every service process (its v8-flags.ts);
+      // this row says how much of the runtime's share those flags alone explain.
+      id: "bare-grpc-v8-flags",
+      title: "bare @grpc/grpc-js, unary echo, with the services' V8 flags",
+      server: "bare",
+      nodeFlags: serviceV8Flags,
       http1: false,
       method: "Echo",
       bodyPath: echoGrpcBody,

@@ -6,9 +6,10 @@
 // It first sets the V8 flags every service runs with (../v8-flags.ts). The SDK
 // is imported only after that: a static import would load its hundreds of
 // modules, and let V8 make allocation-site decisions, before any code here ran.
-import "../v8-flags.ts";
 import { register } from "node:module";
+import { applyServiceV8Flags } from "../v8-flags.ts";
 
+applyServiceV8Flags();
 register("@opentelemetry/instrumentation/hook.mjs", import.meta.url);
 const { startTelemetry } = await import("./sdk.ts");
 startTelemetry();
