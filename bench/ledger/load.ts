@@ -9,12 +9,16 @@ import type * as grpc from "@grpc/grpc-js";
 import { LedgerService } from "@trustmesh/api";
 import { releaseClosedHttp2Streams } from "@trustmesh/runtime";
 import { grpcJsUnary } from "@trustmesh/testkit/grpc-js";
+import { applyServiceV8Flags } from "../../packages/runtime/src/v8-flags.ts";
 
 // The load generator shares the machine with what it measures, and its own GC
 // pauses count as the ledger's latency: finished calls should die young here
 // as in the services (packages/runtime/src/server/release-closed-streams.ts).
 // This alone left most of those pauses (services/ledger/README.md, "Session 7").
+// The generator also runs with the services' V8 flags (pretenuring off), which
+// is what let a grpc-js process's finished calls die young (README, "Benchmarks").
 releaseClosedHttp2Streams();
+applyServiceV8Flags();
 
 export interface LoadResult {
   /** Calls that succeeded during the measured window. */
