@@ -69,18 +69,22 @@ export function createScenarios(workDirectory: string, bearerToken: string): Sce
     assert.equal(answer.grpcStatus, "0", `Echo answered grpc-status ${answer.grpcStatus}: ${answer.grpcMessage}`);
     assert.equal(answer.message?.message, echoText, "Echo did not echo");
   };
+  /** Echo over gRPC, as scenarios 1–3 send it. */
+  const grpcEcho = {
+    http1: false,
+    method: "Echo",
+    bodyPath: echoGrpcBody,
+    headers: grpcHeaders,
+    url: (ports: ServerPorts) => `http://127.0.0.1:${ports.grpcPort}${echoPath}`,
+    verify: verifyGrpcEcho,
+  };
 
   return [
     {
       id: "bare-grpc",
       title: "bare @grpc/grpc-js, unary echo",
       server: "bare",
-      http1: false,
-      method: "Echo",
-      bodyPath: echoGrpcBody,
-      headers: grpcHeaders,
-      url: (ports) => `http://127.0.0.1:${ports.grpcPort}${echoPath}`,
-      verify: verifyGrpcEcho,
+      ...grpcEcho,
     },
     {
       // The runtime sets V8 flags in every service process (its v8-flags.ts);
@@ -89,23 +93,13 @@ export function createScenarios(workDirectory: string, bearerToken: string): Sce
       title: "bare @grpc/grpc-js, unary echo, with the services' V8 flags",
       server: "bare",
       nodeFlags: serviceV8Flags,
-      http1: false,
-      method: "Echo",
-      bodyPath: echoGrpcBody,
-      headers: grpcHeaders,
-      url: (ports) => `http://127.0.0.1:${ports.grpcPort}${echoPath}`,
-      verify: verifyGrpcEcho,
+      ...grpcEcho,
     },
     {
       id: "runtime-grpc",
       title: "runtime gRPC port, Echo (unauthenticated)",
       server: "runtime",
-      http1: false,
-      method: "Echo",
-      bodyPath: echoGrpcBody,
-      headers: grpcHeaders,
-      url: (ports) => `http://127.0.0.1:${ports.grpcPort}${echoPath}`,
-      verify: verifyGrpcEcho,
+      ...grpcEcho,
     },
     {
       id: "runtime-grpc-auth",

@@ -7,15 +7,17 @@
 // --no-allocation-site-pretenuring: V8 watches how many objects from each
 // allocation site survive a young collection and, past a threshold, allocates
 // that site's objects straight in the old generation. Under gRPC load it makes
-// that decision for some of grpc-js's and node:http2's per-call objects while
-// many calls are in flight. Those objects then die in the old generation, and
-// until the next full collection each one keeps alive, as a root of every young
-// collection, whatever young objects it points to: the rest of its call. Every
-// call's stream and grpc-js call objects were then copied and promoted. The
-// runtime's echo server at a fixed 2,000 calls/s (`--trace-gc-nvp`) promoted
-// 11–12% of what it allocated, in scavenges of 15–19 ms; with pretenuring off
-// 2.4%, in scavenges of 4.5–5.6 ms, and bench/rpc's runtime rounds rose from
-// 14.1–17.7k to 17.0–20.4k req/s (README, "Benchmarks").
+// that decision, in some runs and not others, for sites of grpc-js's and
+// node:http2's per-call objects (README, "The runtime"). Such objects die in
+// the old generation, which only a full collection sweeps; until then every
+// young collection keeps what they point to, the rest of their call, alive.
+// Every call's stream and grpc-js call objects were then copied and promoted,
+// though a heap snapshot (taken after a full collection) shows nothing live
+// holding a finished call. The runtime's echo server at a fixed 2,000 calls/s
+// (`--trace-gc-nvp`) promoted 11–12% of what it allocated, in scavenges of
+// 15–19 ms; with pretenuring off 2.4%, in scavenges of 4.5–5.6 ms, and
+// bench/rpc's runtime rounds rose from 14.1–17.7k to 17.0–20.4k req/s
+// (README, "Benchmarks").
 import { setFlagsFromString } from "node:v8";
 
 /** The flags, as `node` takes them on its command line (bench/rpc gives them to bare grpc-js too). */
