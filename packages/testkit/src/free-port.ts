@@ -1,25 +1,60 @@
+import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 
+/** Where the kernel's ephemeral ports start when /proc does not say (Linux's default). */
+const defaultEphemeralLow = 32_768;
+/** Lowest port handed out: above the well-known and most registered services' ports. */
+const lowestPort = 10_000;
+const attempts = 50;
+
 /**
- * Asks the kernel for a port that is free on `host` right now.
- *
- * The port is released before it is returned, so another process can take it before
- * our server binds it; callers that start servers retry with a new port when the
- * server reports "address already in use" (see startPostgres and startRedis).
+ * The first port the kernel may pick by itself: for `listen(0)` and for the
+ * local end of every outgoing connection (Linux: net.ipv4.ip_local_port_range).
  */
-export function findFreePort(host = "127.0.0.1"): Promise<number> {
+export function ephemeralPortLow(): number {
+  try {
+    const low = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > lowestPort ? low : defaultEphemeralLow;
+  } catch {
+    return defaultEphemeralLow;
+  }
+}
+
+function listensOn(host: string, port: number): Promise<number | undefined> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();
-    server.once("error", reject);
-    server.listen({ host, port: 0, exclusive: true }, () => {
+    server.once("error", (error: NodeJS.ErrnoException) =>
+      error.code === "EADDRINUSE" || error.code === "EACCES" ? resolve(undefined) : reject(error),
+    );
+    server.listen({ host, port, exclusive: true }, () => {
       const address = server.address();
-      if (address === null || typeof address === "string") {
-        server.close();
-        reject(new Error(`could not read the port bound on ${host}`));
-        return;
-      }
-      server.close((error) => (error ? reject(error) : resolve(address.port)));
+      const bound = address !== null && typeof address !== "string" ? address.port : undefined;
+      server.close((error) => (error ? reject(error) : resolve(bound)));
     });
   });
+}
+
+/**
+ * A port that is free on `host` right now, for a server the caller starts next.
+ *
+ * It is released before it is returned, so it is chosen below the kernel's
+ * ephemeral range: a port the kernel picked itself (`listen(0)`) could be
+ * given to the local end of any outgoing connection in the meantime — a
+ * service's own database connections included — and the server would then
+ * fail with "address already in use". Below that range only a process naming
+ * the same number can take it; callers that start servers still retry with a
+ * new port when that happens (see startPostgres and startRedis).
+ */
+export async function findFreePort(host = "127.0.0.1"): Promise<number> {
+  const high = ephemeralPortLow();
+  for (let attempt = 0; attempt < attempts; attempt++) {
+    const candidate = lowestPort + Math.floor(Math.random() * (high - lowestPort));
+    const port = await listensOn(host, candidate);
+    if (port !== undefined) return port;
+  }
+  // The low range is crowded: fall back to a port the kernel picks.
+  const port = await listensOn(host, 0);
+  if (port === undefined) throw new Error(`could not bind any port on ${host}`);
+  return port;
 }

@@ -1,6 +1,9 @@
-// Goal: prove findFreePort returns a port that can be bound right away on 127.0.0.1.
+// Goal: prove findFreePort returns a port that can be bound right away on
+// 127.0.0.1, chosen where the kernel never picks ports by itself, so an
+// outgoing connection cannot take it before the server binds it.
 import assert from "node:assert/strict";
 import { createServer } from "node:net";
+import { ephemeralPortLow } from "../src/free-port.ts";
 import { findFreePort } from "../src/index.ts";
 
 describe("findFreePort", () => {
@@ -13,5 +16,12 @@ describe("findFreePort", () => {
       server.listen(port, "127.0.0.1", resolve);
     });
     await new Promise((resolve) => server.close(resolve));
+  });
+
+  it("chooses ports below the kernel's ephemeral range, and different ones", async () => {
+    const low = ephemeralPortLow();
+    const ports = await Promise.all(Array.from({ length: 20 }, () => findFreePort()));
+    for (const port of ports) assert.ok(port >= 10_000 && port < low, `port ${port} is not in [10000, ${low})`);
+    assert.ok(new Set(ports).size > 15, `expected spread ports, got ${ports.join(", ")}`);
   });
 });
