@@ -14,7 +14,7 @@ const attempts = 50;
 export function ephemeralPortLow(): number {
   try {
     const low = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]);
-    return Number.isInteger(low) && low > lowestPort ? low : defaultEphemeralLow;
+    return Number.isInteger(low) && low > 0 ? low : defaultEphemeralLow;
   } catch {
     return defaultEphemeralLow;
   }
@@ -48,12 +48,13 @@ function listensOn(host: string, port: number): Promise<number | undefined> {
  */
 export async function findFreePort(host = "127.0.0.1"): Promise<number> {
   const high = ephemeralPortLow();
-  for (let attempt = 0; attempt < attempts; attempt++) {
+  // A kernel whose ephemeral range starts at or below lowestPort leaves no such range.
+  for (let attempt = 0; high > lowestPort && attempt < attempts; attempt++) {
     const candidate = lowestPort + Math.floor(Math.random() * (high - lowestPort));
     const port = await listensOn(host, candidate);
     if (port !== undefined) return port;
   }
-  // The low range is crowded: fall back to a port the kernel picks.
+  // No range below the ephemeral one, or it is crowded: fall back to a port the kernel picks.
   const port = await listensOn(host, 0);
   if (port === undefined) throw new Error(`could not bind any port on ${host}`);
   return port;
