@@ -23,14 +23,13 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import type * as grpc from "@grpc/grpc-js";
 import { startPostgres } from "@trustmesh/testkit";
-import { createGrpcJsClient } from "@trustmesh/testkit/grpc-js";
 import pg from "pg";
 import { type LedgerPlatform, startLedgerPlatform } from "../../services/ledger/test/support/ledger-platform.ts";
 import { areaOf } from "../rpc/profile-summary.ts";
 import { positiveInteger, requireNode24 } from "../rpc/run-options.ts";
-import { closedLoop, type LoadResult, openLoop, percentile, transferWorkload } from "./load.ts";
+import { assertNoRejectionsSince, ledgerMetrics } from "./ledger-metrics.ts";
+import { closedLoop, type LoadResult, type LoadTarget, openLoop, percentile, transferWorkload } from "./load.ts";
 import { findPostmaster, findServiceProcess, postgresCpuMs, processCpuMs } from "./process-cpu.ts";
 import { createFundedWallets } from "./wallets.ts";
 
@@ -103,30 +102,31 @@ const stopPlatform = async () => {
   platformStopped = true;
   await platform.stop();
 };
-const clients: grpc.Client[] = [];
 try {
   const token = await platform.serviceToken("payments");
   const wallets = await createFundedWallets(platform, token, walletCount);
-  for (let index = 0; index < 8; index++) clients.push(createGrpcJsClient(platform.ledgerAddress));
+  const target: LoadTarget = { address: platform.ledgerAddress, token, connections: 8 };
   const ledgerPid = findServiceProcess(repoRoot, "ledger");
   const postmasterPid = findPostmaster(postgres.dataDir);
   const sampleCpu = () => ({ ledger: processCpuMs(ledgerPid), postgres: postgresCpuMs(postmasterPid) });
   await platform.sql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
-  const workload = transferWorkload(wallets, token, batchSize);
+  const workload = transferWorkload(wallets, batchSize);
   // Warm-up in a run of its own, so the statistics and the profile window hold only the measured run.
-  await closedLoop(clients, workload, { concurrency, warmUpSeconds: 0, durationSeconds: warmUpSeconds, sampleCpu });
+  await closedLoop(target, workload, { concurrency, warmUpSeconds: 0, durationSeconds: warmUpSeconds, sampleCpu });
   await platform.sql("SELECT pg_stat_statements_reset()");
   await platform.sql("SELECT pg_stat_reset()");
   await platform.sql("SELECT pg_stat_reset_shared('wal')");
   // V8 stamps samples with the monotonic clock, as process.hrtime does.
+  const { ledger_rejections_total: rejectionsBefore } = await ledgerMetrics(platform.metricsUrl, ["ledger_rejections_total"]);
   const windowStartMicros = Number(process.hrtime.bigint() / 1000n);
   const checkpointsBefore = await checkpointCount(platform);
   const result: LoadResult =
     ratePerSecond === undefined
-      ? await closedLoop(clients, workload, { concurrency, warmUpSeconds: 0, durationSeconds, sampleCpu })
-      : await openLoop(clients, workload, { ratePerSecond, warmUpSeconds: 0, durationSeconds, inFlightMax: 4096, sampleCpu });
+      ? await closedLoop(target, workload, { concurrency, warmUpSeconds: 0, durationSeconds, sampleCpu })
+      : await openLoop(target, workload, { ratePerSecond, warmUpSeconds: 0, durationSeconds, inFlightMax: 4096, sampleCpu });
   const windowEndMicros = Number(process.hrtime.bigint() / 1000n);
   if (result.failures > 0) throw new Error(`${result.failures} calls failed, first: ${result.firstFailure}`);
+  await assertNoRejectionsSince(platform.metricsUrl, rejectionsBefore);
 
   const transfers = result.transfers;
   const perTransfer = (milliseconds: number) => `${((milliseconds * 1000) / transfers).toFixed(1)} µs`;
@@ -171,7 +171,6 @@ try {
     );
   }
 
-  for (const client of clients.splice(0)) client.close();
   // The profile is written when the ledger exits.
   await stopPlatform();
   if (options["cpu-prof"]) {
@@ -180,7 +179,6 @@ try {
     printWindow(path.join(profileDir, main), windowStartMicros, windowEndMicros, transfers);
   }
 } finally {
-  for (const client of clients) client.close();
   await stopPlatform();
   await postgres.stop();
   rmSync(root, { recursive: true, force: true });
@@ -188,15 +186,19 @@ try {
 
 /** The batch writer's own counters over the whole run (warm-up included): batches, their mean size, re-plans. */
 async function printWriterMetrics(metricsUrl: string): Promise<void> {
-  const text = await (await fetch(metricsUrl)).text();
   // Summed over labels (re-plans are counted by the state the batch was planned on).
-  const value = (name: string) =>
-    [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)`, "gm"))].reduce((sum, match) => sum + Number(match[1]), 0);
-  const batches = value("ledger_batch_size_count");
+  const value = await ledgerMetrics(metricsUrl, [
+    "ledger_batch_size_count",
+    "ledger_batch_size_sum",
+    "ledger_batch_duration_seconds_sum",
+    "ledger_batches_replanned_total",
+    "ledger_batches_resent_total",
+  ]);
+  const batches = value.ledger_batch_size_count;
   console.log(
-    `\nWriter, whole run: ${batches} batches of ${(value("ledger_batch_size_sum") / batches).toFixed(1)} operations on average, ` +
-      `${((value("ledger_batch_duration_seconds_sum") * 1000) / batches).toFixed(1)} ms from BEGIN to COMMIT on average, ` +
-      `${value("ledger_batches_replanned_total")} planned again, ${value("ledger_batches_resent_total")} sent again unchanged`,
+    `\nWriter, whole run: ${batches} batches of ${(value.ledger_batch_size_sum / batches).toFixed(1)} operations on average, ` +
+      `${((value.ledger_batch_duration_seconds_sum * 1000) / batches).toFixed(1)} ms from BEGIN to COMMIT on average, ` +
+      `${value.ledger_batches_replanned_total} planned again, ${value.ledger_batches_resent_total} sent again unchanged`,
   );
 }
 

@@ -15,13 +15,12 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import type * as grpc from "@grpc/grpc-js";
 import { startPostgres } from "@trustmesh/testkit";
-import { createGrpcJsClient } from "@trustmesh/testkit/grpc-js";
 import { type LedgerPlatform, startLedgerPlatform } from "../../services/ledger/test/support/ledger-platform.ts";
 import { machineBusyCpuMs } from "../rpc/machine-load.ts";
 import { positiveInteger, requireNode24 } from "../rpc/run-options.ts";
-import { type CpuSampler, closedLoop, type LoadResult, openLoop, percentile, transferWorkload } from "./load.ts";
+import { assertNoRejectionsSince, ledgerMetrics } from "./ledger-metrics.ts";
+import { type CpuSampler, closedLoop, type LoadResult, type LoadTarget, openLoop, percentile, transferWorkload } from "./load.ts";
 import { type PgbenchResult, preparePgbenchDatabase, runPgbench } from "./pgbench.ts";
 import { findPostmaster, findServiceProcess, postgresCpuMs, processCpuMs } from "./process-cpu.ts";
 import { createFundedWallets } from "./wallets.ts";
@@ -72,26 +71,24 @@ function commandOf(): string {
   return ["node", path.relative(process.cwd(), fileURLToPath(import.meta.url)), ...process.argv.slice(2)].join(" ");
 }
 
-async function batchCounters(platform: LedgerPlatform): Promise<{ sum: number; count: number }> {
-  const text = await (await fetch(platform.metricsUrl)).text();
-  const read = (name: string) => Number(new RegExp(`^${name}\\{[^}]*\\} ([\\d.e+]+)`, "m").exec(text)?.[1] ?? "0");
-  // The writer's histogram of operations per database transaction (services/ledger/src/metrics.ts).
-  return { sum: read("ledger_batch_size_sum"), count: read("ledger_batch_size_count") };
-}
+// The writer's histogram of operations per database transaction (services/ledger/src/metrics.ts), and its refusals.
+const writerSeries = ["ledger_batch_size_sum", "ledger_batch_size_count", "ledger_rejections_total"] as const;
 
 /** Runs one measurement with machine CPU and the writer's batch sizes recorded around it. */
 async function measure(platform: LedgerPlatform, mode: string, concurrency: string, load: () => Promise<LoadResult>): Promise<Row> {
-  const before = await batchCounters(platform);
+  const before = await ledgerMetrics(platform.metricsUrl, writerSeries);
   const busyBefore = machineBusyCpuMs();
   const startedAt = performance.now();
   const result = await load();
   const elapsedMs = performance.now() - startedAt;
   const busyCores = (machineBusyCpuMs() - busyBefore) / elapsedMs;
-  const after = await batchCounters(platform);
-  const meanBatch = after.count > before.count ? (after.sum - before.sum) / (after.count - before.count) : 0;
+  const after = await ledgerMetrics(platform.metricsUrl, writerSeries);
+  const batches = after.ledger_batch_size_count - before.ledger_batch_size_count;
+  const meanBatch = batches > 0 ? (after.ledger_batch_size_sum - before.ledger_batch_size_sum) / batches : 0;
   const row = { mode, concurrency, result, meanBatch, machineBusyCores: busyCores };
   console.log(formatRow(row).join(" | "));
   if (result.failures > 0) throw new Error(`${mode} × ${concurrency}: ${result.failures} calls failed, first: ${result.firstFailure}`);
+  await assertNoRejectionsSince(platform.metricsUrl, before.ledger_rejections_total);
   return row;
 }
 
@@ -130,30 +127,29 @@ console.log(`bench/ledger: durable PostgreSQL in ${benchRoot}; load average ${lo
 // Durable on purpose (fsync and synchronous_commit on, as in production): group commit is what batching buys.
 const postgres = await startPostgres({ dataDir: path.join(benchRoot, "data"), ephemeral: false });
 let platform: LedgerPlatform | undefined;
-const clients: grpc.Client[] = [];
 try {
   // Scheduled reconciliation would land in some row's window and charge its CPU there; it has its own cost, not a transfer's.
   platform = await startLedgerPlatform({ postgres, env: { LOG_LEVEL: "warn", LEDGER_RECONCILE_INTERVAL_MS: "0" } });
   const token = await platform.serviceToken("payments");
   const wallets = await createFundedWallets(platform, token, walletCount);
-  for (let index = 0; index < 8; index++) clients.push(createGrpcJsClient(platform.ledgerAddress));
+  const target: LoadTarget = { address: platform.ledgerAddress, token, connections: 8 };
   const ledgerPid = findServiceProcess(repoRoot, "ledger");
   const postmasterPid = findPostmaster(postgres.dataDir);
   const sampleCpu: CpuSampler = () => ({ ledger: processCpuMs(ledgerPid), postgres: postgresCpuMs(postmasterPid) });
   const rows: Row[] = [];
-  const single = transferWorkload(wallets, token, undefined);
+  const single = transferWorkload(wallets, undefined);
   for (const concurrency of singleLevels) {
     rows.push(
       await measure(platform, "PostTransaction", String(concurrency), () =>
-        closedLoop(clients, single, { concurrency, warmUpSeconds, durationSeconds, sampleCpu }),
+        closedLoop(target, single, { concurrency, warmUpSeconds, durationSeconds, sampleCpu }),
       ),
     );
   }
   for (const { size, concurrency } of batchedLevels) {
-    const batched = transferWorkload(wallets, token, size);
+    const batched = transferWorkload(wallets, size);
     rows.push(
       await measure(platform, `PostTransactions × ${size}`, String(concurrency), () =>
-        closedLoop(clients, batched, { concurrency, warmUpSeconds, durationSeconds, sampleCpu }),
+        closedLoop(target, batched, { concurrency, warmUpSeconds, durationSeconds, sampleCpu }),
       ),
     );
   }
@@ -161,7 +157,7 @@ try {
   const peakSingle = Math.max(...singleRows.map((row) => row.result.transfers / row.result.durationSeconds));
   const halfRate = Math.max(1, Math.round(peakSingle / 2));
   const halfPeak = await measure(platform, "PostTransaction, open loop", `${integer(halfRate)}/s`, () =>
-    openLoop(clients, single, { ratePerSecond: halfRate, warmUpSeconds, durationSeconds, inFlightMax: 4096, sampleCpu }),
+    openLoop(target, single, { ratePerSecond: halfRate, warmUpSeconds, durationSeconds, inFlightMax: 4096, sampleCpu }),
   );
 
   const pgbenchDatabase = await postgres.createDatabase("pgbench_ledger");
@@ -200,7 +196,7 @@ try {
     ...(options.note === undefined ? [] : [`- Note: ${options.note}`]),
     `- Machine: ${os.cpus()[0]?.model ?? "unknown"}, ${os.availableParallelism()} CPUs, ${os.type()} ${os.release()}; PostgreSQL ${postgresVersion} (durable: fsync and synchronous_commit on), Node ${process.version}`,
     `- Load average (uptime) before: ${loadBefore.map((value) => value.toFixed(2)).join(" ")}; after: ${loadAfter.map((value) => value.toFixed(2)).join(" ")}`,
-    `- Commit ${commit}${dirty === "" ? "" : " (services/ledger or bench/ledger modified in the working tree)"}; ledger defaults (LEDGER_BATCH_SIZE_MAX 1000, LEDGER_BATCH_LINGER_MS 0, LEDGER_BATCHES_IN_FLIGHT 2, DATABASE_POOL_MAX 10) but scheduled reconciliation off; ${wallets.length} funded USD wallets, transfers of 1 minor unit between random distinct wallets, unique idempotency keys; ${clients.length} gRPC connections; ${warmUpSeconds} s warm-up then ${durationSeconds} s measured per row.`,
+    `- Commit ${commit}${dirty === "" ? "" : " (services/ledger or bench/ledger modified in the working tree)"}; ledger defaults (LEDGER_BATCH_SIZE_MAX 1000, LEDGER_BATCH_LINGER_MS 0, LEDGER_BATCHES_IN_FLIGHT 2, DATABASE_POOL_MAX 10) but scheduled reconciliation off; ${wallets.length} funded USD wallets, transfers of 1 minor unit between random distinct wallets, unique idempotency keys; ${target.connections} gRPC connections from the Go load generator (bench/ledger/loadgen); ${warmUpSeconds} s warm-up then ${durationSeconds} s measured per row.`,
     "",
     header,
     "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
@@ -229,7 +225,6 @@ try {
     console.log(`appended to ${path.relative(process.cwd(), resultsPath)}`);
   }
 } finally {
-  for (const client of clients) client.close();
   await platform?.stop();
   await postgres.stop();
   rmSync(benchRoot, { recursive: true, force: true });

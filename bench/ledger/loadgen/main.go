@@ -1,0 +1,296 @@
+// Command loadgen sends gRPC unary calls whose request messages were encoded
+// beforehand (by bench/ledger/load.ts) to one method, in a closed loop (N
+// callers, each calling again once answered) or an open loop (calls due at a
+// fixed rate whatever the answers do; latency counts from when a call was
+// due). It knows nothing of the messages: each request is sent once, as given.
+//
+// Why Go: the generator shares the two-CPU machine with the ledger and
+// PostgreSQL. The Node generator (grpc-js) spent about 190 µs of CPU per call
+// and paused for 15 ms scavenges dozens of times in ten seconds, and a call
+// due during such a pause counts as the ledger's latency. grpc-go with
+// pre-encoded requests costs a fraction of that and its collector does not
+// stop the world for long. bench/README.md ("bench/ledger") has the numbers.
+//
+// Input: -requests names a file of length-prefixed messages (a 4-byte
+// big-endian length, then the bytes). Output on stdout: the line "measuring"
+// when the measured window opens, "measured" when it closes, then one line of
+// JSON (see report).
+package main
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"math"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+)
+
+// rawCodec passes already-encoded messages through; answers are read and dropped.
+type rawCodec struct{}
+
+type frame []byte
+
+func (rawCodec) Marshal(v any) ([]byte, error) { return *(v.(*frame)), nil }
+func (rawCodec) Unmarshal(data []byte, v any) error {
+	*(v.(*frame)) = nil
+	return nil
+}
+
+// Name is the content subtype: application/grpc+proto, as any gRPC client sends.
+func (rawCodec) Name() string { return "proto" }
+
+// report is what the Node side reads back (bench/ledger/load.ts, GeneratorReport).
+type report struct {
+	Calls        int       `json:"calls"`
+	Failures     int       `json:"failures"`
+	FirstFailure string    `json:"firstFailure,omitempty"`
+	LatenciesMs  []float64 `json:"latenciesMs"`
+	DueAtMs      []float64 `json:"dueAtMs"`
+	CPUSeconds   float64   `json:"cpuSeconds"`
+	StallMaxMs   float64   `json:"stallMaxMs"`
+	Exhausted    bool      `json:"exhausted"`
+}
+
+// windowBytes is every stream's and connection's HTTP/2 flow-control window.
+const windowBytes = 16 << 20
+
+// Per request index, written once by the goroutine that sent it.
+const (
+	unsent = iota
+	answeredInWindow
+	answeredOutside
+	failedInWindow
+	failedOutside
+)
+
+type outcome struct {
+	state   uint8
+	due     time.Duration // since start
+	latency time.Duration
+	failure string
+}
+
+type options struct {
+	target, method, requestsPath, authorization, mode string
+	connections, concurrency, inFlightMax             int
+	rate                                              float64
+	warmUp, duration, timeout                         time.Duration
+}
+
+func main() {
+	var o options
+	var warmUpSeconds, durationSeconds, timeoutSeconds float64
+	flag.StringVar(&o.target, "target", "", "host:port of the gRPC server")
+	flag.StringVar(&o.method, "method", "", "full method path, /package.Service/Method")
+	flag.StringVar(&o.requestsPath, "requests", "", "file of length-prefixed encoded requests, each sent once")
+	flag.StringVar(&o.authorization, "authorization", "", "authorization metadata sent with every call")
+	flag.StringVar(&o.mode, "mode", "closed", "closed (callers call again once answered) or open (calls at -rate)")
+	flag.IntVar(&o.connections, "connections", 8, "HTTP/2 connections, calls spread over them in turn")
+	flag.IntVar(&o.concurrency, "concurrency", 1, "callers of the closed loop")
+	flag.Float64Var(&o.rate, "rate", 0, "calls per second of the open loop")
+	flag.IntVar(&o.inFlightMax, "in-flight-max", 4096, "most calls of the open loop waiting at once")
+	flag.Float64Var(&warmUpSeconds, "warm-up-seconds", 3, "seconds sent before the measured window")
+	flag.Float64Var(&durationSeconds, "duration-seconds", 8, "seconds of the measured window")
+	flag.Float64Var(&timeoutSeconds, "timeout-seconds", 30, "deadline of every call")
+	flag.Parse()
+	o.warmUp = time.Duration(warmUpSeconds * float64(time.Second))
+	o.duration = time.Duration(durationSeconds * float64(time.Second))
+	o.timeout = time.Duration(timeoutSeconds * float64(time.Second))
+	if err := run(o); err != nil {
+		fmt.Fprintln(os.Stderr, "loadgen:", err)
+		os.Exit(1)
+	}
+}
+
+func readRequests(path string) ([]frame, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var requests []frame
+	for len(data) > 0 {
+		if len(data) < 4 {
+			return nil, errors.New("requests file ends inside a length prefix")
+		}
+		size := binary.BigEndian.Uint32(data)
+		if uint64(len(data)-4) < uint64(size) {
+			return nil, errors.New("requests file ends inside a message")
+		}
+		requests = append(requests, frame(data[4:4+size]))
+		data = data[4+size:]
+	}
+	return requests, nil
+}
+
+func cpuSeconds() float64 {
+	var usage syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &usage)
+	return time.Duration(usage.Utime.Nano() + usage.Stime.Nano()).Seconds()
+}
+
+func run(o options) error {
+	switch {
+	case o.target == "" || o.method == "" || o.requestsPath == "":
+		return errors.New("-target, -method and -requests are required")
+	case o.mode == "open" && o.rate <= 0:
+		return errors.New("-rate must be above 0 for -mode open")
+	case o.mode == "closed" && o.concurrency < 1:
+		return errors.New("-concurrency must be at least 1")
+	case o.mode != "open" && o.mode != "closed":
+		return fmt.Errorf("-mode must be open or closed, not %q", o.mode)
+	case o.connections < 1 || o.inFlightMax < 1:
+		return errors.New("-connections and -in-flight-max must be at least 1")
+	}
+	requests, err := readRequests(o.requestsPath)
+	if err != nil {
+		return err
+	}
+	conns := make([]*grpc.ClientConn, o.connections)
+	for i := range conns {
+		conns[i], err = grpc.NewClient(o.target, grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithDefaultCallOptions(grpc.ForceCodec(rawCodec{})),
+			// Fixed windows turn off grpc-go's bandwidth estimation, whose pings and
+			// window updates would be extra frames for the server to read.
+			grpc.WithInitialWindowSize(windowBytes), grpc.WithInitialConnWindowSize(windowBytes))
+		if err != nil {
+			return err
+		}
+		defer conns[i].Close()
+		conns[i].Connect()
+	}
+	outgoing := context.Background()
+	if o.authorization != "" {
+		outgoing = metadata.AppendToOutgoingContext(outgoing, "authorization", o.authorization)
+	}
+
+	outcomes := make([]outcome, len(requests))
+	start := time.Now()
+	measureFrom, measureUntil := o.warmUp, o.warmUp+o.duration
+	// call sends request i, due at `due` after start, and records its outcome.
+	call := func(i int, due time.Duration) {
+		ctx, cancel := context.WithTimeout(outgoing, o.timeout)
+		defer cancel()
+		var answer frame
+		request := requests[i]
+		err := conns[i%len(conns)].Invoke(ctx, o.method, &request, &answer)
+		done := time.Since(start)
+		result := outcome{due: due, latency: done - due}
+		inWindow := due >= measureFrom && done <= measureUntil
+		switch {
+		case err != nil && due >= measureFrom:
+			result.state, result.failure = failedInWindow, err.Error()
+		case err != nil:
+			result.state = failedOutside
+		case inWindow:
+			result.state = answeredInWindow
+		default:
+			result.state = answeredOutside
+		}
+		outcomes[i] = result
+	}
+
+	// The window's edges, told to the Node side (it samples the servers' CPU then) and timed here.
+	var cpuAtStart, cpuAtEnd float64
+	var stallMax atomic.Int64
+	windowDone := make(chan struct{})
+	go func() {
+		time.Sleep(time.Until(start.Add(measureFrom)))
+		cpuAtStart = cpuSeconds()
+		fmt.Println("measuring")
+		// The generator's own stalls: how late a 1 ms sleep wakes up, as the Node side's event-loop delay.
+		go func() {
+			for {
+				before := time.Now()
+				time.Sleep(time.Millisecond)
+				if late := time.Since(before) - time.Millisecond; late > time.Duration(stallMax.Load()) {
+					stallMax.Store(int64(late))
+				}
+				select {
+				case <-windowDone:
+					return
+				default:
+				}
+			}
+		}()
+		time.Sleep(time.Until(start.Add(measureUntil)))
+		cpuAtEnd = cpuSeconds()
+		close(windowDone)
+		fmt.Println("measured")
+	}()
+
+	var next atomic.Int64
+	var exhausted atomic.Bool
+	var calls sync.WaitGroup
+	if o.mode == "closed" {
+		for c := 0; c < o.concurrency; c++ {
+			calls.Add(1)
+			go func() {
+				defer calls.Done()
+				for {
+					sentAt := time.Since(start)
+					if sentAt >= measureUntil {
+						return
+					}
+					i := int(next.Add(1) - 1)
+					if i >= len(requests) {
+						exhausted.Store(true)
+						return
+					}
+					call(i, sentAt)
+				}
+			}()
+		}
+	} else {
+		interval := float64(time.Second) / o.rate
+		slots := make(chan struct{}, o.inFlightMax)
+		for i := 0; ; i++ {
+			due := time.Duration(math.Round(float64(i) * interval))
+			if due >= measureUntil {
+				break
+			}
+			if i >= len(requests) {
+				exhausted.Store(true)
+				break
+			}
+			if wait := time.Until(start.Add(due)); wait > 0 {
+				time.Sleep(wait)
+			}
+			slots <- struct{}{}
+			calls.Add(1)
+			go func() {
+				defer calls.Done()
+				call(i, due)
+				<-slots
+			}()
+		}
+	}
+	calls.Wait()
+	<-windowDone
+
+	out := report{CPUSeconds: cpuAtEnd - cpuAtStart, StallMaxMs: float64(stallMax.Load()) / 1e6, Exhausted: exhausted.Load()}
+	for _, result := range outcomes {
+		switch result.state {
+		case answeredInWindow:
+			out.Calls++
+			out.LatenciesMs = append(out.LatenciesMs, float64(result.latency)/1e6)
+			out.DueAtMs = append(out.DueAtMs, float64(result.due)/1e6)
+		case failedInWindow:
+			out.Failures++
+			if out.FirstFailure == "" {
+				out.FirstFailure = result.failure
+			}
+		}
+	}
+	return json.NewEncoder(os.Stdout).Encode(out)
+}
