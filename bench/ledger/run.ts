@@ -77,11 +77,9 @@ const writerSeries = ["ledger_batch_size_sum", "ledger_batch_size_count", "ledge
 /** Runs one measurement with machine CPU and the writer's batch sizes recorded around it. */
 async function measure(platform: LedgerPlatform, mode: string, concurrency: string, load: () => Promise<LoadResult>): Promise<Row> {
   const before = await ledgerMetrics(platform.metricsUrl, writerSeries);
-  const busyBefore = machineBusyCpuMs();
-  const startedAt = performance.now();
   const result = await load();
-  const elapsedMs = performance.now() - startedAt;
-  const busyCores = (machineBusyCpuMs() - busyBefore) / elapsedMs;
+  // The machine's busy time is sampled with the servers' CPU, at the edges of the generator's measured window.
+  const busyCores = (result.serverCpuMs.machine ?? Number.NaN) / (result.durationSeconds * 1000);
   const after = await ledgerMetrics(platform.metricsUrl, writerSeries);
   const batches = after.ledger_batch_size_count - before.ledger_batch_size_count;
   const meanBatch = batches > 0 ? (after.ledger_batch_size_sum - before.ledger_batch_size_sum) / batches : 0;
@@ -135,7 +133,11 @@ try {
   const target: LoadTarget = { address: platform.ledgerAddress, token, connections: 8 };
   const ledgerPid = findServiceProcess(repoRoot, "ledger");
   const postmasterPid = findPostmaster(postgres.dataDir);
-  const sampleCpu: CpuSampler = () => ({ ledger: processCpuMs(ledgerPid), postgres: postgresCpuMs(postmasterPid) });
+  const sampleCpu: CpuSampler = () => ({
+    ledger: processCpuMs(ledgerPid),
+    postgres: postgresCpuMs(postmasterPid),
+    machine: machineBusyCpuMs(),
+  });
   const rows: Row[] = [];
   const single = transferWorkload(wallets, undefined);
   for (const concurrency of singleLevels) {

@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 )
@@ -133,6 +134,19 @@ func readRequests(path string) ([]frame, error) {
 	return requests, nil
 }
 
+// awaitReady connects, so that no call of the measured window waits for a handshake.
+func awaitReady(conn *grpc.ClientConn) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn.Connect()
+	for state := conn.GetState(); state != connectivity.Ready; state = conn.GetState() {
+		if !conn.WaitForStateChange(ctx, state) {
+			return fmt.Errorf("no connection to %s within 10 s (%v)", conn.Target(), state)
+		}
+	}
+	return nil
+}
+
 func cpuSeconds() float64 {
 	var usage syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &usage)
@@ -167,7 +181,9 @@ func run(o options) error {
 			return err
 		}
 		defer conns[i].Close()
-		conns[i].Connect()
+		if err := awaitReady(conns[i]); err != nil {
+			return err
+		}
 	}
 	outgoing := context.Background()
 	if o.authorization != "" {
