@@ -110,12 +110,14 @@ describe("auth: lockout, enumeration, rate limits", function () {
     const notices = await (async () => {
       for (let attempt = 0; attempt < 300; attempt++) {
         const found = (await auth.messagesFor(existing)).filter((message) => message.kind === "account_exists");
-        if (found.length >= tries) return found;
+        if (found.length > 0) return found;
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
       return [];
     })();
-    assert.equal(notices.length, tries, "the owner of the existing address is told, once per sign-up with it");
+    // Once, even when the pair was tried again: notices to one address are throttled
+    // (AUTH_CODE_RESEND_SECONDS, 60 s here), so a retry's sign-up tells nobody twice.
+    assert.equal(notices.length, 1, `the owner of the existing address is told once (pair tried ${tries} time(s))`);
     assert.ok(await auth.codeFor(fresh), "the new address gets its code");
   });
 
