@@ -36,7 +36,16 @@ function listensOn(host: string, port: number): Promise<number | undefined> {
 }
 
 /**
- * A port that is free on `host` right now, for a server the caller starts next.
+ * Ports this process has handed out. startServices picks every service's
+ * three ports before any service binds one, so a random pick could repeat an
+ * earlier, still unbound one (about a 1% chance for eighteen picks) and one
+ * service would fail with "address already in use"; a CI run did.
+ */
+const handedOut = new Set<number>();
+
+/**
+ * A port that is free on `host` right now, for a server the caller starts next,
+ * and never one this process was given before.
  *
  * It is released before it is returned, so it is chosen below the kernel's
  * ephemeral range: a port the kernel picked itself (`listen(0)`) could be
@@ -51,11 +60,20 @@ export async function findFreePort(host = "127.0.0.1"): Promise<number> {
   // A kernel whose ephemeral range starts at or below lowestPort leaves no such range.
   for (let attempt = 0; high > lowestPort && attempt < attempts; attempt++) {
     const candidate = lowestPort + Math.floor(Math.random() * (high - lowestPort));
+    if (handedOut.has(candidate)) continue;
     const port = await listensOn(host, candidate);
-    if (port !== undefined) return port;
+    if (port !== undefined) return handOut(port);
   }
   // No range below the ephemeral one, or it is crowded: fall back to a port the kernel picks.
-  const port = await listensOn(host, 0);
-  if (port === undefined) throw new Error(`could not bind any port on ${host}`);
+  for (let attempt = 0; attempt < attempts; attempt++) {
+    const port = await listensOn(host, 0);
+    if (port === undefined) break;
+    if (!handedOut.has(port)) return handOut(port);
+  }
+  throw new Error(`could not bind a port on ${host} that was not handed out already`);
+}
+
+function handOut(port: number): number {
+  handedOut.add(port);
   return port;
 }
