@@ -61,19 +61,18 @@ export async function findFreePort(host = "127.0.0.1"): Promise<number> {
   for (let attempt = 0; high > lowestPort && attempt < attempts; attempt++) {
     const candidate = lowestPort + Math.floor(Math.random() * (high - lowestPort));
     if (handedOut.has(candidate)) continue;
-    const port = await listensOn(host, candidate);
-    if (port !== undefined) return handOut(port);
+    // Reserved before the bind is tried, so calls running at once never try the same one.
+    handedOut.add(candidate);
+    if ((await listensOn(host, candidate)) !== undefined) return candidate;
+    handedOut.delete(candidate);
   }
   // No range below the ephemeral one, or it is crowded: fall back to a port the kernel picks.
   for (let attempt = 0; attempt < attempts; attempt++) {
     const port = await listensOn(host, 0);
     if (port === undefined) break;
-    if (!handedOut.has(port)) return handOut(port);
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    return port;
   }
   throw new Error(`could not bind a port on ${host} that was not handed out already`);
-}
-
-function handOut(port: number): number {
-  handedOut.add(port);
-  return port;
 }

@@ -24,6 +24,8 @@ describe("findFreePort", () => {
     const ports = await Promise.all(Array.from({ length: 20 }, () => findFreePort()));
     for (const port of ports) assert.ok(port >= 10_000 && port < low, `port ${port} is not in [10000, ${low})`);
     assert.ok(new Set(ports).size > 15, `expected spread ports, got ${ports.join(", ")}`);
+    // Asked for at once, too, no two callers get the same port.
+    assert.equal(new Set(ports).size, ports.length, `a port handed out twice: ${ports.join(", ")}`);
   });
 
   it("never hands out the same port twice in one process, even unbound", async () => {
