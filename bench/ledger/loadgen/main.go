@@ -66,13 +66,12 @@ type report struct {
 // windowBytes is every stream's and connection's HTTP/2 flow-control window.
 const windowBytes = 16 << 20
 
-// Per request index, written once by the goroutine that sent it.
+// Per request index, written once by the goroutine that sent it; the report
+// counts only calls of the measured window (unsent ones stay outside).
 const (
-	unsent = iota
+	outside = iota
 	answeredInWindow
-	answeredOutside
 	failedInWindow
-	failedOutside
 )
 
 type outcome struct {
@@ -201,17 +200,12 @@ func run(o options) error {
 		request := requests[i]
 		err := conns[i%len(conns)].Invoke(ctx, o.method, &request, &answer)
 		done := time.Since(start)
-		result := outcome{due: due, latency: done - due}
-		inWindow := due >= measureFrom && done <= measureUntil
+		result := outcome{state: outside, due: due, latency: done - due}
 		switch {
 		case err != nil && due >= measureFrom:
 			result.state, result.failure = failedInWindow, err.Error()
-		case err != nil:
-			result.state = failedOutside
-		case inWindow:
+		case err == nil && due >= measureFrom && done <= measureUntil:
 			result.state = answeredInWindow
-		default:
-			result.state = answeredOutside
 		}
 		outcomes[i] = result
 	}
