@@ -9,6 +9,23 @@ export async function ledgerMetrics<Name extends string>(metricsUrl: string, nam
 }
 
 /**
+ * The ledger's full (mark-compact) garbage collections so far: how many, and
+ * their pauses in milliseconds, from prom-client's default nodejs_gc_duration_seconds.
+ * A single transfer waits out such a pause, and the calls queued behind it.
+ */
+export async function fullGcTotals(metricsUrl: string): Promise<{ fullGcs: number; fullGcPauseMs: number }> {
+  const text = await (await fetch(metricsUrl)).text();
+  const read = (series: string) => {
+    let total = 0;
+    for (const [, labels, value] of text.matchAll(new RegExp(`^nodejs_gc_duration_seconds_${series}\\{([^}]*)\\} (\\S+)`, "gm"))) {
+      if (/(^|,)kind="major"(,|$)/.test(labels as string)) total += Number(value);
+    }
+    return total;
+  };
+  return { fullGcs: read("count"), fullGcPauseMs: read("sum") * 1000 };
+}
+
+/**
  * Fails when the ledger refused any transfer since `before` (a count of
  * ledger_rejections_total): the generator counts a call's transfers as
  * committed from its status alone, and PostTransactions answers OK with

@@ -41,12 +41,17 @@ export interface LoadResult {
    * instrument's, not the ledger's.
    */
   clientStallMaxMs: number;
-  /** CPU the measured processes used during the window, in milliseconds (see CpuSampler). */
-  serverCpuMs: Record<string, number>;
+  /** How much each server counter grew during the window (see WindowSampler): CPU milliseconds, GC pauses. */
+  serverGrowth: Record<string, number>;
 }
 
-/** Reads cumulative CPU milliseconds of the processes under measurement, by name. */
-export type CpuSampler = () => Record<string, number>;
+/**
+ * Reads cumulative counters of the processes under measurement, by name: CPU
+ * milliseconds from /proc, GC pauses from a /metrics endpoint. It is called as
+ * the window opens and as it closes; whatever it reads synchronously is read
+ * at that instant, and an asynchronous part (a scrape) starts then.
+ */
+export type WindowSampler = () => Record<string, number> | Promise<Record<string, number>>;
 
 /** Where the calls go. */
 export interface LoadTarget {
@@ -139,10 +144,18 @@ interface GeneratorReport {
 interface WindowOptions {
   warmUpSeconds: number;
   durationSeconds: number;
-  sampleCpu: CpuSampler;
+  sampleServers: WindowSampler;
 }
 
-/** Runs the generator over `calls` fresh requests; samples the servers' CPU when it says the window opens and closes. */
+/** A sample taken now, awaited later: a failure surfaces at the await instead of as an unhandled rejection. */
+function sampleNow(sampler: WindowSampler): Promise<Record<string, number>> {
+  // The executor runs at once, so the synchronous part is read now; a throw becomes a rejection.
+  const sample = new Promise<Record<string, number>>((resolve) => resolve(sampler()));
+  sample.catch(() => {});
+  return sample;
+}
+
+/** Runs the generator over `calls` fresh requests; samples the servers when it says the window opens and closes. */
 async function runGenerator(
   target: LoadTarget,
   workload: Workload,
@@ -173,12 +186,12 @@ async function runGenerator(
       child.once("error", reject);
       child.once("close", resolve);
     });
-    let serversAtStart: Record<string, number> = {};
-    let serversAtEnd: Record<string, number> = {};
+    let serversAtStart: Promise<Record<string, number>> | undefined;
+    let serversAtEnd: Promise<Record<string, number>> | undefined;
     let report: GeneratorReport | undefined;
     for await (const line of createInterface({ input: child.stdout })) {
-      if (line === "measuring") serversAtStart = options.sampleCpu();
-      else if (line === "measured") serversAtEnd = options.sampleCpu();
+      if (line === "measuring") serversAtStart = sampleNow(options.sampleServers);
+      else if (line === "measured") serversAtEnd = sampleNow(options.sampleServers);
       else report = JSON.parse(line) as GeneratorReport;
     }
     const code = await exited;
@@ -186,6 +199,9 @@ async function runGenerator(
     if (report.exhausted) {
       throw new Error(`the load generator used all ${calls} requests it was given: raise the workload's callsPerSecondMax`);
     }
+    if (serversAtStart === undefined || serversAtEnd === undefined)
+      throw new Error("the load generator never reported its measured window");
+    const [atStart, atEnd] = await Promise.all([serversAtStart, serversAtEnd]);
     return {
       calls: report.calls,
       transfers: report.calls * workload.transfersPerCall,
@@ -196,7 +212,7 @@ async function runGenerator(
       sentAtMs: Float64Array.from(report.dueAtMs ?? []),
       clientCpuCores: report.cpuSeconds / options.durationSeconds,
       clientStallMaxMs: report.stallMaxMs,
-      serverCpuMs: Object.fromEntries(Object.entries(serversAtEnd).map(([name, end]) => [name, end - (serversAtStart[name] ?? end)])),
+      serverGrowth: Object.fromEntries(Object.entries(atEnd).map(([name, end]) => [name, end - (atStart[name] ?? end)])),
     };
   } finally {
     rmSync(directory, { recursive: true, force: true });

@@ -12,10 +12,12 @@
 //                                [--warm-up-seconds 2] [--wallets 1000] [--cpu-prof]
 //
 // Variables named LEDGER_* in its environment are handed to the ledger.
-// --rate sends single transfers in an open loop at that many per second and
-// also prints each second's p50, p99 and maximum latency, with the
-// checkpoints PostgreSQL made, so a tail from stalls tells itself apart from
-// a tail from queueing.
+// --rate sends single transfers in an open loop at that many per second (the
+// warm-up too) and also prints each second's p50, p99 and maximum latency,
+// with the checkpoints PostgreSQL made and the ledger's full garbage
+// collections, so a tail from stalls tells itself apart from a tail from
+// queueing. The second after the warm-up carries the new generator's
+// connections being set up; bench/ledger/run.ts warms up inside its window.
 //
 // Nothing is written to results.md: this finds costs, bench/ledger/run.ts records them.
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
@@ -28,7 +30,7 @@ import pg from "pg";
 import { type LedgerPlatform, startLedgerPlatform } from "../../services/ledger/test/support/ledger-platform.ts";
 import { areaOf } from "../rpc/profile-summary.ts";
 import { positiveInteger, requireNode24 } from "../rpc/run-options.ts";
-import { assertNoRejectionsSince, ledgerMetrics } from "./ledger-metrics.ts";
+import { assertNoRejectionsSince, fullGcTotals, ledgerMetrics } from "./ledger-metrics.ts";
 import { closedLoop, type LoadResult, type LoadTarget, openLoop, percentile, transferWorkload } from "./load.ts";
 import { findPostmaster, findServiceProcess, postgresCpuMs, processCpuMs } from "./process-cpu.ts";
 import { createFundedWallets } from "./wallets.ts";
@@ -108,11 +110,20 @@ try {
   const target: LoadTarget = { address: platform.ledgerAddress, token, connections: 8 };
   const ledgerPid = findServiceProcess(repoRoot, "ledger");
   const postmasterPid = findPostmaster(postgres.dataDir);
-  const sampleCpu = () => ({ ledger: processCpuMs(ledgerPid), postgres: postgresCpuMs(postmasterPid) });
+  const metricsUrl = platform.metricsUrl;
+  const sampleServers = async () => {
+    const cpuMs = { ledger: processCpuMs(ledgerPid), postgres: postgresCpuMs(postmasterPid) };
+    return { ...cpuMs, ...(await fullGcTotals(metricsUrl)) };
+  };
   await platform.sql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
   const workload = transferWorkload(wallets, batchSize);
   // Warm-up in a run of its own, so the statistics and the profile window hold only the measured run.
-  await closedLoop(target, workload, { concurrency, warmUpSeconds: 0, durationSeconds: warmUpSeconds, sampleCpu });
+  // It runs the measured load itself: an open loop warmed up by one closed-loop caller would start
+  // its window with the heap and the JIT still adjusting to thousands of calls a second.
+  if (ratePerSecond === undefined)
+    await closedLoop(target, workload, { concurrency, warmUpSeconds: 0, durationSeconds: warmUpSeconds, sampleServers });
+  else
+    await openLoop(target, workload, { ratePerSecond, warmUpSeconds: 0, durationSeconds: warmUpSeconds, inFlightMax: 4096, sampleServers });
   await platform.sql("SELECT pg_stat_statements_reset()");
   await platform.sql("SELECT pg_stat_reset()");
   await platform.sql("SELECT pg_stat_reset_shared('wal')");
@@ -122,8 +133,8 @@ try {
   const checkpointsBefore = await checkpointCount(platform);
   const result: LoadResult =
     ratePerSecond === undefined
-      ? await closedLoop(target, workload, { concurrency, warmUpSeconds: 0, durationSeconds, sampleCpu })
-      : await openLoop(target, workload, { ratePerSecond, warmUpSeconds: 0, durationSeconds, inFlightMax: 4096, sampleCpu });
+      ? await closedLoop(target, workload, { concurrency, warmUpSeconds: 0, durationSeconds, sampleServers })
+      : await openLoop(target, workload, { ratePerSecond, warmUpSeconds: 0, durationSeconds, inFlightMax: 4096, sampleServers });
   const windowEndMicros = Number(process.hrtime.bigint() / 1000n);
   if (result.failures > 0) throw new Error(`${result.failures} calls failed, first: ${result.firstFailure}`);
   await assertNoRejectionsSince(platform.metricsUrl, rejectionsBefore);
@@ -135,8 +146,9 @@ try {
     `${batchSize === undefined ? "PostTransaction" : `PostTransactions × ${batchSize}`}, ` +
       `${ratePerSecond === undefined ? `${concurrency} in flight` : `open loop at ${ratePerSecond}/s`}, ${durationSeconds} s: ` +
       `${(transfers / result.durationSeconds).toFixed(0)} transfers/s, p50 ${percentile(sorted, 0.5).toFixed(2)} ms, p99 ${percentile(sorted, 0.99).toFixed(2)} ms; ` +
-      `CPU per transfer: ledger ${perTransfer(result.serverCpuMs.ledger ?? 0)}, PostgreSQL ${perTransfer(result.serverCpuMs.postgres ?? 0)}; ` +
+      `CPU per transfer: ledger ${perTransfer(result.serverGrowth.ledger ?? 0)}, PostgreSQL ${perTransfer(result.serverGrowth.postgres ?? 0)}; ` +
       `load generator: ${result.clientCpuCores.toFixed(2)} cores, longest stall ${result.clientStallMaxMs.toFixed(1)} ms; ` +
+      `ledger full GCs: ${result.serverGrowth.fullGcs ?? 0}, ${(result.serverGrowth.fullGcPauseMs ?? 0).toFixed(1)} ms of pauses; ` +
       `load average ${os
         .loadavg()
         .map((value) => value.toFixed(2))
@@ -263,6 +275,7 @@ function printWindow(file: string, fromMicros: number, toMicros: number, transfe
     return `${areaOf(url, functionName)}:${lineNumber + 1} ${functionName || "(anonymous)"}`;
   };
   const selfByFunction = new Map<string, number>();
+  const selfByArea = new Map<string, number>();
   const inclusiveByArea = new Map<string, number>();
   const inclusiveByFunction = new Map<string, number>();
   let sampledMicros = 0;
@@ -274,6 +287,8 @@ function printWindow(file: string, fromMicros: number, toMicros: number, transfe
     if (at < fromMicros || at > toMicros || node === undefined || node.callFrame.functionName === "(idle)") return;
     sampledMicros += micros;
     selfByFunction.set(label(node), (selfByFunction.get(label(node)) ?? 0) + micros);
+    const selfArea = areaOf(node.callFrame.url, node.callFrame.functionName);
+    selfByArea.set(selfArea, (selfByArea.get(selfArea) ?? 0) + micros);
     const areas = new Set<string>();
     const functions = new Set<string>();
     for (let current: number | undefined = nodeId; current !== undefined; current = parentOf.get(current)) {
@@ -295,6 +310,7 @@ function printWindow(file: string, fromMicros: number, toMicros: number, transfe
       )
       .join("\n");
   console.log(`\nLedger main thread: ${(sampledMicros / transfers).toFixed(1)} µs sampled per transfer in the window`);
+  console.log(`\nSelf time by area, per transfer:\n${top(selfByArea, 30)}`);
   console.log(`\nSelf time by function, per transfer:\n${top(selfByFunction, 30)}`);
   console.log(`\nInclusive time by area (library, Node internals, source file), per transfer:\n${top(inclusiveByArea, 40)}`);
   console.log(`\nInclusive time by function, per transfer:\n${top(inclusiveByFunction, 60)}`);

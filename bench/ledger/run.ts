@@ -19,8 +19,8 @@ import { startPostgres } from "@trustmesh/testkit";
 import { type LedgerPlatform, startLedgerPlatform } from "../../services/ledger/test/support/ledger-platform.ts";
 import { machineBusyCpuMs } from "../rpc/machine-load.ts";
 import { positiveInteger, requireNode24 } from "../rpc/run-options.ts";
-import { assertNoRejectionsSince, ledgerMetrics } from "./ledger-metrics.ts";
-import { type CpuSampler, closedLoop, type LoadResult, type LoadTarget, openLoop, percentile, transferWorkload } from "./load.ts";
+import { assertNoRejectionsSince, fullGcTotals, ledgerMetrics } from "./ledger-metrics.ts";
+import { closedLoop, type LoadResult, type LoadTarget, openLoop, percentile, transferWorkload, type WindowSampler } from "./load.ts";
 import { type PgbenchResult, preparePgbenchDatabase, runPgbench } from "./pgbench.ts";
 import { findPostmaster, findServiceProcess, postgresCpuMs, processCpuMs } from "./process-cpu.ts";
 import { createFundedWallets } from "./wallets.ts";
@@ -79,7 +79,7 @@ async function measure(platform: LedgerPlatform, mode: string, concurrency: stri
   const before = await ledgerMetrics(platform.metricsUrl, writerSeries);
   const result = await load();
   // The machine's busy time is sampled with the servers' CPU, at the edges of the generator's measured window.
-  const busyCores = (result.serverCpuMs.machine ?? Number.NaN) / (result.durationSeconds * 1000);
+  const busyCores = (result.serverGrowth.machine ?? Number.NaN) / (result.durationSeconds * 1000);
   const after = await ledgerMetrics(platform.metricsUrl, writerSeries);
   const batches = after.ledger_batch_size_count - before.ledger_batch_size_count;
   const meanBatch = batches > 0 ? (after.ledger_batch_size_sum - before.ledger_batch_size_sum) / batches : 0;
@@ -97,6 +97,12 @@ const milliseconds = (value: number) => value.toFixed(value < 10 ? 2 : 1);
 const perTransfer = (cpuMs: number | undefined, transfers: number) =>
   cpuMs === undefined || transfers === 0 || Number.isNaN(cpuMs) ? "—" : integer((cpuMs * 1000) / transfers);
 
+/** The ledger's full collections in the window and their pauses together, "2 (41.3)"; "—" if unread. */
+function fullGcs(growth: Record<string, number>): string {
+  const { fullGcs: count, fullGcPauseMs: pauseMs } = growth;
+  return count === undefined || pauseMs === undefined ? "—" : `${integer(count)} (${milliseconds(pauseMs)})`;
+}
+
 function formatRow(row: Row): string[] {
   const sorted = Float64Array.from([...row.result.latenciesMs].sort((a, b) => a - b));
   const seconds = row.result.durationSeconds;
@@ -108,11 +114,12 @@ function formatRow(row: Row): string[] {
     milliseconds(percentile(sorted, 0.5)),
     milliseconds(percentile(sorted, 0.99)),
     row.meanBatch.toFixed(1),
-    perTransfer(row.result.serverCpuMs.ledger, row.result.transfers),
-    perTransfer(row.result.serverCpuMs.postgres, row.result.transfers),
+    perTransfer(row.result.serverGrowth.ledger, row.result.transfers),
+    perTransfer(row.result.serverGrowth.postgres, row.result.transfers),
     row.machineBusyCores.toFixed(2),
     row.result.clientCpuCores.toFixed(2),
     milliseconds(row.result.clientStallMaxMs),
+    fullGcs(row.result.serverGrowth),
   ];
 }
 
@@ -133,17 +140,17 @@ try {
   const target: LoadTarget = { address: platform.ledgerAddress, token, connections: 8 };
   const ledgerPid = findServiceProcess(repoRoot, "ledger");
   const postmasterPid = findPostmaster(postgres.dataDir);
-  const sampleCpu: CpuSampler = () => ({
-    ledger: processCpuMs(ledgerPid),
-    postgres: postgresCpuMs(postmasterPid),
-    machine: machineBusyCpuMs(),
-  });
+  const metricsUrl = platform.metricsUrl;
+  const sampleServers: WindowSampler = async () => {
+    const cpuMs = { ledger: processCpuMs(ledgerPid), postgres: postgresCpuMs(postmasterPid), machine: machineBusyCpuMs() };
+    return { ...cpuMs, ...(await fullGcTotals(metricsUrl)) };
+  };
   const rows: Row[] = [];
   const single = transferWorkload(wallets, undefined);
   for (const concurrency of singleLevels) {
     rows.push(
       await measure(platform, "PostTransaction", String(concurrency), () =>
-        closedLoop(target, single, { concurrency, warmUpSeconds, durationSeconds, sampleCpu }),
+        closedLoop(target, single, { concurrency, warmUpSeconds, durationSeconds, sampleServers }),
       ),
     );
   }
@@ -151,7 +158,7 @@ try {
     const batched = transferWorkload(wallets, size);
     rows.push(
       await measure(platform, `PostTransactions × ${size}`, String(concurrency), () =>
-        closedLoop(target, batched, { concurrency, warmUpSeconds, durationSeconds, sampleCpu }),
+        closedLoop(target, batched, { concurrency, warmUpSeconds, durationSeconds, sampleServers }),
       ),
     );
   }
@@ -159,7 +166,7 @@ try {
   const peakSingle = Math.max(...singleRows.map((row) => row.result.transfers / row.result.durationSeconds));
   const halfRate = Math.max(1, Math.round(peakSingle / 2));
   const halfPeak = await measure(platform, "PostTransaction, open loop", `${integer(halfRate)}/s`, () =>
-    openLoop(target, single, { ratePerSecond: halfRate, warmUpSeconds, durationSeconds, inFlightMax: 4096, sampleCpu }),
+    openLoop(target, single, { ratePerSecond: halfRate, warmUpSeconds, durationSeconds, inFlightMax: 4096, sampleServers }),
   );
 
   const pgbenchDatabase = await postgres.createDatabase("pgbench_ledger");
@@ -190,7 +197,7 @@ try {
   }).trim();
 
   const header =
-    "| mode | concurrency | transfers/s | calls/s | p50 ms | p99 ms | ops per DB transaction | ledger CPU µs/transfer | PostgreSQL CPU µs/transfer | machine CPU busy (cores) | load generator CPU (cores) | load generator's longest stall ms |";
+    "| mode | concurrency | transfers/s | calls/s | p50 ms | p99 ms | ops per DB transaction | ledger CPU µs/transfer | PostgreSQL CPU µs/transfer | machine CPU busy (cores) | load generator CPU (cores) | load generator's longest stall ms | ledger full GCs (pause ms) |";
   const section = [
     `## ${startedAt.toISOString().slice(0, 16).replace("T", " ")} UTC`,
     "",
@@ -201,7 +208,7 @@ try {
     `- Commit ${commit}${dirty === "" ? "" : " (services/ledger or bench/ledger modified in the working tree)"}; ledger defaults (LEDGER_BATCH_SIZE_MAX 1000, LEDGER_BATCH_LINGER_MS 0, LEDGER_BATCHES_IN_FLIGHT 2, DATABASE_POOL_MAX 10) but scheduled reconciliation off; ${wallets.length} funded USD wallets, transfers of 1 minor unit between random distinct wallets, unique idempotency keys; ${target.connections} gRPC connections from the Go load generator (bench/ledger/loadgen); ${warmUpSeconds} s warm-up then ${durationSeconds} s measured per row.`,
     "",
     header,
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ...[...rows, halfPeak].map((row) => `| ${formatRow(row).join(" | ")} |`),
     "",
     "| pgbench, one transfer per SQL transaction | clients | transfers/s | p50 ms | p99 ms | pgbench CPU µs/transfer | PostgreSQL CPU µs/transfer | failed |",
