@@ -45,18 +45,25 @@ function commandLine(pid: number): string {
   }
 }
 
-/** The process running services/<name>/src/main.ts below repoRoot. */
+/**
+ * The one process running services/<name>/src/main.ts below repoRoot. Two are
+ * refused: one left behind by an interrupted run would be measured instead of
+ * this run's, idle, and its CPU read as this run's.
+ */
 export function findServiceProcess(repoRoot: string, name: string): number {
   const serviceDirectory = path.join(repoRoot, "services", name);
-  for (const pid of processIds()) {
-    if (!commandLine(pid).includes("src/main.ts")) continue;
+  const found = processIds().filter((pid) => {
+    if (!commandLine(pid).includes("src/main.ts")) return false;
     try {
-      if (readlinkSync(`/proc/${pid}/cwd`) === serviceDirectory) return pid;
+      return readlinkSync(`/proc/${pid}/cwd`) === serviceDirectory;
     } catch {
-      // Not ours to read, or gone.
+      return false; // Not ours to read, or gone.
     }
-  }
-  throw new Error(`no process runs services/${name}/src/main.ts`);
+  });
+  if (found.length === 0) throw new Error(`no process runs services/${name}/src/main.ts`);
+  if (found.length > 1)
+    throw new Error(`several processes run services/${name}/src/main.ts (pids ${found.join(", ")}); stop the ones an earlier run left`);
+  return found[0] as number;
 }
 
 /** The postmaster serving `dataDir`. */
