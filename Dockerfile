@@ -24,5 +24,6 @@ COPY --from=build --chown=0:0 /app /app
 ENV NODE_ENV=production
 USER 65532:65532
 EXPOSE 50051 8080 9090
-ENTRYPOINT ["/nodejs/bin/node", "/app/deploy/docker/entrypoint.ts"]
+# --v8-pool-size=0 as every service process starts (packages/runtime/src/node-arguments.ts).
+ENTRYPOINT ["/nodejs/bin/node", "--v8-pool-size=0", "/app/deploy/docker/entrypoint.ts"]
 CMD ["serve", "auth"]

@@ -15,6 +15,7 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { AuthService } from "@trustmesh/api";
 import { findFreePort, randomKeyEncryptionKeys, startPostgres, startRedis } from "@trustmesh/testkit";
 import { Redis } from "ioredis";
+import { serviceNodeArguments } from "../../packages/runtime/src/node-arguments.ts";
 import { processCpuMs } from "../ledger/process-cpu.ts";
 import { machineBusyCpuMs } from "../rpc/machine-load.ts";
 
@@ -115,7 +116,7 @@ async function main(): Promise<void> {
   const [grpcPort, httpPort, adminPort] = [await findFreePort(), await findFreePort(), await findFreePort()];
   let output = "";
   // The server alone on CPU 0; this harness, PostgreSQL and Redis share the other CPU.
-  const child = spawn("taskset", ["-c", "0", process.execPath, "--import", "@trustmesh/runtime/telemetry", "src/main.ts"], {
+  const child = spawn("taskset", ["-c", "0", process.execPath, ...serviceNodeArguments, "src/main.ts"], {
     cwd: join(repoRoot, "services", "auth"),
     env: {
       ...process.env,

@@ -16,6 +16,7 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { startPostgres } from "@trustmesh/testkit";
+import { serviceNodeArguments } from "../../packages/runtime/src/node-arguments.ts";
 import { type LedgerPlatform, startLedgerPlatform } from "../../services/ledger/test/support/ledger-platform.ts";
 import { machineBusyCpuMs } from "../rpc/machine-load.ts";
 import { positiveInteger, requireNode24 } from "../rpc/run-options.ts";
@@ -205,7 +206,7 @@ try {
     ...(options.note === undefined ? [] : [`- Note: ${options.note}`]),
     `- Machine: ${os.cpus()[0]?.model ?? "unknown"}, ${os.availableParallelism()} CPUs, ${os.type()} ${os.release()}; PostgreSQL ${postgresVersion} (durable: fsync and synchronous_commit on), Node ${process.version}`,
     `- Load average (uptime) before: ${loadBefore.map((value) => value.toFixed(2)).join(" ")}; after: ${loadAfter.map((value) => value.toFixed(2)).join(" ")}`,
-    `- Commit ${commit}${dirty === "" ? "" : " (services/ledger or bench/ledger modified in the working tree)"}; ledger defaults (LEDGER_BATCH_SIZE_MAX 1000, LEDGER_BATCH_LINGER_MS 0, LEDGER_BATCHES_IN_FLIGHT 2, DATABASE_POOL_MAX 10) but scheduled reconciliation off; ${wallets.length} funded USD wallets, transfers of 1 minor unit between random distinct wallets, unique idempotency keys; ${target.connections} gRPC connections from the Go load generator (bench/ledger/loadgen); ${warmUpSeconds} s warm-up then ${durationSeconds} s measured per row.`,
+    `- Commit ${commit}${dirty === "" ? "" : " (services/ledger or bench/ledger modified in the working tree)"}; ledger defaults (LEDGER_BATCH_SIZE_MAX 1000, LEDGER_BATCH_LINGER_MS 0, LEDGER_BATCHES_IN_FLIGHT 2, DATABASE_POOL_MAX 10) but scheduled reconciliation off, started as every service is (\`node ${serviceNodeArguments.join(" ")}\`); ${wallets.length} funded USD wallets, transfers of 1 minor unit between random distinct wallets, unique idempotency keys; ${target.connections} gRPC connections from the Go load generator (bench/ledger/loadgen); ${warmUpSeconds} s warm-up then ${durationSeconds} s measured per row.`,
     "",
     header,
     "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",

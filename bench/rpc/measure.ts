@@ -3,6 +3,7 @@
 // server's own counters that what h2load counted as done was answered OK.
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
+import { serviceNodeArguments } from "../../packages/runtime/src/node-arguments.ts";
 import { type LoadResult, runLoad } from "./h2load.ts";
 import { machineBusyCpuMs } from "./machine-load.ts";
 import { countsIncrease, type RequestCounts, scrapeRequestCounts, seriesKey } from "./metrics-scrape.ts";
@@ -20,7 +21,9 @@ export const serverEntries = { bare: path.join(here, "bare-grpc-server.ts"), run
  * variables are not passed on, so a run measures the defaults (sampler
  * included) with no exporter, whoever starts it.
  */
-export const runtimeNodeFlags = ["--import", import.meta.resolve("@trustmesh/runtime/telemetry")];
+export const runtimeNodeFlags = serviceNodeArguments.map((argument) =>
+  argument.startsWith("@trustmesh/") ? import.meta.resolve(argument) : argument,
+);
 export const runtimeTelemetryEnv = { OTEL_SERVICE_NAME: "echo" };
 
 function withoutOtelVariables(env: NodeJS.ProcessEnv): Record<string, string | undefined> {

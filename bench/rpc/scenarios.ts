@@ -10,6 +10,7 @@ import {
   EchoRequestSchema,
   EchoResponseSchema,
 } from "@trustmesh/api/trustmesh/testing/v1/echo_service_pb.js";
+import { serviceV8PoolArgument } from "../../packages/runtime/src/node-arguments.ts";
 import { serviceV8Flags } from "../../packages/runtime/src/v8-flags.ts";
 import type { ServerPorts } from "./child-protocol.ts";
 import { encodeGrpcFrame } from "./grpc-frame.ts";
@@ -87,12 +88,13 @@ export function createScenarios(workDirectory: string, bearerToken: string): Sce
       ...grpcEcho,
     },
     {
-      // The runtime sets V8 flags in every service process (its v8-flags.ts);
-      // this row says how much of the runtime's share those flags alone explain.
+      // The runtime sets V8 flags in every service process (its v8-flags.ts)
+      // and sizes V8's thread pool (its node-arguments.ts); this row says how
+      // much of the runtime's share those settings alone explain.
       id: "bare-grpc-v8-flags",
-      title: "bare @grpc/grpc-js, unary echo, with the services' V8 flags",
+      title: "bare @grpc/grpc-js, unary echo, with the services' V8 flags and thread pool",
       server: "bare",
-      nodeFlags: serviceV8Flags,
+      nodeFlags: [...serviceV8Flags, serviceV8PoolArgument],
       ...grpcEcho,
     },
     {

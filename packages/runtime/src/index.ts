@@ -15,6 +15,7 @@ export { idempotencyScopeOf, requestHashOf } from "./idempotency.ts";
 export { createInterceptorStack } from "./interceptors/index.ts";
 export { createLogger, type Logger } from "./logger.ts";
 export { createMetrics, type RpcMetrics } from "./metrics.ts";
+export { serviceNodeArguments, serviceV8PoolArgument } from "./node-arguments.ts";
 export {
   createHttpRouteRegistry,
   type HttpRoute,

@@ -6,6 +6,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { Health, HealthCheckResponse_ServingStatus } from "@trustmesh/api/grpc/health/v1/health_pb.js";
+import { serviceNodeArguments } from "@trustmesh/runtime";
 import { findFreePort } from "./free-port.ts";
 import { createGrpcJsClient, grpcJsUnary } from "./grpc-js-client.ts";
 import { createServiceClientCredentials, type ServiceClientCredentials, serviceClientEnvironment } from "./service-clients.ts";
@@ -141,7 +142,7 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
   /** Spawns the service with the environment it was given first, and waits until it serves. */
   const launch = async (name: ServiceName) => {
     const address = addresses[name] as ServiceAddresses;
-    const child = spawn(process.execPath, ["--import", "@trustmesh/runtime/telemetry", "src/main.ts"], {
+    const child = spawn(process.execPath, [...serviceNodeArguments, "src/main.ts"], {
       cwd: join(repoRoot, "services", name),
       env: environments.get(name),
       stdio: ["ignore", "pipe", "pipe"],

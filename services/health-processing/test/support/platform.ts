@@ -7,6 +7,7 @@ import { type Client, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { HealthProcessingService } from "@trustmesh/api";
 import { Health, HealthCheckResponse_ServingStatus } from "@trustmesh/api/grpc/health/v1/health_pb.js";
+import { serviceNodeArguments } from "@trustmesh/runtime";
 import { createAuthTokenSigner, findFreePort } from "@trustmesh/testkit";
 import { createGrpcJsClient, grpcJsUnary } from "@trustmesh/testkit/grpc-js";
 
@@ -50,7 +51,7 @@ export interface HealthProcess {
 /** Starts `node --import @trustmesh/runtime/telemetry src/main.ts`, as production does, and waits for SERVING. */
 export async function startHealthProcess(env: Record<string, string>): Promise<HealthProcess> {
   const [grpcPort, httpPort, adminPort] = [await findFreePort(), await findFreePort(), await findFreePort()];
-  const child = spawn(process.execPath, ["--import", "@trustmesh/runtime/telemetry", "src/main.ts"], {
+  const child = spawn(process.execPath, [...serviceNodeArguments, "src/main.ts"], {
     cwd: serviceDir,
     env: {
       ...(process.env as Record<string, string>),

@@ -7,6 +7,7 @@ import http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { AuthService, LedgerService } from "@trustmesh/api";
+import { serviceNodeArguments } from "@trustmesh/runtime";
 import { findFreePort } from "@trustmesh/testkit";
 import type { AuthDouble } from "./auth-double.ts";
 import type { LedgerDouble } from "./ledger-double.ts";
@@ -53,7 +54,7 @@ export async function startPaymentsProcess(env: Record<string, string>): Promise
   let child: ChildProcess;
   const adminUrl = `http://127.0.0.1:${ports.admin}`;
   const launch = async () => {
-    child = spawn(process.execPath, ["--import", "@trustmesh/runtime/telemetry", "src/main.ts"], {
+    child = spawn(process.execPath, [...serviceNodeArguments, "src/main.ts"], {
       cwd: new URL("../..", import.meta.url).pathname,
       env: {
         ...process.env,
