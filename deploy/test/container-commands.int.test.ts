@@ -9,6 +9,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { Health, HealthCheckResponse_ServingStatus } from "@trustmesh/api/grpc/health/v1/health_pb.js";
+import { serviceV8PoolArgument } from "@trustmesh/runtime";
 import { findFreePort, type PostgresServer, type RedisServer, startPostgres, startRedis } from "@trustmesh/testkit";
 import { createGrpcJsClient, grpcJsUnary } from "@trustmesh/testkit/grpc-js";
 import pg from "pg";
@@ -18,7 +19,11 @@ const entrypoint = join(repositoryRoot, "deploy", "docker", "entrypoint.ts");
 
 function run(args: string[], env: Record<string, string>): Promise<{ status: number | null; output: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [entrypoint, ...args], { env: { PATH: process.env.PATH ?? "", ...env }, cwd: repositoryRoot });
+    // As the Dockerfile's ENTRYPOINT runs it.
+    const child = spawn(process.execPath, [serviceV8PoolArgument, entrypoint, ...args], {
+      env: { PATH: process.env.PATH ?? "", ...env },
+      cwd: repositoryRoot,
+    });
     let output = "";
     child.stdout.on("data", (chunk) => (output += chunk));
     child.stderr.on("data", (chunk) => (output += chunk));
