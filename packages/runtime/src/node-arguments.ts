@@ -10,9 +10,9 @@
 // Node's default is four whatever the machine. On a 2-CPU machine shared with
 // PostgreSQL and the callers, four workers woken at every young collection and
 // through every full collection's marking compete with the service's own
-// thread; with one, the ledger's seconds around a full collection at 3,000
-// transfers/s had a p99 of 28-40 ms instead of 67-91 ms over 30 s windows
-// (services/ledger/README.md, "Session 12").
+// thread; with one (and the heap growth pinned, ./v8-flags.ts) the ledger's
+// p99 over 30 s at 3,000 transfers/s was 28-40 ms instead of 67-91 ms, around
+// full collections of the same length (services/ledger/README.md, "Session 12").
 
 /** V8's worker threads sized to the machine, as above. */
 export const serviceV8PoolArgument = "--v8-pool-size=0";
