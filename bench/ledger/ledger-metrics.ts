@@ -1,4 +1,7 @@
-// The ledger's own Prometheus series, read from its /metrics endpoint.
+// The ledger's own Prometheus series, read from its /metrics endpoint, and the
+// counters a measured window is read from.
+import type { WindowSampler } from "./load.ts";
+import { postgresCpuMs, processCpuMs } from "./process-cpu.ts";
 
 /** Reads the named series, each summed over its labels (0 when absent). */
 export async function ledgerMetrics<Name extends string>(metricsUrl: string, names: readonly Name[]): Promise<Record<Name, number>> {
@@ -23,6 +26,24 @@ export async function fullGcTotals(metricsUrl: string): Promise<{ fullGcs: numbe
     return total;
   };
   return { fullGcs: read("count"), fullGcPauseMs: read("sum") * 1000 };
+}
+
+/**
+ * What a row's window is read from: the ledger's and PostgreSQL's CPU
+ * milliseconds (and `machine`'s busy ones, when given) at the instant the
+ * window opens or closes, then the ledger's full collections from /metrics.
+ */
+export function ledgerWindowSampler(target: {
+  metricsUrl: string;
+  ledgerPid: number;
+  postmasterPid: number;
+  machineBusyCpuMs?: () => number;
+}): WindowSampler {
+  return async () => {
+    const cpuMs: Record<string, number> = { ledger: processCpuMs(target.ledgerPid), postgres: postgresCpuMs(target.postmasterPid) };
+    if (target.machineBusyCpuMs) cpuMs.machine = target.machineBusyCpuMs();
+    return { ...cpuMs, ...(await fullGcTotals(target.metricsUrl)) };
+  };
 }
 
 /**

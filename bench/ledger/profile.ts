@@ -39,9 +39,9 @@ import pg from "pg";
 import { type LedgerPlatform, startLedgerPlatform } from "../../services/ledger/test/support/ledger-platform.ts";
 import { areaOf } from "../rpc/profile-summary.ts";
 import { positiveInteger, requireNode24 } from "../rpc/run-options.ts";
-import { assertNoRejectionsSince, fullGcTotals, ledgerMetrics } from "./ledger-metrics.ts";
+import { assertNoRejectionsSince, ledgerMetrics, ledgerWindowSampler } from "./ledger-metrics.ts";
 import { closedLoop, type LoadResult, type LoadTarget, openLoop, percentile, transferWorkload } from "./load.ts";
-import { findPostmaster, findServiceProcess, postgresCpuMs, processCpuMs } from "./process-cpu.ts";
+import { findPostmaster, findServiceProcess } from "./process-cpu.ts";
 import { createFundedWallets } from "./wallets.ts";
 
 const { values: options } = parseArgs({
@@ -129,11 +129,7 @@ try {
   const target: LoadTarget = { address: platform.ledgerAddress, token, connections: 8 };
   const ledgerPid = findServiceProcess(repoRoot, "ledger");
   const postmasterPid = findPostmaster(postgres.dataDir);
-  const metricsUrl = platform.metricsUrl;
-  const sampleServers = async () => {
-    const cpuMs = { ledger: processCpuMs(ledgerPid), postgres: postgresCpuMs(postmasterPid) };
-    return { ...cpuMs, ...(await fullGcTotals(metricsUrl)) };
-  };
+  const sampleServers = ledgerWindowSampler({ metricsUrl: platform.metricsUrl, ledgerPid, postmasterPid });
   await platform.sql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
   const workload = transferWorkload(wallets, batchSize);
   // Warm-up in a run of its own, so the statistics and the profile window hold only the measured run.

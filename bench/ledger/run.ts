@@ -20,10 +20,10 @@ import { serviceNodeArguments } from "../../packages/runtime/src/node-arguments.
 import { type LedgerPlatform, startLedgerPlatform } from "../../services/ledger/test/support/ledger-platform.ts";
 import { machineBusyCpuMs } from "../rpc/machine-load.ts";
 import { positiveInteger, requireNode24 } from "../rpc/run-options.ts";
-import { assertNoRejectionsSince, fullGcTotals, ledgerMetrics } from "./ledger-metrics.ts";
-import { closedLoop, type LoadResult, type LoadTarget, openLoop, percentile, transferWorkload, type WindowSampler } from "./load.ts";
+import { assertNoRejectionsSince, ledgerMetrics, ledgerWindowSampler } from "./ledger-metrics.ts";
+import { closedLoop, type LoadResult, type LoadTarget, openLoop, percentile, transferWorkload } from "./load.ts";
 import { type PgbenchResult, preparePgbenchDatabase, runPgbench } from "./pgbench.ts";
-import { findPostmaster, findServiceProcess, postgresCpuMs, processCpuMs } from "./process-cpu.ts";
+import { findPostmaster, findServiceProcess, postgresCpuMs } from "./process-cpu.ts";
 import { createFundedWallets } from "./wallets.ts";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -141,11 +141,7 @@ try {
   const target: LoadTarget = { address: platform.ledgerAddress, token, connections: 8 };
   const ledgerPid = findServiceProcess(repoRoot, "ledger");
   const postmasterPid = findPostmaster(postgres.dataDir);
-  const metricsUrl = platform.metricsUrl;
-  const sampleServers: WindowSampler = async () => {
-    const cpuMs = { ledger: processCpuMs(ledgerPid), postgres: postgresCpuMs(postmasterPid), machine: machineBusyCpuMs() };
-    return { ...cpuMs, ...(await fullGcTotals(metricsUrl)) };
-  };
+  const sampleServers = ledgerWindowSampler({ metricsUrl: platform.metricsUrl, ledgerPid, postmasterPid, machineBusyCpuMs });
   const rows: Row[] = [];
   const single = transferWorkload(wallets, undefined);
   for (const concurrency of singleLevels) {
