@@ -1,5 +1,7 @@
 // The ledger's own Prometheus series, read from its /metrics endpoint, and the
 // counters a measured window is read from.
+import { readdirSync, statSync } from "node:fs";
+import * as path from "node:path";
 import type { WindowSampler } from "./load.ts";
 import { postgresCpuMs, processCpuMs } from "./process-cpu.ts";
 
@@ -29,20 +31,67 @@ export async function fullGcTotals(metricsUrl: string): Promise<{ fullGcs: numbe
 }
 
 /**
+ * When each WAL segment file now in pg_wal was born (epoch milliseconds), by file name. A
+ * segment PostgreSQL creates is zero-filled and flushed while commits wait
+ * (wal_init_zero); one a checkpoint recycled is renamed, so it keeps its older
+ * birth time, and is not. A fresh cluster creates every segment until its
+ * first checkpoint: a 16 MB one every ~3 s at 3,000 transfers/s
+ * (services/ledger/README.md, "Session 12").
+ */
+export function walSegmentBirthsMs(dataDir: string): Map<string, number> {
+  const walDirectory = path.join(dataDir, "pg_wal");
+  const births = new Map<string, number>();
+  for (const name of readdirSync(walDirectory)) {
+    // Segment files are named by 24 hex digits; pg_wal also holds archive_status and .history files.
+    if (!/^[0-9A-F]{24}$/.test(name)) continue;
+    // A file removed between the listing and the stat was an old segment, not a new one.
+    const born = statSync(path.join(walDirectory, name), { throwIfNoEntry: false })?.birthtimeMs;
+    if (born !== undefined) births.set(name, born);
+  }
+  return births;
+}
+
+/** A running total of the WAL segments created since it was made (each file born since then, counted once). */
+function walSegmentCounter(dataDir: string): () => number {
+  const sinceMs = Date.now();
+  const created = new Set<string>();
+  return () => {
+    for (const [name, born] of walSegmentBirthsMs(dataDir)) if (born > sinceMs) created.add(`${name}@${born}`);
+    return created.size;
+  };
+}
+
+/** PostgreSQL's checkpoints so far, timed and requested. */
+export async function checkpointCount(sql: SqlQuery): Promise<number> {
+  const [row] = await sql<{ count: string }>("SELECT checkpoints_timed + checkpoints_req AS count FROM pg_stat_bgwriter");
+  return Number(row?.count);
+}
+
+type SqlQuery = <R extends Record<string, unknown>>(text: string) => Promise<R[]>;
+
+/**
  * What a row's window is read from: the ledger's and PostgreSQL's CPU
- * milliseconds (and `machine`'s busy ones, when given) at the instant the
- * window opens or closes, then the ledger's full collections from /metrics.
+ * milliseconds (and `machine`'s busy ones, when given) and the WAL segments
+ * created, at the instant the window opens or closes; then the ledger's full
+ * collections from /metrics and PostgreSQL's checkpoints.
  */
 export function ledgerWindowSampler(target: {
   metricsUrl: string;
   ledgerPid: number;
   postmasterPid: number;
+  postgresDataDir: string;
+  sql: SqlQuery;
   machineBusyCpuMs?: () => number;
 }): WindowSampler {
+  const walSegmentsCreated = walSegmentCounter(target.postgresDataDir);
   return async () => {
-    const cpuMs: Record<string, number> = { ledger: processCpuMs(target.ledgerPid), postgres: postgresCpuMs(target.postmasterPid) };
-    if (target.machineBusyCpuMs) cpuMs.machine = target.machineBusyCpuMs();
-    return { ...cpuMs, ...(await fullGcTotals(target.metricsUrl)) };
+    const atEdge: Record<string, number> = {
+      ledger: processCpuMs(target.ledgerPid),
+      postgres: postgresCpuMs(target.postmasterPid),
+      walSegmentsCreated: walSegmentsCreated(),
+    };
+    if (target.machineBusyCpuMs) atEdge.machine = target.machineBusyCpuMs();
+    return { ...atEdge, ...(await fullGcTotals(target.metricsUrl)), checkpoints: await checkpointCount(target.sql) };
   };
 }
 

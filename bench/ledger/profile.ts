@@ -23,9 +23,9 @@
 // Variables named LEDGER_* in its environment are handed to the ledger.
 // --rate sends single transfers in an open loop at that many per second (the
 // warm-up too) and also prints each second's p50, p99 and maximum latency,
-// with the checkpoints PostgreSQL made and the ledger's full garbage
-// collections, so a tail from stalls tells itself apart from a tail from
-// queueing. The second after the warm-up carries the new generator's
+// marking the seconds where PostgreSQL created a WAL segment; with the
+// window's checkpoints and the ledger's full garbage collections, a tail from
+// stalls tells itself apart from a tail from queueing. The second after the warm-up carries the new generator's
 // connections being set up; bench/ledger/run.ts warms up inside its window.
 //
 // Nothing is written to results.md: this finds costs, bench/ledger/run.ts records them.
@@ -39,7 +39,7 @@ import pg from "pg";
 import { type LedgerPlatform, startLedgerPlatform } from "../../services/ledger/test/support/ledger-platform.ts";
 import { areaOf } from "../rpc/profile-summary.ts";
 import { positiveInteger, requireNode24 } from "../rpc/run-options.ts";
-import { assertNoRejectionsSince, ledgerMetrics, ledgerWindowSampler } from "./ledger-metrics.ts";
+import { assertNoRejectionsSince, ledgerMetrics, ledgerWindowSampler, walSegmentBirthsMs } from "./ledger-metrics.ts";
 import { closedLoop, type LoadResult, type LoadTarget, openLoop, percentile, transferWorkload } from "./load.ts";
 import { findPostmaster, findServiceProcess } from "./process-cpu.ts";
 import { createFundedWallets } from "./wallets.ts";
@@ -129,7 +129,21 @@ try {
   const target: LoadTarget = { address: platform.ledgerAddress, token, connections: 8 };
   const ledgerPid = findServiceProcess(repoRoot, "ledger");
   const postmasterPid = findPostmaster(postgres.dataDir);
-  const sampleServers = ledgerWindowSampler({ metricsUrl: platform.metricsUrl, ledgerPid, postmasterPid });
+  const sampleLedgerWindow = ledgerWindowSampler({
+    metricsUrl: platform.metricsUrl,
+    ledgerPid,
+    postmasterPid,
+    postgresDataDir: postgres.dataDir,
+    sql: platform.sql,
+  });
+  // When the latest window opened, on the wall clock the WAL files' birth times are on.
+  let windowOpenedAtMs: number | undefined;
+  let windowSampled = false;
+  const sampleServers = () => {
+    windowSampled = !windowSampled;
+    if (windowSampled) windowOpenedAtMs = Date.now();
+    return sampleLedgerWindow();
+  };
   await platform.sql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
   const workload = transferWorkload(wallets, batchSize);
   // Warm-up in a run of its own, so the statistics and the profile window hold only the measured run.
@@ -145,7 +159,6 @@ try {
   // V8 stamps samples with the monotonic clock, as process.hrtime does.
   const { ledger_rejections_total: rejectionsBefore } = await ledgerMetrics(platform.metricsUrl, ["ledger_rejections_total"]);
   const windowStartMicros = Number(process.hrtime.bigint() / 1000n);
-  const checkpointsBefore = await checkpointCount(platform);
   const result: LoadResult =
     ratePerSecond === undefined
       ? await closedLoop(target, workload, { concurrency, warmUpSeconds: 0, durationSeconds, sampleServers })
@@ -164,13 +177,20 @@ try {
       `CPU per transfer: ledger ${perTransfer(result.serverGrowth.ledger ?? 0)}, PostgreSQL ${perTransfer(result.serverGrowth.postgres ?? 0)}; ` +
       `load generator: ${result.clientCpuCores.toFixed(2)} cores, longest stall ${result.clientStallMaxMs.toFixed(1)} ms; ` +
       `ledger full GCs: ${result.serverGrowth.fullGcs ?? 0}, ${(result.serverGrowth.fullGcPauseMs ?? 0).toFixed(1)} ms of pauses; ` +
+      `PostgreSQL: ${result.serverGrowth.walSegmentsCreated} new WAL segment(s), ${result.serverGrowth.checkpoints} checkpoint(s); ` +
       `load average ${os
         .loadavg()
         .map((value) => value.toFixed(2))
         .join(" ")}`,
   );
 
-  if (ratePerSecond !== undefined) printTimeline(result, (await checkpointCount(platform)) - checkpointsBefore);
+  if (ratePerSecond !== undefined) {
+    const openedAtMs = windowOpenedAtMs ?? Number.NaN;
+    const walSegmentsAtSecond = [...walSegmentBirthsMs(postgres.dataDir).values()]
+      .filter((born) => born > openedAtMs)
+      .map((born) => (born - openedAtMs) / 1000);
+    printTimeline(result, walSegmentsAtSecond);
+  }
   await printWriterMetrics(platform.metricsUrl);
   await printWal(platform, transfers);
 
@@ -243,14 +263,12 @@ async function printWal(platform: Pick<LedgerPlatform, "sql">, transfers: number
   console.log(`Balance row updates: ${updates?.updates}, of which heap-only (HOT): ${updates?.hot}`);
 }
 
-/** Checkpoints the server has made so far, timed and requested. */
-async function checkpointCount(platform: Pick<LedgerPlatform, "sql">): Promise<number> {
-  const [row] = await platform.sql<{ count: string }>("SELECT checkpoints_timed + checkpoints_req AS count FROM pg_stat_bgwriter");
-  return Number(row?.count ?? 0);
-}
-
-/** Latency second by second: a stall shows as one bad second, queueing as every second bad. */
-function printTimeline(result: LoadResult, checkpoints: number): void {
+/**
+ * Latency second by second: a stall shows as one bad second, queueing as every
+ * second bad. The seconds where PostgreSQL created a WAL segment (seconds after
+ * the window opened, on the wall clock) are marked.
+ */
+function printTimeline(result: LoadResult, walSegmentsAtSecond: readonly number[]): void {
   const sentAt = result.sentAtMs;
   const first = Math.min(...sentAt);
   const seconds = new Map<number, number[]>();
@@ -258,12 +276,16 @@ function printTimeline(result: LoadResult, checkpoints: number): void {
     const second = Math.floor(((sentAt[index] as number) - first) / 1000);
     seconds.set(second, [...(seconds.get(second) ?? []), latency]);
   });
-  console.log(`\nLatency by second (${checkpoints} checkpoint(s) in the window):`);
+  console.log("\nLatency by second:");
   for (const [second, latencies] of [...seconds.entries()].sort((a, b) => a[0] - b[0])) {
     const sorted = Float64Array.from(latencies.sort((a, b) => a - b));
     console.log(
       `  ${String(second).padStart(3)} s: ${String(sorted.length).padStart(5)} calls, p50 ${percentile(sorted, 0.5).toFixed(2)} ms, ` +
-        `p99 ${percentile(sorted, 0.99).toFixed(2)} ms, max ${(sorted[sorted.length - 1] ?? 0).toFixed(2)} ms`,
+        `p99 ${percentile(sorted, 0.99).toFixed(2)} ms, max ${(sorted[sorted.length - 1] ?? 0).toFixed(2)} ms` +
+        walSegmentsAtSecond
+          .filter((at) => Math.floor(at) === second)
+          .map((at) => `; new WAL segment at ${at.toFixed(2)} s`)
+          .join(""),
     );
   }
 }

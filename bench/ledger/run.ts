@@ -104,6 +104,12 @@ function fullGcs(growth: Record<string, number>): string {
   return count === undefined || pauseMs === undefined ? "—" : `${integer(count)} (${milliseconds(pauseMs)})`;
 }
 
+/** PostgreSQL's new WAL segments and checkpoints in the window, "3, 0"; "—" if unread. */
+function walEvents(growth: Record<string, number>): string {
+  const { walSegmentsCreated, checkpoints } = growth;
+  return walSegmentsCreated === undefined || checkpoints === undefined ? "—" : `${integer(walSegmentsCreated)}, ${integer(checkpoints)}`;
+}
+
 function formatRow(row: Row): string[] {
   const sorted = Float64Array.from([...row.result.latenciesMs].sort((a, b) => a - b));
   const seconds = row.result.durationSeconds;
@@ -121,6 +127,7 @@ function formatRow(row: Row): string[] {
     row.result.clientCpuCores.toFixed(2),
     milliseconds(row.result.clientStallMaxMs),
     fullGcs(row.result.serverGrowth),
+    walEvents(row.result.serverGrowth),
   ];
 }
 
@@ -141,7 +148,14 @@ try {
   const target: LoadTarget = { address: platform.ledgerAddress, token, connections: 8 };
   const ledgerPid = findServiceProcess(repoRoot, "ledger");
   const postmasterPid = findPostmaster(postgres.dataDir);
-  const sampleServers = ledgerWindowSampler({ metricsUrl: platform.metricsUrl, ledgerPid, postmasterPid, machineBusyCpuMs });
+  const sampleServers = ledgerWindowSampler({
+    metricsUrl: platform.metricsUrl,
+    ledgerPid,
+    postmasterPid,
+    postgresDataDir: postgres.dataDir,
+    sql: platform.sql,
+    machineBusyCpuMs,
+  });
   const rows: Row[] = [];
   const single = transferWorkload(wallets, undefined);
   for (const concurrency of singleLevels) {
@@ -194,7 +208,7 @@ try {
   }).trim();
 
   const header =
-    "| mode | concurrency | transfers/s | calls/s | p50 ms | p99 ms | ops per DB transaction | ledger CPU µs/transfer | PostgreSQL CPU µs/transfer | machine CPU busy (cores) | load generator CPU (cores) | load generator's longest stall ms | ledger full GCs (pause ms) |";
+    "| mode | concurrency | transfers/s | calls/s | p50 ms | p99 ms | ops per DB transaction | ledger CPU µs/transfer | PostgreSQL CPU µs/transfer | machine CPU busy (cores) | load generator CPU (cores) | load generator's longest stall ms | ledger full GCs (pause ms) | PostgreSQL new WAL segments, checkpoints |";
   const section = [
     `## ${startedAt.toISOString().slice(0, 16).replace("T", " ")} UTC`,
     "",
@@ -205,7 +219,7 @@ try {
     `- Commit ${commit}${dirty === "" ? "" : " (services/ledger or bench/ledger modified in the working tree)"}; ledger defaults (LEDGER_BATCH_SIZE_MAX 1000, LEDGER_BATCH_LINGER_MS 0, LEDGER_BATCHES_IN_FLIGHT 2, DATABASE_POOL_MAX 10) but scheduled reconciliation off, started as every service is (\`node ${serviceNodeArguments.join(" ")}\`); ${wallets.length} funded USD wallets, transfers of 1 minor unit between random distinct wallets, unique idempotency keys; ${target.connections} gRPC connections from the Go load generator (bench/ledger/loadgen); ${warmUpSeconds} s warm-up then ${durationSeconds} s measured per row.`,
     "",
     header,
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ...[...rows, halfPeak].map((row) => `| ${formatRow(row).join(" | ")} |`),
     "",
     "| pgbench, one transfer per SQL transaction | clients | transfers/s | p50 ms | p99 ms | pgbench CPU µs/transfer | PostgreSQL CPU µs/transfer | failed |",
