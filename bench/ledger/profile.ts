@@ -12,21 +12,23 @@
 //                                [--warm-up-seconds 2] [--wallets 1000] [--cpu-prof]
 //                                [--postgres-setting name=value ...]
 //
-// --postgres-setting sets a server setting (ALTER SYSTEM) before the run. The
-// cluster is made fresh, so it zero-fills every new 16 MB WAL segment where a
-// long-running one reuses old ones: at 3,000 transfers/s a new segment every
-// ~3 s. In a 15 s run without it four seconds besides a full collection's had
-// a p99 of 64-115 ms while the ledger's event loop never stalled over 18 ms;
-// with `--postgres-setting wal_init_zero=off` two runs had none and three such
-// seconds, of 48-60 ms (services/ledger/README.md, "Session 12").
+// --postgres-setting sets a server setting (ALTER SYSTEM) before the run.
+//
+// The cluster is made fresh, but is first given 40 recycled WAL segments
+// (recycledWalSegments), as a server that has run a while has them. Without
+// them PostgreSQL creates, zero-fills and flushes a new 16 MB segment every
+// ~3 s at 3,000 transfers/s while commits wait, and each such second had a
+// p99 of 48-115 ms: runs before session 13 were measured so, and their tails
+// were mostly that (services/ledger/README.md, "Session 13").
 //
 // Variables named LEDGER_* in its environment are handed to the ledger.
 // --rate sends single transfers in an open loop at that many per second (the
 // warm-up too) and also prints each second's p50, p99 and maximum latency,
 // marking the seconds where PostgreSQL created a WAL segment; with the
 // window's checkpoints and the ledger's full garbage collections, a tail from
-// stalls tells itself apart from a tail from queueing. The second after the warm-up carries the new generator's
-// connections being set up; bench/ledger/run.ts warms up inside its window.
+// stalls tells itself apart from a tail from queueing. The second after the
+// warm-up carries the new generator's connections being set up;
+// bench/ledger/run.ts warms up inside its window.
 //
 // Nothing is written to results.md: this finds costs, bench/ledger/run.ts records them.
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
@@ -95,6 +97,23 @@ async function superuser(url: string, statements: string[]): Promise<void> {
   }
 }
 
+/**
+ * Statements that leave `count` WAL segments recycled, as a server that has run
+ * for a while has them: a fresh cluster otherwise creates, zero-fills and
+ * flushes a new 16 MB segment every ~3 s at 3,000 transfers/s, while commits
+ * wait (services/ledger/README.md, "Session 13"). Each switch starts a new
+ * segment; the checkpoint then renames the ones behind it to future names,
+ * keeping as many as its distance since the last checkpoint suggests.
+ */
+function recycledWalSegments(count: number): string[] {
+  return [
+    "CREATE TABLE profile_wal_fill (n integer)",
+    `DO $$ BEGIN FOR i IN 1..${count} LOOP INSERT INTO profile_wal_fill VALUES (i); PERFORM pg_switch_wal(); END LOOP; END $$`,
+    "DROP TABLE profile_wal_fill",
+    "CHECKPOINT",
+  ];
+}
+
 // pg_stat_statements must be preloaded, so the cluster is made, configured and restarted.
 const dataDir = path.join(root, "data");
 const first = await startPostgres({ dataDir, ephemeral: false });
@@ -109,6 +128,7 @@ await superuser(await postgres.ensureDatabase("postgres"), [
   "ALTER SYSTEM SET pg_stat_statements.track = 'all'",
   "ALTER SYSTEM SET pg_stat_statements.track_planning = on",
   "SELECT pg_reload_conf()",
+  ...recycledWalSegments(40),
 ]);
 
 const env: Record<string, string> = { LOG_LEVEL: "warn", LEDGER_RECONCILE_INTERVAL_MS: "0" };
