@@ -31,12 +31,12 @@ export async function fullGcTotals(metricsUrl: string): Promise<{ fullGcs: numbe
 }
 
 /**
- * When each WAL segment file now in pg_wal was born (epoch milliseconds), by file name. A
- * segment PostgreSQL creates is zero-filled and flushed while commits wait
- * (wal_init_zero); one a checkpoint recycled is renamed, so it keeps its older
- * birth time, and is not. A fresh cluster creates every segment until its
- * first checkpoint: a 16 MB one every ~3 s at 3,000 transfers/s
- * (services/ledger/README.md, "Session 12").
+ * When each WAL segment file now in pg_wal was born (epoch milliseconds), by
+ * file name. A segment PostgreSQL creates is zero-filled and flushed while
+ * commits wait (wal_init_zero); one a checkpoint recycled is renamed, so it
+ * keeps its older birth time, and is not. A fresh cluster creates every
+ * segment until its first checkpoint: a 16 MB one every ~3 s at 3,000
+ * transfers/s (services/ledger/README.md, "Session 13").
  */
 export function walSegmentBirthsMs(dataDir: string): Map<string, number> {
   const walDirectory = path.join(dataDir, "pg_wal");

@@ -156,12 +156,14 @@ try {
     postgresDataDir: postgres.dataDir,
     sql: platform.sql,
   });
-  // When the latest window opened, on the wall clock the WAL files' birth times are on.
+  // The generator samples once as each window (warm-up, then measured) opens and
+  // once as it closes; every opening is noted on the wall clock, which the WAL
+  // files' birth times are on, to place the measured window's new segments.
   let windowOpenedAtMs: number | undefined;
-  let windowSampled = false;
+  let windowOpen = false;
   const sampleServers = () => {
-    windowSampled = !windowSampled;
-    if (windowSampled) windowOpenedAtMs = Date.now();
+    windowOpen = !windowOpen;
+    if (windowOpen) windowOpenedAtMs = Date.now();
     return sampleLedgerWindow();
   };
   await platform.sql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
