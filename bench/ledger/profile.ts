@@ -18,7 +18,7 @@
 // (recycledWalSegments), as a server that has run a while has them. Without
 // them PostgreSQL creates, zero-fills and flushes a new 16 MB segment every
 // ~3 s at 3,000 transfers/s while commits wait, and each such second had a
-// p99 of 48-115 ms: runs before session 13 were measured so, and their tails
+// p99 of 61-115 ms: runs before session 13 were measured so, and their tails
 // were mostly that (services/ledger/README.md, "Session 13").
 //
 // Variables named LEDGER_* in its environment are handed to the ledger.
