@@ -5,12 +5,19 @@ import * as path from "node:path";
 import type { WindowSampler } from "./load.ts";
 import { postgresCpuMs, processCpuMs } from "./process-cpu.ts";
 
+/** The sum of a series in a Prometheus text exposition over its label sets, or over those `labels` accepts (0 when absent). */
+function sumSeries(exposition: string, name: string, labels: (labelText: string) => boolean = () => true): number {
+  let total = 0;
+  for (const [, labelText, value] of exposition.matchAll(new RegExp(`^${name}(?:\\{([^}]*)\\})? (\\S+)`, "gm"))) {
+    if (labels(labelText ?? "")) total += Number(value);
+  }
+  return total;
+}
+
 /** Reads the named series, each summed over its labels (0 when absent). */
 export async function ledgerMetrics<Name extends string>(metricsUrl: string, names: readonly Name[]): Promise<Record<Name, number>> {
   const text = await (await fetch(metricsUrl)).text();
-  const sum = (name: string) =>
-    [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)`, "gm"))].reduce((total, match) => total + Number(match[1]), 0);
-  return Object.fromEntries(names.map((name) => [name, sum(name)])) as Record<Name, number>;
+  return Object.fromEntries(names.map((name) => [name, sumSeries(text, name)])) as Record<Name, number>;
 }
 
 /**
@@ -20,14 +27,11 @@ export async function ledgerMetrics<Name extends string>(metricsUrl: string, nam
  */
 export async function fullGcTotals(metricsUrl: string): Promise<{ fullGcs: number; fullGcPauseMs: number }> {
   const text = await (await fetch(metricsUrl)).text();
-  const read = (series: string) => {
-    let total = 0;
-    for (const [, labels, value] of text.matchAll(new RegExp(`^nodejs_gc_duration_seconds_${series}\\{([^}]*)\\} (\\S+)`, "gm"))) {
-      if (/(^|,)kind="major"(,|$)/.test(labels as string)) total += Number(value);
-    }
-    return total;
+  const major = (labelText: string) => /(^|,)kind="major"(,|$)/.test(labelText);
+  return {
+    fullGcs: sumSeries(text, "nodejs_gc_duration_seconds_count", major),
+    fullGcPauseMs: sumSeries(text, "nodejs_gc_duration_seconds_sum", major) * 1000,
   };
-  return { fullGcs: read("count"), fullGcPauseMs: read("sum") * 1000 };
 }
 
 /**

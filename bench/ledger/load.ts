@@ -43,6 +43,8 @@ export interface LoadResult {
   clientStallMaxMs: number;
   /** How much each server counter grew during the window (see WindowSampler): CPU milliseconds, GC pauses. */
   serverGrowth: Record<string, number>;
+  /** When the generator said the measured window opened, on the wall clock (epoch ms), to place other events in it. */
+  windowOpenedAtMs: number;
 }
 
 /**
@@ -188,10 +190,13 @@ async function runGenerator(
     });
     let serversAtStart: Promise<Record<string, number>> | undefined;
     let serversAtEnd: Promise<Record<string, number>> | undefined;
+    let windowOpenedAtMs = Number.NaN;
     let report: GeneratorReport | undefined;
     for await (const line of createInterface({ input: child.stdout })) {
-      if (line === "measuring") serversAtStart = sampleNow(options.sampleServers);
-      else if (line === "measured") serversAtEnd = sampleNow(options.sampleServers);
+      if (line === "measuring") {
+        serversAtStart = sampleNow(options.sampleServers);
+        windowOpenedAtMs = Date.now();
+      } else if (line === "measured") serversAtEnd = sampleNow(options.sampleServers);
       else report = JSON.parse(line) as GeneratorReport;
     }
     const code = await exited;
@@ -213,6 +218,7 @@ async function runGenerator(
       clientCpuCores: report.cpuSeconds / options.durationSeconds,
       clientStallMaxMs: report.stallMaxMs,
       serverGrowth: Object.fromEntries(Object.entries(atEnd).map(([name, end]) => [name, end - (atStart[name] ?? end)])),
+      windowOpenedAtMs,
     };
   } finally {
     rmSync(directory, { recursive: true, force: true });

@@ -149,23 +149,13 @@ try {
   const target: LoadTarget = { address: platform.ledgerAddress, token, connections: 8 };
   const ledgerPid = findServiceProcess(repoRoot, "ledger");
   const postmasterPid = findPostmaster(postgres.dataDir);
-  const sampleLedgerWindow = ledgerWindowSampler({
+  const sampleServers = ledgerWindowSampler({
     metricsUrl: platform.metricsUrl,
     ledgerPid,
     postmasterPid,
     postgresDataDir: postgres.dataDir,
     sql: platform.sql,
   });
-  // The generator samples once as each window (warm-up, then measured) opens and
-  // once as it closes; every opening is noted on the wall clock, which the WAL
-  // files' birth times are on, to place the measured window's new segments.
-  let windowOpenedAtMs: number | undefined;
-  let windowOpen = false;
-  const sampleServers = () => {
-    windowOpen = !windowOpen;
-    if (windowOpen) windowOpenedAtMs = Date.now();
-    return sampleLedgerWindow();
-  };
   await platform.sql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
   const workload = transferWorkload(wallets, batchSize);
   // Warm-up in a run of its own, so the statistics and the profile window hold only the measured run.
@@ -207,7 +197,8 @@ try {
   );
 
   if (ratePerSecond !== undefined) {
-    const openedAtMs = windowOpenedAtMs ?? Number.NaN;
+    // The WAL files' birth times are on the wall clock, as is the window's opening.
+    const openedAtMs = result.windowOpenedAtMs;
     const walSegmentsAtSecond = [...walSegmentBirthsMs(postgres.dataDir).values()]
       .filter((born) => born > openedAtMs)
       .map((born) => (born - openedAtMs) / 1000);
