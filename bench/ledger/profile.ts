@@ -41,10 +41,9 @@ import pg from "pg";
 import { type LedgerPlatform, startLedgerPlatform } from "../../services/ledger/test/support/ledger-platform.ts";
 import { areaOf } from "../rpc/profile-summary.ts";
 import { positiveInteger, requireNode24 } from "../rpc/run-options.ts";
-import { assertNoRejectionsSince, ledgerMetrics, ledgerWindowSampler, walSegmentBirthsMs } from "./ledger-metrics.ts";
-import { closedLoop, type LoadResult, type LoadTarget, openLoop, percentile, transferWorkload } from "./load.ts";
-import { findPostmaster, findServiceProcess } from "./process-cpu.ts";
-import { createFundedWallets } from "./wallets.ts";
+import { assertNoRejectionsSince, ledgerMetrics, walSegmentBirthsMs } from "./ledger-metrics.ts";
+import { closedLoop, type LoadResult, openLoop, percentile, transferWorkload } from "./load.ts";
+import { prepareLedgerLoad } from "./load-setup.ts";
 
 const { values: options } = parseArgs({
   options: {
@@ -144,18 +143,7 @@ const stopPlatform = async () => {
   await platform.stop();
 };
 try {
-  const token = await platform.serviceToken("payments");
-  const wallets = await createFundedWallets(platform, token, walletCount);
-  const target: LoadTarget = { address: platform.ledgerAddress, token, connections: 8 };
-  const ledgerPid = findServiceProcess(repoRoot, "ledger");
-  const postmasterPid = findPostmaster(postgres.dataDir);
-  const sampleServers = ledgerWindowSampler({
-    metricsUrl: platform.metricsUrl,
-    ledgerPid,
-    postmasterPid,
-    postgresDataDir: postgres.dataDir,
-    sql: platform.sql,
-  });
+  const { wallets, target, ledgerPid, sampleServers } = await prepareLedgerLoad(platform, postgres, { repoRoot, walletCount });
   await platform.sql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
   const workload = transferWorkload(wallets, batchSize);
   // Warm-up in a run of its own, so the statistics and the profile window hold only the measured run.

@@ -20,11 +20,11 @@ import { serviceNodeArguments } from "../../packages/runtime/src/node-arguments.
 import { type LedgerPlatform, startLedgerPlatform } from "../../services/ledger/test/support/ledger-platform.ts";
 import { machineBusyCpuMs } from "../rpc/machine-load.ts";
 import { positiveInteger, requireNode24 } from "../rpc/run-options.ts";
-import { assertNoRejectionsSince, ledgerMetrics, ledgerWindowSampler } from "./ledger-metrics.ts";
-import { closedLoop, type LoadResult, type LoadTarget, openLoop, percentile, transferWorkload } from "./load.ts";
+import { assertNoRejectionsSince, ledgerMetrics } from "./ledger-metrics.ts";
+import { closedLoop, type LoadResult, openLoop, percentile, transferWorkload } from "./load.ts";
+import { prepareLedgerLoad } from "./load-setup.ts";
 import { type PgbenchResult, preparePgbenchDatabase, runPgbench } from "./pgbench.ts";
-import { findPostmaster, findServiceProcess, postgresCpuMs } from "./process-cpu.ts";
-import { createFundedWallets } from "./wallets.ts";
+import { postgresCpuMs } from "./process-cpu.ts";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, "../..");
@@ -143,17 +143,9 @@ let platform: LedgerPlatform | undefined;
 try {
   // Scheduled reconciliation would land in some row's window and charge its CPU there; it has its own cost, not a transfer's.
   platform = await startLedgerPlatform({ postgres, env: { LOG_LEVEL: "warn", LEDGER_RECONCILE_INTERVAL_MS: "0" } });
-  const token = await platform.serviceToken("payments");
-  const wallets = await createFundedWallets(platform, token, walletCount);
-  const target: LoadTarget = { address: platform.ledgerAddress, token, connections: 8 };
-  const ledgerPid = findServiceProcess(repoRoot, "ledger");
-  const postmasterPid = findPostmaster(postgres.dataDir);
-  const sampleServers = ledgerWindowSampler({
-    metricsUrl: platform.metricsUrl,
-    ledgerPid,
-    postmasterPid,
-    postgresDataDir: postgres.dataDir,
-    sql: platform.sql,
+  const { wallets, target, postmasterPid, sampleServers } = await prepareLedgerLoad(platform, postgres, {
+    repoRoot,
+    walletCount,
     machineBusyCpuMs,
   });
   const rows: Row[] = [];
