@@ -9,6 +9,7 @@ export { createServiceClient, createServiceTokenProvider, type ServiceClientOpti
 export { type BaseConfig, baseConfigShape, type Config, ConfigError, type ConfigShape, loadConfig, setInProduction } from "./config.ts";
 export { isAdmin, type Principal, peerAddressKey, peerAddressOf, principalKey, principalOf, requireUserId } from "./context.ts";
 export { createSealer, parseKeyRing, type Sealer } from "./crypto/sealer.ts";
+export { CallbackFormClient } from "./db/callback-form-client.ts";
 export * from "./errors.ts";
 export { createHealth, type HealthState, type ReadinessCheck } from "./health.ts";
 export { idempotencyScopeOf, requestHashOf } from "./idempotency.ts";

@@ -8,6 +8,7 @@ import { Gauge } from "prom-client";
 import { createAuthJwks } from "./auth/auth-jwks.ts";
 import { createTokenVerifier, type TokenVerifier } from "./auth/token-verifier.ts";
 import { baseConfigShape, type Config, ConfigError, type ConfigShape, loadConfig } from "./config.ts";
+import { CallbackFormClient } from "./db/callback-form-client.ts";
 import { applyMigrations } from "./db/migrate.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { createMetrics, type RpcMetrics } from "./metrics.ts";
@@ -84,6 +85,8 @@ export async function startService<S extends ConfigShape>(
     connectionTimeoutMillis: 5000,
     // A stuck statement must not hold a pooled connection for ever.
     statement_timeout: 30_000,
+    // Promise-form queries that the young generation can collect (db/callback-form-client.ts).
+    Client: CallbackFormClient,
   });
   pool.on("error", (error) => logger.warn({ err: error }, "idle Postgres connection failed"));
   observePool(pool, metrics);
