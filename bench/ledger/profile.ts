@@ -271,11 +271,14 @@ async function printWal(platform: Pick<LedgerPlatform, "sql">, transfers: number
  */
 function printTimeline(result: LoadResult, walSegmentsAtSecond: readonly number[]): void {
   const sentAt = result.sentAtMs;
-  const first = Math.min(...sentAt);
+  // A loop, not Math.min(...sentAt): a minute's calls are more arguments than the stack holds.
+  const first = sentAt.reduce((earliest, at) => Math.min(earliest, at), Number.POSITIVE_INFINITY);
   const seconds = new Map<number, number[]>();
   result.latenciesMs.forEach((latency, index) => {
     const second = Math.floor(((sentAt[index] as number) - first) / 1000);
-    seconds.set(second, [...(seconds.get(second) ?? []), latency]);
+    const latencies = seconds.get(second);
+    if (latencies === undefined) seconds.set(second, [latency]);
+    else latencies.push(latency);
   });
   console.log("\nLatency by second:");
   for (const [second, latencies] of [...seconds.entries()].sort((a, b) => a[0] - b[0])) {
