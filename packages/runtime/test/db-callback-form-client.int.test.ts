@@ -57,6 +57,9 @@ describe("CallbackFormClient", function () {
       return true;
     });
     await assert.rejects(client.query("SELECT $1::int", ["not a number"]), { code: "22P02" });
+    // As with pg's promise form, the stack leads back here, not only to the socket read.
+    const failure = await client.query("SELECT 1/0").catch((error: Error) => error);
+    assert.match(String((failure as Error).stack), /db-callback-form-client\.int\.test\.ts/);
     assert.deepEqual((await client.query("SELECT 2 AS two")).rows, [{ two: 2 }]);
   });
 
@@ -68,6 +71,15 @@ describe("CallbackFormClient", function () {
       assert.equal(returned, undefined);
     });
     assert.deepEqual(viaCallback.rows, [{ three: 3 }]);
+
+    const viaConfigCallback = await new Promise<pg.QueryResult>((resolve, reject) => {
+      const config = {
+        text: "SELECT 5 AS five",
+        callback: (error: Error | null, result: pg.QueryResult) => (error ? reject(error) : resolve(result)),
+      };
+      assert.equal(client.query(config as pg.QueryConfig), undefined);
+    });
+    assert.deepEqual(viaConfigCallback.rows, [{ five: 5 }]);
 
     const submittable = new pg.Query("SELECT 4 AS four");
     const rows: unknown[] = [];

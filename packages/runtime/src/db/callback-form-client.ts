@@ -14,19 +14,27 @@
 // identified.
 //
 // Everything else is pg's: the query is submitted synchronously (so pipeline
-// mode keeps its order), and the instrumented Client.prototype.query still
-// runs, so OpenTelemetry's pg spans are unchanged.
+// mode keeps its order), the instrumented Client.prototype.query still runs
+// (OpenTelemetry's pg spans are unchanged), a config that brings its own
+// callback is pg's callback form, and a failed query's stack leads back to
+// the caller's awaits, as pg's promise form makes it.
 import pg from "pg";
 
 const isCallback = (value: unknown) => typeof value === "function";
-const isSubmittable = (value: unknown) => typeof (value as { submit?: unknown } | null)?.submit === "function";
+const hasMethod = (value: unknown, name: "submit" | "callback") =>
+  isCallback((value as Record<string, unknown> | null | undefined)?.[name]);
 
 export class CallbackFormClient extends pg.Client {
   // biome-ignore lint/suspicious/noExplicitAny: pg's overloads answer a promise, nothing or the submittable; this keeps them all.
   override query(config: any, values?: any, callback?: any): any {
-    if (isCallback(values) || isCallback(callback) || isSubmittable(config)) return super.query(config, values, callback);
+    if (isCallback(values) || isCallback(callback) || hasMethod(config, "callback") || hasMethod(config, "submit")) {
+      return super.query(config, values, callback);
+    }
     return new Promise((resolve, reject) => {
       super.query(config, values, (error: Error | null, result: unknown) => (error ? reject(error) : resolve(result)));
+    }).catch((error: Error) => {
+      Error.captureStackTrace(error);
+      throw error;
     });
   }
 }
