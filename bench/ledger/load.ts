@@ -251,6 +251,16 @@ export function openLoop(
   );
 }
 
+/** Issue #4: single-transfer p99 under this at half of peak load. */
+export const halfPeakP99TargetMs = 25;
+/** run.ts's measured window per row, and so the window profile.ts judges that p99 over. */
+export const rowWindowSeconds = 8;
+
+/** Latencies ascending, for percentile(); a typed array sorts numerically. */
+export function sortedLatencies(latencies: ArrayLike<number>): Float64Array {
+  return Float64Array.from(latencies).sort();
+}
+
 export function percentile(sorted: Float64Array, share: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor(share * sorted.length))] as number;

@@ -9,6 +9,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import pg from "pg";
+import { percentile, sortedLatencies } from "./load.ts";
 
 const run = promisify(execFile);
 
@@ -111,9 +112,8 @@ export async function runPgbench(
       .filter((name) => name.startsWith("log"))
       .flatMap((name) => readFileSync(path.join(directory, name), "utf8").trim().split("\n"))
       .map((line) => Number(line.split(" ")[2]) / 1000)
-      .filter((value) => Number.isFinite(value))
-      .sort((a, b) => a - b);
-    const at = (share: number) => latencies[Math.min(latencies.length - 1, Math.floor(share * latencies.length))] ?? Number.NaN;
+      .filter((value) => Number.isFinite(value));
+    const sorted = sortedLatencies(latencies);
     const transactions = Number(/number of transactions actually processed: (\d+)/.exec(stdout)?.[1] ?? "0");
     return {
       clients: options.clients,
@@ -121,8 +121,8 @@ export async function runPgbench(
       transactions,
       clientCpuMs: (Number(userSeconds ?? Number.NaN) + Number(systemSeconds ?? Number.NaN)) * 1000,
       postgresCpuMs,
-      p50Ms: at(0.5),
-      p99Ms: at(0.99),
+      p50Ms: percentile(sorted, 0.5),
+      p99Ms: percentile(sorted, 0.99),
       failed,
       commandLine: `pgbench ${args.slice(0, -1).join(" ").replaceAll(directory, "<tmp>")} <database>`,
     };
