@@ -99,6 +99,22 @@ describe("health-processing end to end", function () {
     ...overrides,
   });
 
+  // The processes a test started besides the shared one, so that a failing test shows what they logged (at debug level).
+  let startedByTest: HealthProcess[] = [];
+  async function startProcess(env: Record<string, string>): Promise<HealthProcess> {
+    const started = await startHealthProcess(env);
+    startedByTest.push(started);
+    return started;
+  }
+
+  afterEach(function () {
+    if (this.currentTest?.state === "failed") {
+      for (const [index, failed] of [service, ...startedByTest].entries())
+        console.error(`--- output of health-processing process ${index} (last 20,000 characters) ---\n${failed.output().slice(-20_000)}`);
+    }
+    startedByTest = [];
+  });
+
   async function clientFor(process: HealthProcess, userId: string, roles: string[] = []): Promise<HealthClient> {
     return createHealthClient(process.grpcUrl, await mint(userId, roles));
   }
@@ -401,7 +417,7 @@ describe("health-processing end to end", function () {
   it("a worker killed mid-job (SIGKILL) is replaced; the PNG job then finishes once, with the right values", async () => {
     const killDatabase = await postgres.createDatabase("hp_kill");
     const killEnvironment = environment(killDatabase, { HEALTH_JOB_LEASE_MS: "1500" });
-    let first = await startHealthProcess(killEnvironment);
+    let first = await startProcess(killEnvironment);
     let carol = await clientFor(first, "carol");
     await grantAll(carol, "carol-consent");
     const png = await labReportPng(15);
@@ -418,7 +434,7 @@ describe("health-processing end to end", function () {
     );
     assert.deepEqual(row, { status: "RUNNING", attempt: 1, results: "0" }, "the job was mid-run when its worker died");
 
-    first = await startHealthProcess(killEnvironment);
+    first = await startProcess(killEnvironment);
     try {
       carol = await clientFor(first, "carol");
       const finished = await waitForTerminal(carol, job.jobId);
@@ -443,7 +459,7 @@ describe("health-processing end to end", function () {
   it("withdrawing medical-processing consent cancels queued jobs; RetryJob and upload then refuse", async () => {
     const apiDatabase = await postgres.createDatabase("hp_withdraw");
     // No worker in this process, so jobs stay queued until the withdrawal.
-    const apiOnly = await startHealthProcess(environment(apiDatabase, { HEALTH_WORKER_ENABLED: "false" }));
+    const apiOnly = await startProcess(environment(apiDatabase, { HEALTH_WORKER_ENABLED: "false" }));
     try {
       const dave = await clientFor(apiOnly, "dave");
       await grantAll(dave, "dave-consent");
