@@ -41,6 +41,7 @@ import pg from "pg";
 import { type LedgerPlatform, startLedgerPlatform } from "../../services/ledger/test/support/ledger-platform.ts";
 import { areaOf } from "../rpc/profile-summary.ts";
 import { positiveInteger, requireNode24 } from "../rpc/run-options.ts";
+import { type AutovacuumRun, autovacuumLogSettings, autovacuumRuns } from "./autovacuum-log.ts";
 import { assertNoRejectionsSince, ledgerMetrics, walSegmentBirthsMs } from "./ledger-metrics.ts";
 import {
   closedLoop,
@@ -128,6 +129,7 @@ const first = await startPostgres({ dataDir, ephemeral: false });
 await superuser(await first.ensureDatabase("postgres"), [
   "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'",
   "ALTER SYSTEM SET track_functions = 'all'",
+  ...autovacuumLogSettings,
   ...postgresSettings,
 ]);
 await first.stop();
@@ -193,13 +195,16 @@ try {
         .join(" ")}`,
   );
 
+  // The WAL files' birth times and the log's timestamps are on the wall clock, as is the window's opening.
+  const openedAtMs = result.windowOpenedAtMs;
+  const closedAtMs = openedAtMs + result.durationSeconds * 1000;
+  const autovacuum = autovacuumRuns(postgres.dataDir).filter((run) => run.endMs > openedAtMs && run.startMs < closedAtMs);
+  printAutovacuum(autovacuum, openedAtMs);
   if (ratePerSecond !== undefined) {
-    // The WAL files' birth times are on the wall clock, as is the window's opening.
-    const openedAtMs = result.windowOpenedAtMs;
     const walSegmentsAtSecond = [...walSegmentBirthsMs(postgres.dataDir).values()]
       .filter((born) => born > openedAtMs)
       .map((born) => (born - openedAtMs) / 1000);
-    printTimeline(result, walSegmentsAtSecond);
+    printTimeline(result, walSegmentsAtSecond, autovacuum);
   }
   await printWriterMetrics(platform.metricsUrl);
   await printWal(platform, transfers);
@@ -273,12 +278,25 @@ async function printWal(platform: Pick<LedgerPlatform, "sql">, transfers: number
   console.log(`Balance row updates: ${updates?.updates}, of which heap-only (HOT): ${updates?.hot}`);
 }
 
+/** Autovacuum's runs that overlapped the window: when (seconds after it opened), how long, and the worker's CPU. */
+function printAutovacuum(runs: readonly AutovacuumRun[], openedAtMs: number): void {
+  const cpu = runs.reduce((total, run) => total + run.cpuSeconds, 0);
+  console.log(`\nAutovacuum in the window: ${runs.length} run(s), ${cpu.toFixed(2)} CPU seconds`);
+  for (const run of runs) {
+    console.log(
+      `  ${((run.startMs - openedAtMs) / 1000).toFixed(2).padStart(7)} s to ${((run.endMs - openedAtMs) / 1000).toFixed(2).padStart(7)} s: ` +
+        `${run.kind} ${run.table}, ${run.cpuSeconds.toFixed(2)} CPU seconds`,
+    );
+  }
+}
+
 /**
  * Latency second by second: a stall shows as one bad second, queueing as every
- * second bad. The seconds where PostgreSQL created a WAL segment (seconds after
- * the window opened, on the wall clock) are marked.
+ * second bad. The seconds where PostgreSQL created a WAL segment or an
+ * autovacuum worker ran (seconds after the window opened, on the wall clock)
+ * are marked.
  */
-function printTimeline(result: LoadResult, walSegmentsAtSecond: readonly number[]): void {
+function printTimeline(result: LoadResult, walSegmentsAtSecond: readonly number[], autovacuum: readonly AutovacuumRun[]): void {
   const sentAt = result.sentAtMs;
   // A loop, not Math.min(...sentAt): a minute's calls are more arguments than the stack holds.
   const first = sentAt.reduce((earliest, at) => Math.min(earliest, at), Number.POSITIVE_INFINITY);
@@ -299,9 +317,19 @@ function printTimeline(result: LoadResult, walSegmentsAtSecond: readonly number[
         walSegmentsAtSecond
           .filter((at) => Math.floor(at) === second)
           .map((at) => `; new WAL segment at ${at.toFixed(2)} s`)
+          .join("") +
+        autovacuum
+          .filter((run) => overlapsSecond(run, result.windowOpenedAtMs, second))
+          .map((run) => `; autovacuum ${run.kind} ${run.table}`)
           .join(""),
     );
   }
+}
+
+/** Whether a run was going on during second `second` after `openedAtMs`. */
+function overlapsSecond(run: AutovacuumRun, openedAtMs: number, second: number): boolean {
+  const from = openedAtMs + second * 1000;
+  return run.startMs < from + 1000 && run.endMs >= from;
 }
 
 /** The p99 of each whole window as long as run.ts's rows: how often such a row would meet the target. */
