@@ -5,6 +5,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
 import { Health, HealthCheckResponse_ServingStatus } from "@trustmesh/api/grpc/health/v1/health_pb.js";
 import { serviceNodeArguments } from "@trustmesh/runtime";
 import { findFreePort } from "./free-port.ts";
@@ -149,12 +150,20 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
     });
     children.set(name, child);
     const collect = (chunk: Buffer) => {
-      const text = chunk.toString("utf8");
-      logs.set(name, ((logs.get(name) ?? "") + text).slice(-logTailCharsMax));
-      if (options.onOutput) for (const line of text.split("\n")) if (line.trim() !== "") options.onOutput(name, line);
+      logs.set(name, ((logs.get(name) ?? "") + chunk.toString("utf8")).slice(-logTailCharsMax));
     };
     child.stdout?.on("data", collect);
     child.stderr?.on("data", collect);
+    // Whole lines: a chunk of a pipe can end in the middle of one (V8's GC trace lines are kilobytes long).
+    const { onOutput } = options;
+    if (onOutput) {
+      for (const stream of [child.stdout, child.stderr]) {
+        if (stream === null) continue;
+        createInterface({ input: stream }).on("line", (line) => {
+          if (line.trim() !== "") onOutput(name, line);
+        });
+      }
+    }
     await waitUntilServing(address, child, options.readyTimeoutMs ?? 60_000, () => logs.get(name) ?? "");
   };
 
