@@ -10,9 +10,12 @@
 //
 //   node bench/ledger/profile.ts [--single 1 | --batched 1000x2 | --rate 1800] [--duration-seconds 5]
 //                                [--warm-up-seconds 2] [--wallets 1000] [--cpu-prof]
-//                                [--postgres-setting name=value ...]
+//                                [--postgres-setting name=value ...] [--gc-trace]
 //
 // --postgres-setting sets a server setting (ALTER SYSTEM) before the run.
+// --gc-trace runs the ledger with V8's per-collection trace and prints each
+// full collection in the window with the phases of its pause.
+// Autovacuum's runs in the window are read from PostgreSQL's log.
 //
 // The cluster is made fresh, but is first given 40 recycled WAL segments
 // (recycledWalSegments), as a server that has run a while has them. Without
@@ -34,7 +37,7 @@
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { startPostgres } from "@trustmesh/testkit";
 import pg from "pg";
@@ -42,6 +45,7 @@ import { type LedgerPlatform, startLedgerPlatform } from "../../services/ledger/
 import { areaOf } from "../rpc/profile-summary.ts";
 import { positiveInteger, requireNode24 } from "../rpc/run-options.ts";
 import { type AutovacuumRun, autovacuumLogSettings, autovacuumRuns } from "./autovacuum-log.ts";
+import { type FullCollection, fullCollections, phaseNames } from "./gc-trace.ts";
 import { assertNoRejectionsSince, ledgerMetrics, walSegmentBirthsMs } from "./ledger-metrics.ts";
 import {
   closedLoop,
@@ -65,6 +69,7 @@ const { values: options } = parseArgs({
     wallets: { type: "string", default: "1000" },
     "cpu-prof": { type: "boolean", default: false },
     "postgres-setting": { type: "string", multiple: true, default: [] },
+    "gc-trace": { type: "boolean", default: false },
   },
 });
 
@@ -145,8 +150,16 @@ const env: Record<string, string> = { LOG_LEVEL: "warn", LEDGER_RECONCILE_INTERV
 // The ledger's own settings pass through, so one can be tried without editing anything (LEDGER_BATCHES_IN_FLIGHT=1 ...).
 for (const [name, value] of Object.entries(process.env)) if (name.startsWith("LEDGER_") && value !== undefined) env[name] = value;
 // Auth is profiled too (it shares the environment); only the ledger's profile is read.
-if (options["cpu-prof"]) env.NODE_OPTIONS = `--cpu-prof --cpu-prof-dir=${profileDir}`;
-const platform = await startLedgerPlatform({ postgres, env });
+const nodeOptions: string[] = [];
+if (options["cpu-prof"]) nodeOptions.push("--cpu-prof", `--cpu-prof-dir=${profileDir}`);
+if (options["gc-trace"]) nodeOptions.push("--import", pathToFileURL(path.join(repoRoot, "bench/ledger/gc-trace-preload.ts")).href);
+if (nodeOptions.length > 0) env.NODE_OPTIONS = nodeOptions.join(" ");
+// Only the trace's origin and its full collections are kept: a young collection's line is as long, and there are many.
+const ledgerGcLines: string[] = [];
+const keepGcLine = (service: string, line: string) => {
+  if (service === "ledger" && (line.startsWith("gc-trace-origin-ms ") || line.includes("gc=mc"))) ledgerGcLines.push(line);
+};
+const platform = await startLedgerPlatform({ postgres, env, onOutput: options["gc-trace"] ? keepGcLine : undefined });
 let platformStopped = false;
 const stopPlatform = async () => {
   if (platformStopped) return;
@@ -199,12 +212,25 @@ try {
   const openedAtMs = result.windowOpenedAtMs;
   const closedAtMs = openedAtMs + result.durationSeconds * 1000;
   const autovacuum = autovacuumRuns(postgres.dataDir).filter((run) => run.endMs > openedAtMs && run.startMs < closedAtMs);
+  console.log(`\nThe window opened at ${new Date(openedAtMs).toISOString()} (to line up other logs with the seconds below)`);
   printAutovacuum(autovacuum, openedAtMs);
+  const collections = options["gc-trace"]
+    ? fullCollections(ledgerGcLines).filter((collection) => collection.atMs >= openedAtMs && collection.atMs < closedAtMs)
+    : [];
+  if (options["gc-trace"]) printFullCollections(collections, openedAtMs);
   if (ratePerSecond !== undefined) {
-    const walSegmentsAtSecond = [...walSegmentBirthsMs(postgres.dataDir).values()]
-      .filter((born) => born > openedAtMs)
-      .map((born) => (born - openedAtMs) / 1000);
-    printTimeline(result, walSegmentsAtSecond, autovacuum);
+    const marks: TimelineMark[] = [
+      ...[...walSegmentBirthsMs(postgres.dataDir).values()]
+        .filter((born) => born > openedAtMs)
+        .map((born) => ({ fromMs: born, toMs: born, label: `new WAL segment at ${((born - openedAtMs) / 1000).toFixed(2)} s` })),
+      ...autovacuum.map((run) => ({ fromMs: run.startMs, toMs: run.endMs, label: `autovacuum ${run.kind} ${run.table}` })),
+      ...collections.map((collection) => ({
+        fromMs: collection.atMs,
+        toMs: collection.atMs + collection.pauseMs,
+        label: `full collection, ${collection.pauseMs.toFixed(1)} ms pause`,
+      })),
+    ];
+    printTimeline(result, marks);
   }
   await printWriterMetrics(platform.metricsUrl);
   await printWal(platform, transfers);
@@ -290,13 +316,30 @@ function printAutovacuum(runs: readonly AutovacuumRun[], openedAtMs: number): vo
   }
 }
 
+/** The ledger's full collections in the window, each with the phases of its pause (--gc-trace). */
+function printFullCollections(collections: readonly FullCollection[], openedAtMs: number): void {
+  console.log(`\nLedger full collections in the window (V8's --trace-gc-nvp): ${collections.length}`);
+  for (const collection of collections) {
+    console.log(
+      `  at ${((collection.atMs - openedAtMs) / 1000).toFixed(2).padStart(6)} s: pause ${collection.pauseMs.toFixed(1)} ms; ` +
+        phaseNames.map((name) => `${name} ${collection.phasesMs[name].toFixed(1)}`).join(", "),
+    );
+  }
+}
+
+/** Something that happened between two wall-clock instants, to mark on the seconds it touched. */
+interface TimelineMark {
+  fromMs: number;
+  toMs: number;
+  label: string;
+}
+
 /**
  * Latency second by second: a stall shows as one bad second, queueing as every
- * second bad. The seconds where PostgreSQL created a WAL segment or an
- * autovacuum worker ran (seconds after the window opened, on the wall clock)
- * are marked.
+ * second bad. Each second is marked with what happened in it: a WAL segment
+ * PostgreSQL created, an autovacuum run, a full collection of the ledger.
  */
-function printTimeline(result: LoadResult, walSegmentsAtSecond: readonly number[], autovacuum: readonly AutovacuumRun[]): void {
+function printTimeline(result: LoadResult, marks: readonly TimelineMark[]): void {
   const sentAt = result.sentAtMs;
   // A loop, not Math.min(...sentAt): a minute's calls are more arguments than the stack holds.
   const first = sentAt.reduce((earliest, at) => Math.min(earliest, at), Number.POSITIVE_INFINITY);
@@ -314,22 +357,18 @@ function printTimeline(result: LoadResult, walSegmentsAtSecond: readonly number[
     console.log(
       `  ${String(second).padStart(3)} s: ${String(sorted.length).padStart(5)} calls, p50 ${percentile(sorted, 0.5).toFixed(2)} ms, ` +
         `p99 ${percentile(sorted, 0.99).toFixed(2)} ms, max ${(sorted[sorted.length - 1] ?? 0).toFixed(2)} ms` +
-        walSegmentsAtSecond
-          .filter((at) => Math.floor(at) === second)
-          .map((at) => `; new WAL segment at ${at.toFixed(2)} s`)
-          .join("") +
-        autovacuum
-          .filter((run) => overlapsSecond(run, result.windowOpenedAtMs, second))
-          .map((run) => `; autovacuum ${run.kind} ${run.table}`)
+        marks
+          .filter((mark) => touchesSecond(mark, result.windowOpenedAtMs, second))
+          .map((mark) => `; ${mark.label}`)
           .join(""),
     );
   }
 }
 
-/** Whether a run was going on during second `second` after `openedAtMs`. */
-function overlapsSecond(run: AutovacuumRun, openedAtMs: number, second: number): boolean {
+/** Whether a mark touched second `second` after `openedAtMs`. */
+function touchesSecond(mark: TimelineMark, openedAtMs: number, second: number): boolean {
   const from = openedAtMs + second * 1000;
-  return run.startMs < from + 1000 && run.endMs >= from;
+  return mark.fromMs < from + 1000 && mark.toMs >= from;
 }
 
 /** The p99 of each whole window as long as run.ts's rows: how often such a row would meet the target. */

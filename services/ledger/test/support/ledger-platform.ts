@@ -53,6 +53,8 @@ export interface LedgerPlatformOptions {
    * durable one); by default a throwaway server with durability off.
    */
   postgres?: PostgresServer;
+  /** Each whole line auth and the ledger print (bench/ledger/profile.ts reads V8's GC trace from it). */
+  onOutput?: (service: string, line: string) => void;
 }
 
 export async function startLedgerPlatform(options: LedgerPlatformOptions = {}): Promise<LedgerPlatform> {
@@ -74,6 +76,7 @@ export async function startLedgerPlatform(options: LedgerPlatformOptions = {}): 
       redisUrl: redis.url,
       keyEncryptionKeys: keys,
       env: { LOG_LEVEL: "warn", ...options.env },
+      onOutput: options.onOutput,
     });
     const key = await openAuthSigningKey(databases.get("auth") as string, keys);
     const ledger = services.services.ledger;
