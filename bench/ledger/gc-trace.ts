@@ -2,9 +2,10 @@
 // --trace-gc-nvp lines (bench/ledger/gc-trace-preload.ts turns them on), with
 // the phases that make up their pause. Session 16 found the pause of a full
 // collection at half of peak to be mostly two phases that grow with the time
-// since the previous one: clearing the external string table (each call's
-// `authorization` header is an external string) and filtering weak
-// references (services/ledger/README.md, "Session 16").
+// since the previous one: clearing the external string table (Node makes an
+// external string of every HTTP/2 header value it receives that HPACK's
+// static table does not hold, about seven per gRPC call) and V8's
+// weak-reference jobs (services/ledger/README.md, "Session 16").
 
 /** One mark-compact, its wall-clock start and the pause's main phases, in milliseconds. */
 export interface FullCollection {
