@@ -10,6 +10,7 @@ export { type BaseConfig, baseConfigShape, type Config, ConfigError, type Config
 export { isAdmin, type Principal, peerAddressKey, peerAddressOf, principalKey, principalOf, requireUserId } from "./context.ts";
 export { createSealer, parseKeyRing, type Sealer } from "./crypto/sealer.ts";
 export { CallbackFormClient } from "./db/callback-form-client.ts";
+export { createServicePool, type ServicePoolOptions } from "./db/pool.ts";
 export * from "./errors.ts";
 export { createHealth, type HealthState, type ReadinessCheck } from "./health.ts";
 export { idempotencyScopeOf, requestHashOf } from "./idempotency.ts";

@@ -3,13 +3,13 @@
 // is a call to runServiceMain with the service's own parts.
 import { Redis } from "ioredis";
 import type { JWTVerifyGetKey } from "jose";
-import pg from "pg";
+import type pg from "pg";
 import { Gauge } from "prom-client";
 import { createAuthJwks } from "./auth/auth-jwks.ts";
 import { createTokenVerifier, type TokenVerifier } from "./auth/token-verifier.ts";
 import { baseConfigShape, type Config, ConfigError, type ConfigShape, loadConfig } from "./config.ts";
-import { CallbackFormClient } from "./db/callback-form-client.ts";
 import { applyMigrations } from "./db/migrate.ts";
+import { createServicePool } from "./db/pool.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { createMetrics, type RpcMetrics } from "./metrics.ts";
 import { createHttpRouteRegistry, type HttpRouteRegistry } from "./server/http-routes.ts";
@@ -79,16 +79,7 @@ export async function startService<S extends ConfigShape>(
   const config = loadConfig({ ...baseConfigShape, ...definition.configShape }, env) as ServiceConfig<S>;
   const logger = createLogger({ name: definition.name, level: config.LOG_LEVEL });
   const metrics = createMetrics({ serviceName: definition.name });
-  const pool = new pg.Pool({
-    connectionString: config.DATABASE_URL,
-    max: config.DATABASE_POOL_MAX,
-    connectionTimeoutMillis: 5000,
-    // A stuck statement must not hold a pooled connection for ever.
-    statement_timeout: 30_000,
-    // Promise-form queries that the young generation can collect (db/callback-form-client.ts).
-    Client: CallbackFormClient,
-  });
-  pool.on("error", (error) => logger.warn({ err: error }, "idle Postgres connection failed"));
+  const pool = createServicePool({ connectionString: config.DATABASE_URL, max: config.DATABASE_POOL_MAX }, logger, "Postgres");
   observePool(pool, metrics);
   // Fail fast on Redis commands while it is down instead of queueing them
   // without bound; readiness reports it and callers get UNAVAILABLE.

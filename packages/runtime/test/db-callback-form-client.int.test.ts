@@ -2,13 +2,14 @@
 // promise-form queries through the callback form (db/callback-form-client.ts),
 // answers exactly as pg.Client does: the same results and the same errors, the
 // callback form and submittables passed through untouched, and pipeline mode's
-// order kept. What it is for — queries that die young — is measured by
+// order kept; and that createServicePool (db/pool.ts) makes its connections so.
+// What it is for — queries that die young — is measured by
 // bench/ledger (full collections per window), not here.
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import { type PostgresServer, startPostgres } from "@trustmesh/testkit";
 import pg from "pg";
-import { CallbackFormClient } from "../src/index.ts";
+import { CallbackFormClient, createLogger, createServicePool } from "../src/index.ts";
 
 describe("CallbackFormClient", function () {
   this.timeout(60_000);
@@ -87,6 +88,29 @@ describe("CallbackFormClient", function () {
     assert.equal(client.query(submittable), submittable);
     await new Promise((resolve, reject) => submittable.on("end", resolve).on("error", reject));
     assert.deepEqual(rows, [{ four: 4 }]);
+  });
+
+  it("createServicePool makes CallbackFormClient connections with the service defaults, and takes overrides", async () => {
+    const logger = createLogger({ name: "pool-test", level: "silent" });
+    const pool = createServicePool({ connectionString: databaseUrl, max: 1, lock_timeout: 1234 }, logger, "test");
+    try {
+      const pooled = await pool.connect();
+      try {
+        assert.ok(pooled instanceof CallbackFormClient);
+        const { rows } = await pooled.query<{ statement: string; lock: string }>(
+          "SELECT current_setting('statement_timeout') AS statement, current_setting('lock_timeout') AS lock",
+        );
+        assert.deepEqual(rows, [{ statement: "30s", lock: "1234ms" }]);
+      } finally {
+        pooled.release();
+      }
+      // An idle connection's failure is logged, not thrown at the process.
+      assert.equal(pool.listenerCount("error"), 1);
+    } finally {
+      const removed = once(pool, "remove");
+      await pool.end();
+      await removed;
+    }
   });
 
   it("keeps pipeline mode's order: queries sent together get their own answers", async () => {

@@ -2,8 +2,7 @@
 // writer, the pending-expiry sweeper and scheduled reconciliation. All three
 // stop on shutdown after in-flight RPCs drained and before the pool closes.
 import { LedgerService } from "@trustmesh/api";
-import { CallbackFormClient, registration, type ServiceDefinition } from "@trustmesh/runtime";
-import pg from "pg";
+import { createServicePool, registration, type ServiceDefinition } from "@trustmesh/runtime";
 import { createAccountCache } from "./account-cache.ts";
 import { reconcile } from "./audit/reconcile.ts";
 import { createReconcileSchedule } from "./audit/reconcile-schedule.ts";
@@ -45,19 +44,18 @@ export const ledgerDefinition: ServiceDefinition<typeof ledgerConfigShape> = {
     // (README: "Batching"): a batch of transfers is one round trip when the writer knows its
     // balances, two when it reads them, instead of four. Ended last on
     // shutdown (stop hooks run in reverse), after the writer has drained.
-    const writerPool = new pg.Pool({
-      connectionString: config.DATABASE_URL,
-      max: config.LEDGER_BATCHES_IN_FLIGHT,
-      connectionTimeoutMillis: 5000,
-      statement_timeout: 30_000,
-      // How long a batch waits for a row lock before giving up (and being retried): a
-      // setting of these connections, so BEGIN needs no SET LOCAL.
-      lock_timeout: config.LEDGER_LOCK_TIMEOUT_MS,
-      pipeline: true,
-      // Each batch's statement and rows die young instead of at the next full collection (README: "Session 15").
-      Client: CallbackFormClient,
-    });
-    writerPool.on("error", (error) => logger.warn({ err: error }, "idle ledger writer connection failed"));
+    const writerPool = createServicePool(
+      {
+        connectionString: config.DATABASE_URL,
+        max: config.LEDGER_BATCHES_IN_FLIGHT,
+        // How long a batch waits for a row lock before giving up (and being retried): a
+        // setting of these connections, so BEGIN needs no SET LOCAL.
+        lock_timeout: config.LEDGER_LOCK_TIMEOUT_MS,
+        pipeline: true,
+      },
+      logger,
+      "ledger writer",
+    );
     onStop(() => writerPool.end());
     // One per process, like the writer whose batches it follows.
     const tip = createChainTip({ balancesMax: config.LEDGER_ACCOUNT_CACHE_MAX });
