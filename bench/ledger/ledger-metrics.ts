@@ -3,7 +3,7 @@
 import { readdirSync, statSync } from "node:fs";
 import * as path from "node:path";
 import type { WindowSampler } from "./load.ts";
-import { postgresCpuMs, processCpuMs } from "./process-cpu.ts";
+import { mainThreadScheduleMs, postgresCpuMs, processCpuMs } from "./process-cpu.ts";
 
 /** The sum of a series in a Prometheus text exposition over its label sets, or over those `labels` accepts (0 when absent). */
 function sumSeries(exposition: string, name: string, labels: (labelText: string) => boolean = () => true): number {
@@ -75,7 +75,8 @@ type SqlQuery = <R extends Record<string, unknown>>(text: string) => Promise<R[]
 
 /**
  * What a row's window is read from: the ledger's and PostgreSQL's CPU
- * milliseconds (and `machine`'s busy ones, when given) and the WAL segments
+ * milliseconds (and `machine`'s busy ones, when given), the ledger main
+ * thread's milliseconds running and waiting for a CPU, and the WAL segments
  * created, at the instant the window opens or closes; then the ledger's full
  * collections from /metrics and PostgreSQL's checkpoints.
  */
@@ -89,8 +90,11 @@ export function ledgerWindowSampler(target: {
 }): WindowSampler {
   const walSegmentsCreated = walSegmentCounter(target.postgresDataDir);
   return async () => {
+    const mainThread = mainThreadScheduleMs(target.ledgerPid);
     const atEdge: Record<string, number> = {
       ledger: processCpuMs(target.ledgerPid),
+      ledgerMainRunning: mainThread.runningMs,
+      ledgerMainWaiting: mainThread.waitingMs,
       postgres: postgresCpuMs(target.postmasterPid),
       walSegmentsCreated: walSegmentsCreated(),
     };

@@ -80,6 +80,23 @@ export function processCpuMs(pid: number): number {
   return ((readTimes(pid)?.ownTicks ?? 0) * 1000) / clockTicksPerSecond;
 }
 
+/**
+ * Milliseconds a process's main thread has spent on a CPU, and runnable but
+ * waiting for one, so far (/proc/<pid>/task/<pid>/schedstat, in nanoseconds).
+ * The wait is the scheduler's delay: on a machine whose cores the ledger,
+ * PostgreSQL and the generator share, a thread that is busy or waiting nearly
+ * all the time queues every call behind any stall. NaN where the kernel keeps
+ * no schedstat.
+ */
+export function mainThreadScheduleMs(pid: number): { runningMs: number; waitingMs: number } {
+  try {
+    const [running, waiting] = readFileSync(`/proc/${pid}/task/${pid}/schedstat`, "utf8").split(" ").map(Number);
+    return { runningMs: (running ?? Number.NaN) / 1e6, waitingMs: (waiting ?? Number.NaN) / 1e6 };
+  } catch {
+    return { runningMs: Number.NaN, waitingMs: Number.NaN }; // Exited, or no schedstat.
+  }
+}
+
 /** CPU milliseconds the whole PostgreSQL server has used so far: postmaster, backends alive and exited. */
 export function postgresCpuMs(postmasterPid: number): number {
   const postmaster = readTimes(postmasterPid);

@@ -193,12 +193,14 @@ try {
 
   const transfers = result.transfers;
   const perTransfer = (milliseconds: number) => `${((milliseconds * 1000) / transfers).toFixed(1)} µs`;
+  const perSecond = (milliseconds = Number.NaN) => (milliseconds / result.durationSeconds).toFixed(0);
   const sorted = sortedLatencies(result.latenciesMs);
   console.log(
     `${batchSize === undefined ? "PostTransaction" : `PostTransactions × ${batchSize}`}, ` +
       `${ratePerSecond === undefined ? `${concurrency} in flight` : `open loop at ${ratePerSecond}/s`}, ${durationSeconds} s: ` +
       `${(transfers / result.durationSeconds).toFixed(0)} transfers/s, p50 ${percentile(sorted, 0.5).toFixed(2)} ms, p99 ${percentile(sorted, 0.99).toFixed(2)} ms; ` +
       `CPU per transfer: ledger ${perTransfer(result.serverGrowth.ledger ?? 0)}, PostgreSQL ${perTransfer(result.serverGrowth.postgres ?? 0)}; ` +
+      `ledger main thread per second: ${perSecond(result.serverGrowth.ledgerMainRunning)} ms running, ${perSecond(result.serverGrowth.ledgerMainWaiting)} ms waiting for a CPU; ` +
       `load generator: ${result.clientCpuCores.toFixed(2)} cores, longest stall ${result.clientStallMaxMs.toFixed(1)} ms; ` +
       `ledger full GCs: ${result.serverGrowth.fullGcs ?? 0}, ${(result.serverGrowth.fullGcPauseMs ?? 0).toFixed(1)} ms of pauses; ` +
       `PostgreSQL: ${result.serverGrowth.walSegmentsCreated} new WAL segment(s), ${result.serverGrowth.checkpoints} checkpoint(s); ` +

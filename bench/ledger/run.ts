@@ -113,6 +113,13 @@ function fullGcs(growth: Record<string, number>): string {
   return count === undefined || pauseMs === undefined ? "—" : `${integer(count)} (${milliseconds(pauseMs)})`;
 }
 
+/** The ledger's main thread per second of the window: on a CPU / runnable and waiting for one, "745 / 224"; "—" if unread. */
+function mainThreadSchedule(growth: Record<string, number>, seconds: number): string {
+  const { ledgerMainRunning: running, ledgerMainWaiting: waiting } = growth;
+  if (running === undefined || waiting === undefined || Number.isNaN(running) || Number.isNaN(waiting)) return "—";
+  return `${integer(running / seconds)} / ${integer(waiting / seconds)}`;
+}
+
 /** PostgreSQL's new WAL segments and checkpoints in the window, "3, 0"; "—" if unread. */
 function walEvents(growth: Record<string, number>): string {
   const { walSegmentsCreated, checkpoints } = growth;
@@ -133,6 +140,7 @@ function formatRow(row: Row): string[] {
     perTransfer(row.result.serverGrowth.ledger, row.result.transfers),
     perTransfer(row.result.serverGrowth.postgres, row.result.transfers),
     row.machineBusyCores.toFixed(2),
+    mainThreadSchedule(row.result.serverGrowth, seconds),
     row.result.clientCpuCores.toFixed(2),
     milliseconds(row.result.clientStallMaxMs),
     fullGcs(row.result.serverGrowth),
@@ -209,7 +217,7 @@ try {
   }).trim();
 
   const header =
-    "| mode | concurrency | transfers/s | calls/s | p50 ms | p99 ms | ops per DB transaction | ledger CPU µs/transfer | PostgreSQL CPU µs/transfer | machine CPU busy (cores) | load generator CPU (cores) | load generator's longest stall ms | ledger full GCs (pause ms) | PostgreSQL new WAL segments, checkpoints |";
+    "| mode | concurrency | transfers/s | calls/s | p50 ms | p99 ms | ops per DB transaction | ledger CPU µs/transfer | PostgreSQL CPU µs/transfer | machine CPU busy (cores) | ledger main thread ms/s: running / waiting for a CPU | load generator CPU (cores) | load generator's longest stall ms | ledger full GCs (pause ms) | PostgreSQL new WAL segments, checkpoints |";
   const section = [
     `## ${startedAt.toISOString().slice(0, 16).replace("T", " ")} UTC`,
     "",
@@ -217,10 +225,10 @@ try {
     ...(options.note === undefined ? [] : [`- Note: ${options.note}`]),
     `- Machine: ${os.cpus()[0]?.model ?? "unknown"}, ${os.availableParallelism()} CPUs, ${os.type()} ${os.release()}; PostgreSQL ${postgresVersion} (durable: fsync and synchronous_commit on), Node ${process.version}`,
     `- Load average (uptime) before: ${loadBefore.map((value) => value.toFixed(2)).join(" ")}; after: ${loadAfter.map((value) => value.toFixed(2)).join(" ")}`,
-    `- Commit ${commit}${dirty === "" ? "" : " (services/ledger or bench/ledger modified in the working tree)"}; ledger defaults (LEDGER_BATCH_SIZE_MAX 1000, LEDGER_BATCH_LINGER_MS 0, LEDGER_BATCHES_IN_FLIGHT 2, DATABASE_POOL_MAX 10) but scheduled reconciliation off, started as every service is (\`node ${serviceNodeArguments.join(" ")}\`); ${wallets.length} funded USD wallets, transfers of 1 minor unit between random distinct wallets, unique idempotency keys; ${target.connections} gRPC connections from the Go load generator (bench/ledger/loadgen); ${warmUpSeconds} s warm-up then ${durationSeconds} s measured per row.`,
+    `- Commit ${commit}${dirty === "" ? "" : " (services/ledger or bench/ledger modified in the working tree)"}; ledger defaults (LEDGER_BATCH_SIZE_MAX 1000, LEDGER_BATCH_LINGER_MS 0, LEDGER_BATCHES_IN_FLIGHT 2, LEDGER_PIPELINE_OPERATIONS_MIN 64, DATABASE_POOL_MAX 10) but scheduled reconciliation off, started as every service is (\`node ${serviceNodeArguments.join(" ")}\`); ${wallets.length} funded USD wallets, transfers of 1 minor unit between random distinct wallets, unique idempotency keys; ${target.connections} gRPC connections from the Go load generator (bench/ledger/loadgen); ${warmUpSeconds} s warm-up then ${durationSeconds} s measured per row.`,
     "",
     header,
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ...[...rows, halfPeak].map((row) => `| ${formatRow(row).join(" | ")} |`),
     "",
     "| pgbench, one transfer per SQL transaction | clients | transfers/s | p50 ms | p99 ms | pgbench CPU µs/transfer | PostgreSQL CPU µs/transfer | failed |",

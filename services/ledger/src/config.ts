@@ -10,6 +10,8 @@ export const ledgerConfigShape = {
   LEDGER_BATCH_LINGER_MS: integer(0, 50).default(0),
   /** Batches on their way to the database at once (the next one waits at the chain head's lock). */
   LEDGER_BATCHES_IN_FLIGHT: integer(1, 8).default(2),
+  /** Fewest operations waiting for a batch to go in flight beside another; 1 pipelines any. */
+  LEDGER_PIPELINE_OPERATIONS_MIN: integer(1, 1_000_000).default(64),
   /** Most operations waiting for the writer before callers get RESOURCE_EXHAUSTED. */
   LEDGER_WRITE_QUEUE_MAX: integer(1, 1_000_000).default(20_000),
   /** How long a batch waits for a row lock before it is retried. */

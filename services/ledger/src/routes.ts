@@ -78,6 +78,7 @@ export const ledgerDefinition: ServiceDefinition<typeof ledgerConfigShape> = {
       batchSizeMax: config.LEDGER_BATCH_SIZE_MAX,
       lingerMs: config.LEDGER_BATCH_LINGER_MS,
       batchesInFlightMax: config.LEDGER_BATCHES_IN_FLIGHT,
+      pipelineOperationsMin: config.LEDGER_PIPELINE_OPERATIONS_MIN,
       queueOperationsMax: config.LEDGER_WRITE_QUEUE_MAX,
       attemptsMax: 3,
       metrics,

@@ -14,6 +14,16 @@
 // operations that arrive meanwhile join it, so batches under moderate load are
 // fewer and larger, and still read while the one before them is written.
 //
+// And a batch goes in flight beside another only when at least
+// LEDGER_PIPELINE_OPERATIONS_MIN operations wait. Overlap pays for a large
+// batch, whose planning in the service takes about as long as PostgreSQL's
+// write of the one before; a handful of transfers plans in well under a
+// millisecond and then only waits at the head's lock, while it keeps a second
+// backend busy and splits what would have been one batch into two, each with
+// a batch's fixed cost on both sides. Under steady single calls that fixed
+// cost was most of PostgreSQL's work and a sixth of the service's
+// (services/ledger/README.md, "Session 17").
+//
 // A batch is work for many callers, so it is traced as its own trace rather
 // than inside whichever caller happened to start it: a root span,
 // "ledger.commit_batch", linked to every caller's span, with each caller's span
@@ -60,6 +70,8 @@ export interface TransactionWriterOptions {
    * the other.
    */
   batchesInFlightMax: number;
+  /** Fewest operations waiting for a batch to start while another is in flight; 1 starts one for any. */
+  pipelineOperationsMin: number;
   /** Most operations waiting; beyond it callers get RESOURCE_EXHAUSTED instead of unbounded latency. */
   queueOperationsMax: number;
   /** Attempts of one batch after deadlocks, serialization failures or lock timeouts. */
@@ -186,9 +198,12 @@ export function createTransactionWriter(options: TransactionWriterOptions): Tran
   // A batch has started and not yet been planned: the next one waits for its plan.
   let planning = false;
 
+  /** Whether a batch may start now: a free slot, the one before it planned, and enough waiting to run beside another. */
+  const mayStart = () => inFlight < options.batchesInFlightMax && !planning && (inFlight === 0 || queued >= options.pipelineOperationsMin);
+
   const pump = () => {
     scheduled = false;
-    while (queue.length > 0 && inFlight < options.batchesInFlightMax && !planning) {
+    while (queue.length > 0 && mayStart()) {
       const batch = take();
       if (batch.length === 0) continue;
       inFlight++;
@@ -211,7 +226,7 @@ export function createTransactionWriter(options: TransactionWriterOptions): Tran
   };
 
   const schedule = () => {
-    if (scheduled || inFlight >= options.batchesInFlightMax || planning) return;
+    if (scheduled || !mayStart()) return;
     scheduled = true;
     if (options.lingerMs > 0 && queued < options.batchSizeMax) setTimeout(pump, options.lingerMs);
     // setImmediate lets calls that arrived in the same turn of the event loop join the batch.

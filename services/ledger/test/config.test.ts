@@ -13,6 +13,7 @@ describe("ledger configuration", () => {
     const config = load({});
     assert.equal(config.LEDGER_BATCH_SIZE_MAX, 1000);
     assert.equal(config.LEDGER_BATCHES_IN_FLIGHT, 2);
+    assert.equal(config.LEDGER_PIPELINE_OPERATIONS_MIN, 64);
     assert.equal(config.LEDGER_RECONCILE_INTERVAL_MS, 900_000);
     assert.equal(config.LEDGER_PENDING_SWEEP_INTERVAL_MS, 1000);
   });
@@ -31,6 +32,7 @@ describe("ledger configuration", () => {
       ["LEDGER_BATCH_SIZE_MAX", "0"],
       ["LEDGER_BATCH_SIZE_MAX", "5001"],
       ["LEDGER_BATCHES_IN_FLIGHT", "9"],
+      ["LEDGER_PIPELINE_OPERATIONS_MIN", "0"],
       ["LEDGER_WRITE_QUEUE_MAX", "-1"],
       ["LEDGER_PENDING_SWEEP_INTERVAL_MS", "1"],
       ["LEDGER_CHAIN_VERIFY_MAX", "many"],

@@ -1,8 +1,9 @@
 // Goal: the batch writer starts a batch only once the batch before it has
 // been planned — so the next one is planned on it, not beside it — keeps at
-// most LEDGER_BATCHES_IN_FLIGHT batches in flight, gathers what arrived
-// meanwhile into the next batch, and is not stalled by a batch that failed
-// before it was planned. Each batch is a root span linked both ways to the
+// most LEDGER_BATCHES_IN_FLIGHT batches in flight, sends one beside another
+// only once LEDGER_PIPELINE_OPERATIONS_MIN operations wait, gathers what
+// arrived meanwhile into the next batch, and is not stalled by a batch that
+// failed before it was planned. Each batch is a root span linked both ways to the
 // spans of the calls it carried, and says when it failed.
 import assert from "node:assert/strict";
 import { context, SpanStatusCode, trace } from "@opentelemetry/api";
@@ -39,7 +40,7 @@ function emptyCommit(jobs: readonly Job[]): CommittedBatch {
   };
 }
 
-function startWriter(batchesInFlightMax: number) {
+function startWriter(batchesInFlightMax: number, pipelineOperationsMin = 1) {
   const started: StartedBatch[] = [];
   const rpcMetrics = createMetrics({ serviceName: "writer-test" });
   const writer = createTransactionWriter({
@@ -55,6 +56,7 @@ function startWriter(batchesInFlightMax: number) {
     batchSizeMax: 1000,
     lingerMs: 0,
     batchesInFlightMax,
+    pipelineOperationsMin,
     queueOperationsMax: 1000,
     attemptsMax: 1,
     metrics: createLedgerMetrics({
@@ -103,6 +105,31 @@ describe("transaction writer", () => {
     started[2]?.planned();
     started[2]?.commit();
     await Promise.all([...later, last]);
+  });
+
+  it("sends a batch beside another only once enough operations wait, and the rest when the first commits", async () => {
+    const { writer, started } = startWriter(2, 3);
+    const first = writer.submit(jobOf("a"));
+    await settle();
+    started[0]?.planned();
+    const waiting = [writer.submit(jobOf("b")), writer.submit(jobOf("c"))];
+    await settle();
+    assert.equal(started.length, 1, "two operations waiting are fewer than the pipeline's minimum of three");
+    waiting.push(writer.submit(jobOf("d")));
+    await settle();
+    assert.deepEqual(started[1]?.keys, ["b", "c", "d"], "the third one starts a batch beside the first");
+    started[1]?.planned();
+    const last = writer.submit(jobOf("e"));
+    await settle();
+    assert.equal(started.length, 2);
+    started[0]?.commit();
+    started[1]?.commit();
+    await Promise.all([first, ...waiting]);
+    await settle();
+    assert.deepEqual(started[2]?.keys, ["e"], "with nothing in flight, one operation is enough");
+    started[2]?.planned();
+    started[2]?.commit();
+    await last;
   });
 
   it("lets the next batch start when a batch fails before its plan", async () => {
