@@ -15,8 +15,10 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { baseConfigShape } from "@trustmesh/runtime";
 import { startPostgres } from "@trustmesh/testkit";
 import { serviceNodeArguments } from "../../packages/runtime/src/node-arguments.ts";
+import { ledgerConfigShape } from "../../services/ledger/src/config.ts";
 import { type LedgerPlatform, startLedgerPlatform } from "../../services/ledger/test/support/ledger-platform.ts";
 import { machineBusyCpuMs } from "../rpc/machine-load.ts";
 import { positiveInteger, requireNode24 } from "../rpc/run-options.ts";
@@ -99,6 +101,14 @@ async function measure(platform: LedgerPlatform, mode: string, concurrency: stri
   await assertNoRejectionsSince(platform.metricsUrl, before.ledger_rejections_total);
   return row;
 }
+
+/** The batching settings each section names, read from the ledger's own defaults so a changed default shows. */
+const batchingDefaults = [
+  ...(["LEDGER_BATCH_SIZE_MAX", "LEDGER_BATCH_LINGER_MS", "LEDGER_BATCHES_IN_FLIGHT", "LEDGER_PIPELINE_OPERATIONS_MIN"] as const).map(
+    (name) => `${name} ${ledgerConfigShape[name].parse(undefined)}`,
+  ),
+  `DATABASE_POOL_MAX ${baseConfigShape.DATABASE_POOL_MAX.parse(undefined)}`,
+].join(", ");
 
 const integer = (value: number) => Math.round(value).toLocaleString("en-US");
 const milliseconds = (value: number) => value.toFixed(value < 10 ? 2 : 1);
@@ -225,7 +235,7 @@ try {
     ...(options.note === undefined ? [] : [`- Note: ${options.note}`]),
     `- Machine: ${os.cpus()[0]?.model ?? "unknown"}, ${os.availableParallelism()} CPUs, ${os.type()} ${os.release()}; PostgreSQL ${postgresVersion} (durable: fsync and synchronous_commit on), Node ${process.version}`,
     `- Load average (uptime) before: ${loadBefore.map((value) => value.toFixed(2)).join(" ")}; after: ${loadAfter.map((value) => value.toFixed(2)).join(" ")}`,
-    `- Commit ${commit}${dirty === "" ? "" : " (services/ledger or bench/ledger modified in the working tree)"}; ledger defaults (LEDGER_BATCH_SIZE_MAX 1000, LEDGER_BATCH_LINGER_MS 0, LEDGER_BATCHES_IN_FLIGHT 2, LEDGER_PIPELINE_OPERATIONS_MIN 64, DATABASE_POOL_MAX 10) but scheduled reconciliation off, started as every service is (\`node ${serviceNodeArguments.join(" ")}\`); ${wallets.length} funded USD wallets, transfers of 1 minor unit between random distinct wallets, unique idempotency keys; ${target.connections} gRPC connections from the Go load generator (bench/ledger/loadgen); ${warmUpSeconds} s warm-up then ${durationSeconds} s measured per row.`,
+    `- Commit ${commit}${dirty === "" ? "" : " (services/ledger or bench/ledger modified in the working tree)"}; ledger defaults (${batchingDefaults}) but scheduled reconciliation off, started as every service is (\`node ${serviceNodeArguments.join(" ")}\`); ${wallets.length} funded USD wallets, transfers of 1 minor unit between random distinct wallets, unique idempotency keys; ${target.connections} gRPC connections from the Go load generator (bench/ledger/loadgen); ${warmUpSeconds} s warm-up then ${durationSeconds} s measured per row.`,
     "",
     header,
     "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
