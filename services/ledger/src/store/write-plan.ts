@@ -2,15 +2,16 @@
 // ledger_write_batch (multi-row unnest inserts and updates, in the migrations).
 import type pg from "pg";
 import type { BatchPlan } from "../domain/engine.ts";
-import { isoTime } from "../domain/iso-time.ts";
 import type { BalanceRecord } from "../domain/records.ts";
+import { timestampArray, uuidArray } from "./binary-array.ts";
 
 /**
- * A PostgreSQL array literal of values that never need quoting — UUIDs, decimal
- * integers, enum names, currency codes, ISO-8601 times — with null as NULL.
- * pg's generic encoder quotes and escapes every element, and a batch of 1000
- * transfers has about 40,000 of them, all encoded while the batch holds its
- * locks. Anything else is refused rather than sent unquoted.
+ * A PostgreSQL array literal of values that never need quoting — decimal
+ * integers, enum names, currency codes, UUIDs, ISO-8601 times — with null as
+ * NULL. pg's generic encoder quotes and escapes every element, and a batch of
+ * 1000 transfers has thousands of them (its UUIDs and times go in the binary
+ * format instead: binary-array.ts). Anything else is refused rather than sent
+ * unquoted.
  */
 export function plainArrayLiteral(values: readonly (string | null)[]): string {
   for (const value of values) {
@@ -35,13 +36,11 @@ export function integerArrayLiteral(values: readonly bigint[]): string {
 const plainElement = /^[0-9A-Za-z_.:+-]+$/;
 const nullWord = /^null$/i;
 
-const isoOrNull = (time: Date | null) => (time === null ? null : isoTime(time));
-
-/** A balance's account id, four totals and last sequence, as six array literals in that order (the batch functions' balance arguments). */
-export function balanceColumns(balances: readonly BalanceRecord[]): string[] {
+/** A balance's account id, four totals and last sequence, as six array parameters in that order (the batch functions' balance arguments). */
+export function balanceColumns(balances: readonly BalanceRecord[]): unknown[] {
   const integers = integerArrayLiteral;
   return [
-    plainArrayLiteral(balances.map((balance) => balance.accountId)),
+    uuidArray(balances.map((balance) => balance.accountId)),
     integers(balances.map((balance) => balance.debitsPosted)),
     integers(balances.map((balance) => balance.creditsPosted)),
     integers(balances.map((balance) => balance.debitsPending)),
@@ -50,7 +49,11 @@ export function balanceColumns(balances: readonly BalanceRecord[]): string[] {
   ];
 }
 
-/** ledger_write_batch's arguments, in order (also the tail of ledger_commit_planned_batch's). */
+/**
+ * ledger_write_batch's arguments, in order (also the tail of
+ * ledger_commit_planned_batch's): UUIDs and times in the binary format
+ * (binary-array.ts), the rest as text.
+ */
 export function writeColumns(plan: BatchPlan): unknown[] {
   const transactions = plan.transactions;
   const entries = transactions.flatMap((transaction) => transaction.entries);
@@ -58,7 +61,7 @@ export function writeColumns(plan: BatchPlan): unknown[] {
   const plain = plainArrayLiteral;
   const integers = integerArrayLiteral;
   return [
-    plain(transactions.map((transaction) => transaction.id)),
+    uuidArray(transactions.map((transaction) => transaction.id)),
     integers(transactions.map((transaction) => transaction.sequence)),
     plain(transactions.map((transaction) => transaction.kind)),
     transactions.map((transaction) => transaction.idempotencyScope),
@@ -66,31 +69,31 @@ export function writeColumns(plan: BatchPlan): unknown[] {
     transactions.map((transaction) => transaction.requestHash),
     transactions.map((transaction) => transaction.reference),
     transactions.map((transaction) => JSON.stringify(transaction.metadata)),
-    plain(transactions.map((transaction) => transaction.pendingTransactionId)),
-    plain(transactions.map((transaction) => isoOrNull(transaction.timeoutAt))),
+    uuidArray(transactions.map((transaction) => transaction.pendingTransactionId)),
+    timestampArray(transactions.map((transaction) => transaction.timeoutAt)),
     transactions.map((transaction) => transaction.voidReason),
     transactions.map((transaction) => transaction.createdBy),
     transactions.map((transaction) => transaction.previousHash),
     transactions.map((transaction) => transaction.hash),
-    plain(transactions.map((transaction) => isoTime(transaction.createdAt))),
-    plain(entries.map((entry) => entry.id)),
-    plain(entries.map((entry) => entry.transactionId)),
+    timestampArray(transactions.map((transaction) => transaction.createdAt)),
+    uuidArray(entries.map((entry) => entry.id)),
+    uuidArray(entries.map((entry) => entry.transactionId)),
     integers(entries.map((entry) => entry.sequence)),
     plain(entries.map((entry) => entry.transactionKind)),
     plain(entries.map((entry) => entry.postingIndex.toString())),
-    plain(entries.map((entry) => entry.accountId)),
-    plain(entries.map((entry) => entry.counterpartyAccountId)),
+    uuidArray(entries.map((entry) => entry.accountId)),
+    uuidArray(entries.map((entry) => entry.counterpartyAccountId)),
     plain(entries.map((entry) => entry.direction)),
     plain(entries.map((entry) => entry.currency)),
     integers(entries.map((entry) => entry.amount)),
     integers(entries.map((entry) => entry.postedBalanceAfter)),
     integers(entries.map((entry) => entry.availableBalanceAfter)),
     entries.map((entry) => entry.reference),
-    plain(entries.map((entry) => isoTime(entry.createdAt))),
+    timestampArray(entries.map((entry) => entry.createdAt)),
     ...balanceColumns(balances),
-    plain(plan.openedPendings.map((pending) => pending.transactionId)),
-    plain(plan.openedPendings.map((pending) => pending.timeoutAt.toISOString())),
-    plain(plan.closedPendings),
+    uuidArray(plan.openedPendings.map((pending) => pending.transactionId)),
+    timestampArray(plan.openedPendings.map((pending) => pending.timeoutAt)),
+    uuidArray(plan.closedPendings),
     plan.head.sequence.toString(),
     plan.head.hash,
     plan.head.createdAt,
