@@ -71,7 +71,7 @@ export function uuidArray(values: readonly (string | null)[]): Buffer {
   // is several times slower. Any character outside ASCII takes more than one
   // byte, so the length matches only for UUID-long ASCII texts.
   const present = values.filter((value) => value !== null);
-  const text = Buffer.from(present.join(""), "utf8");
+  const text = textBytes(present.join(""));
   if (text.length !== present.length * uuidLength || present.some((value) => value.length !== uuidLength)) {
     throw notUuid(present.find((value) => value.length !== uuidLength || Buffer.byteLength(value) !== uuidLength));
   }
@@ -88,6 +88,18 @@ export function uuidArray(values: readonly (string | null)[]): Buffer {
     textOffset += uuidLength;
   }
   return trimmed(buffer, offset);
+}
+
+// One buffer for the texts of every array, grown as needed: each service
+// process sets Buffer.poolSize = 0 (packages/runtime/src/buffer-pool.ts), so
+// a fresh buffer per array would be an ArrayBuffer of its own.
+let scratch = Buffer.allocUnsafeSlow(64 * 1024);
+
+/** The UTF-8 bytes of text, in the shared scratch buffer (valid until the next call). */
+function textBytes(text: string): Buffer {
+  // A UTF-16 code unit takes at most 3 bytes in UTF-8.
+  if (text.length * 3 > scratch.length) scratch = Buffer.allocUnsafeSlow(text.length * 3);
+  return scratch.subarray(0, scratch.write(text, 0, "utf8"));
 }
 
 const notUuid = (value: string | undefined) => new Error(`ledger: ${JSON.stringify(value)} is not a UUID`);
