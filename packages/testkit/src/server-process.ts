@@ -18,7 +18,7 @@ export type ServerProcess = {
   hasExited: () => boolean;
 };
 
-const logTailBytesMax = 16 * 1024;
+const logTailCharsMax = 16 * 1024;
 const setprivPaths = ["/usr/bin/setpriv", "/bin/setpriv"];
 
 export function isRoot(): boolean {
@@ -112,16 +112,17 @@ export function spawnServer(options: SpawnServerOptions): ServerProcess {
     env: options.env ?? process.env,
   });
   let tail = "";
-  const append = (chunk: Buffer): void => {
-    tail = (tail + chunk.toString("utf8")).slice(-logTailBytesMax);
+  const append = (chunk: string): void => {
+    tail = (tail + chunk).slice(-logTailCharsMax);
   };
-  child.stdout?.on("data", append);
-  child.stderr?.on("data", append);
+  // Decoded per stream, so a character whose bytes two chunks split arrives whole.
+  child.stdout?.setEncoding("utf8").on("data", append);
+  child.stderr?.setEncoding("utf8").on("data", append);
   let done = false;
   const exited = new Promise<string>((resolve) => {
     child.once("error", (error) => {
       done = true;
-      append(Buffer.from(`\nspawn failed: ${error.message}\n`));
+      append(`\nspawn failed: ${error.message}\n`);
       resolve("spawn-error");
     });
     child.once("exit", (code, signal) => {
@@ -183,12 +184,11 @@ export function runToCompletion(
       killSignal: "SIGKILL",
     });
     let output = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      output += chunk.toString("utf8");
-    });
-    child.stderr.on("data", (chunk: Buffer) => {
-      output += chunk.toString("utf8");
-    });
+    const collect = (chunk: string) => {
+      output += chunk;
+    };
+    child.stdout.setEncoding("utf8").on("data", collect);
+    child.stderr.setEncoding("utf8").on("data", collect);
     child.once("error", reject);
     child.once("close", (code, signal) => {
       if (code === 0) resolve(output);

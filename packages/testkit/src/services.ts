@@ -149,11 +149,12 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
       stdio: ["ignore", "pipe", "pipe"],
     });
     children.set(name, child);
-    const collect = (chunk: Buffer) => {
-      logs.set(name, ((logs.get(name) ?? "") + chunk.toString("utf8")).slice(-logTailCharsMax));
+    const collect = (chunk: string) => {
+      logs.set(name, ((logs.get(name) ?? "") + chunk).slice(-logTailCharsMax));
     };
-    child.stdout?.on("data", collect);
-    child.stderr?.on("data", collect);
+    // Decoded per stream, so a character whose bytes two chunks split arrives whole.
+    child.stdout?.setEncoding("utf8").on("data", collect);
+    child.stderr?.setEncoding("utf8").on("data", collect);
     // Whole lines: a chunk of a pipe can end in the middle of one (V8's GC trace lines are kilobytes long).
     const { onOutput } = options;
     if (onOutput) {
