@@ -20,6 +20,7 @@ const workspaces = [
   ...readdirSync(join(root, "services")).map((name) => join(root, "services", name)),
   join(root, "deploy"),
   join(root, "observability"),
+  join(root, "bench"),
   join(root, "test"),
 ].filter(hasTests);
 
