@@ -40,7 +40,6 @@ import * as path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { startPostgres } from "@trustmesh/testkit";
-import pg from "pg";
 import { type LedgerPlatform, startLedgerPlatform } from "../../services/ledger/test/support/ledger-platform.ts";
 import { areaOf } from "../rpc/profile-summary.ts";
 import { positiveInteger, requireNode24 } from "../rpc/run-options.ts";
@@ -58,6 +57,7 @@ import {
   transferWorkload,
 } from "./load.ts";
 import { prepareLedgerLoad } from "./load-setup.ts";
+import { runStatements } from "./statements.ts";
 
 const { values: options } = parseArgs({
   options: {
@@ -100,17 +100,6 @@ const root = mkdtempSync(path.join(os.tmpdir(), "trustmesh-profile-ledger-"));
 chmodSync(root, 0o755);
 const profileDir = path.join(root, "cpu-profiles");
 
-/** Runs statements, in order, on one superuser connection. */
-async function superuser(url: string, statements: string[]): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    for (const statement of statements) await client.query(statement);
-  } finally {
-    await client.end();
-  }
-}
-
 /**
  * Statements that leave `count` WAL segments recycled, as a server that has run
  * for a while has them: a fresh cluster otherwise creates, zero-fills and
@@ -131,7 +120,7 @@ function recycledWalSegments(count: number): string[] {
 // pg_stat_statements must be preloaded, so the cluster is made, configured and restarted.
 const dataDir = path.join(root, "data");
 const first = await startPostgres({ dataDir, ephemeral: false });
-await superuser(await first.ensureDatabase("postgres"), [
+await runStatements(await first.ensureDatabase("postgres"), [
   "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'",
   "ALTER SYSTEM SET track_functions = 'all'",
   ...autovacuumLogSettings,
@@ -139,7 +128,7 @@ await superuser(await first.ensureDatabase("postgres"), [
 ]);
 await first.stop();
 const postgres = await startPostgres({ dataDir, ephemeral: false });
-await superuser(await postgres.ensureDatabase("postgres"), [
+await runStatements(await postgres.ensureDatabase("postgres"), [
   "ALTER SYSTEM SET pg_stat_statements.track = 'all'",
   "ALTER SYSTEM SET pg_stat_statements.track_planning = on",
   "SELECT pg_reload_conf()",

@@ -9,16 +9,7 @@ import { type PostgresServer, startPostgres } from "@trustmesh/testkit";
 import pg from "pg";
 import { autovacuumLogSettings, autovacuumRuns } from "../ledger/autovacuum-log.ts";
 import { findPostmaster, postgresCpuMs } from "../ledger/process-cpu.ts";
-
-async function run(url: string, statements: readonly string[]): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    for (const statement of statements) await client.query(statement);
-  } finally {
-    await client.end();
-  }
-}
+import { runStatements } from "../ledger/statements.ts";
 
 describe("bench/ledger/autovacuum-log and the PostgreSQL server's CPU", () => {
   let root: string;
@@ -31,7 +22,7 @@ describe("bench/ledger/autovacuum-log and the PostgreSQL server's CPU", () => {
     const dataDir = path.join(root, "data");
     // logging_collector takes effect at start, so the cluster is made, configured and restarted.
     const first = await startPostgres({ dataDir, ephemeral: false });
-    await run(first.url, [...autovacuumLogSettings, "ALTER SYSTEM SET autovacuum_naptime = 1"]);
+    await runStatements(first.url, [...autovacuumLogSettings, "ALTER SYSTEM SET autovacuum_naptime = 1"]);
     await first.stop();
     postgres = await startPostgres({ dataDir, ephemeral: false });
   });
@@ -43,7 +34,7 @@ describe("bench/ledger/autovacuum-log and the PostgreSQL server's CPU", () => {
 
   it("reads each autovacuum run of a table, vacuum and analyze, with its times and CPU", async () => {
     const startedMs = Date.now();
-    await run(postgres.url, [
+    await runStatements(postgres.url, [
       "CREATE TABLE churn (id int PRIMARY KEY, body text)",
       // Any change at all makes the table due, so the test need not write much.
       `ALTER TABLE churn SET (autovacuum_vacuum_threshold = 0, autovacuum_vacuum_scale_factor = 0,
