@@ -22,6 +22,7 @@ import { ledgerConfigShape } from "../../services/ledger/src/config.ts";
 import { type LedgerPlatform, startLedgerPlatform } from "../../services/ledger/test/support/ledger-platform.ts";
 import { machineBusyCpuMs } from "../rpc/machine-load.ts";
 import { positiveInteger, requireNode24 } from "../rpc/run-options.ts";
+import { type AutovacuumRun, autovacuumLogSettings, autovacuumRuns } from "./autovacuum-log.ts";
 import { assertNoRejectionsSince, ledgerMetrics } from "./ledger-metrics.ts";
 import {
   closedLoop,
@@ -36,6 +37,7 @@ import {
 import { prepareLedgerLoad } from "./load-setup.ts";
 import { type PgbenchResult, preparePgbenchDatabase, runPgbench } from "./pgbench.ts";
 import { postgresCpuMs } from "./process-cpu.ts";
+import { runStatements } from "./statements.ts";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, "../..");
@@ -96,7 +98,7 @@ async function measure(platform: LedgerPlatform, mode: string, concurrency: stri
   const batches = after.ledger_batch_size_count - before.ledger_batch_size_count;
   const meanBatch = batches > 0 ? (after.ledger_batch_size_sum - before.ledger_batch_size_sum) / batches : 0;
   const row = { mode, concurrency, result, meanBatch, machineBusyCores: busyCores };
-  console.log(formatRow(row).join(" | "));
+  console.log(formatRow(row, autovacuumRuns(postgres.dataDir)).join(" | "));
   if (result.failures > 0) throw new Error(`${mode} × ${concurrency}: ${result.failures} calls failed, first: ${result.firstFailure}`);
   await assertNoRejectionsSince(platform.metricsUrl, before.ledger_rejections_total);
   return row;
@@ -130,13 +132,26 @@ function mainThreadSchedule(growth: Record<string, number>, seconds: number): st
   return `${integer(running / seconds)} / ${integer(waiting / seconds)}`;
 }
 
+/**
+ * PostgreSQL's autovacuum runs that overlapped the window and their CPU
+ * together, "2 (0.41 s)". A row inherits the dead tuples and new rows of the
+ * rows before it, so a run may land in any window; only runs that had ended
+ * when the log was read are counted.
+ */
+function autovacuumInWindow(result: LoadResult, runs: readonly AutovacuumRun[]): string {
+  const closedAtMs = result.windowOpenedAtMs + result.durationSeconds * 1000;
+  const overlapping = runs.filter((run) => run.endMs > result.windowOpenedAtMs && run.startMs < closedAtMs);
+  const cpuSeconds = overlapping.reduce((sum, run) => sum + run.cpuSeconds, 0);
+  return `${overlapping.length} (${cpuSeconds.toFixed(2)} s)`;
+}
+
 /** PostgreSQL's new WAL segments and checkpoints in the window, "3, 0"; "—" if unread. */
 function walEvents(growth: Record<string, number>): string {
   const { walSegmentsCreated, checkpoints } = growth;
   return walSegmentsCreated === undefined || checkpoints === undefined ? "—" : `${integer(walSegmentsCreated)}, ${integer(checkpoints)}`;
 }
 
-function formatRow(row: Row): string[] {
+function formatRow(row: Row, autovacuum: readonly AutovacuumRun[]): string[] {
   const sorted = sortedLatencies(row.result.latenciesMs);
   const seconds = row.result.durationSeconds;
   return [
@@ -155,6 +170,7 @@ function formatRow(row: Row): string[] {
     milliseconds(row.result.clientStallMaxMs),
     fullGcs(row.result.serverGrowth),
     walEvents(row.result.serverGrowth),
+    autovacuumInWindow(row.result, autovacuum),
   ];
 }
 
@@ -165,7 +181,12 @@ const loadBefore = os.loadavg();
 const startedAt = new Date();
 console.log(`bench/ledger: durable PostgreSQL in ${benchRoot}; load average ${loadBefore.map((value) => value.toFixed(2)).join(" ")}`);
 // Durable on purpose (fsync and synchronous_commit on, as in production): group commit is what batching buys.
-const postgres = await startPostgres({ dataDir: path.join(benchRoot, "data"), ephemeral: false });
+// Autovacuum's runs are read from the server's log, whose collector starts with the server: so made, configured, restarted.
+const dataDir = path.join(benchRoot, "data");
+const unconfigured = await startPostgres({ dataDir, ephemeral: false });
+await runStatements(unconfigured.url, autovacuumLogSettings);
+await unconfigured.stop();
+const postgres = await startPostgres({ dataDir, ephemeral: false });
 let platform: LedgerPlatform | undefined;
 try {
   // Scheduled reconciliation would land in some row's window and charge its CPU there; it has its own cost, not a transfer's.
@@ -214,6 +235,7 @@ try {
     pgbenchRows.push(result);
   }
   const loadAfter = os.loadavg();
+  const autovacuumAtEnd = autovacuumRuns(postgres.dataDir);
 
   const batchedRows = rows.filter((row) => row.mode !== "PostTransaction");
   const peakBatched = Math.max(...batchedRows.map((row) => row.result.transfers / row.result.durationSeconds));
@@ -227,7 +249,7 @@ try {
   }).trim();
 
   const header =
-    "| mode | concurrency | transfers/s | calls/s | p50 ms | p99 ms | ops per DB transaction | ledger CPU µs/transfer | PostgreSQL CPU µs/transfer | machine CPU busy (cores) | ledger main thread ms/s: running / waiting for a CPU | load generator CPU (cores) | load generator's longest stall ms | ledger full GCs (pause ms) | PostgreSQL new WAL segments, checkpoints |";
+    "| mode | concurrency | transfers/s | calls/s | p50 ms | p99 ms | ops per DB transaction | ledger CPU µs/transfer | PostgreSQL CPU µs/transfer | machine CPU busy (cores) | ledger main thread ms/s: running / waiting for a CPU | load generator CPU (cores) | load generator's longest stall ms | ledger full GCs (pause ms) | PostgreSQL new WAL segments, checkpoints | PostgreSQL autovacuum runs (CPU s) |";
   const section = [
     `## ${startedAt.toISOString().slice(0, 16).replace("T", " ")} UTC`,
     "",
@@ -238,8 +260,8 @@ try {
     `- Commit ${commit}${dirty === "" ? "" : " (services/ledger or bench/ledger modified in the working tree)"}; ledger defaults (${batchingDefaults}) but scheduled reconciliation off, started as every service is (\`node ${serviceNodeArguments.join(" ")}\`); ${wallets.length} funded USD wallets, transfers of 1 minor unit between random distinct wallets, unique idempotency keys; ${target.connections} gRPC connections from the Go load generator (bench/ledger/loadgen); ${warmUpSeconds} s warm-up then ${durationSeconds} s measured per row.`,
     "",
     header,
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-    ...[...rows, halfPeak].map((row) => `| ${formatRow(row).join(" | ")} |`),
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ...[...rows, halfPeak].map((row) => `| ${formatRow(row, autovacuumAtEnd).join(" | ")} |`),
     "",
     "| pgbench, one transfer per SQL transaction | clients | transfers/s | p50 ms | p99 ms | pgbench CPU µs/transfer | PostgreSQL CPU µs/transfer | failed |",
     "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
