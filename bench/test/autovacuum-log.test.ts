@@ -8,10 +8,11 @@ import * as path from "node:path";
 import { type PostgresServer, startPostgres } from "@trustmesh/testkit";
 import pg from "pg";
 import { autovacuumLogSettings, autovacuumRuns } from "../ledger/autovacuum-log.ts";
+import { walSegmentBirthsMs } from "../ledger/ledger-metrics.ts";
 import { findPostmaster, postgresCpuMs } from "../ledger/process-cpu.ts";
 import { runStatements } from "../ledger/statements.ts";
 
-describe("bench/ledger/autovacuum-log and the PostgreSQL server's CPU", () => {
+describe("bench/ledger's readers of a PostgreSQL server: autovacuum log, CPU, WAL segments", () => {
   let root: string;
   let postgres: PostgresServer;
 
@@ -85,5 +86,32 @@ describe("bench/ledger/autovacuum-log and the PostgreSQL server's CPU", () => {
     assert.ok(!existsSync(`/proc/${backend}`), `backend ${backend} still runs`);
     const afterExit = postgresCpuMs(postmaster) - before;
     assert.ok(afterExit >= whileAlive, `the server used ${afterExit} ms of CPU after the backend exited, ${whileAlive} ms before`);
+  });
+
+  it("dates the WAL segments the server creates, and only those, inside the window", async () => {
+    const before = walSegmentBirthsMs(postgres.dataDir);
+    const openedMs = Date.now();
+    // Each switch after a write moves to the next segment: a new file, or one a checkpoint recycled earlier.
+    const switches = 5;
+    await runStatements(
+      postgres.url,
+      Array.from({ length: switches }, () => [
+        "CREATE TABLE IF NOT EXISTS wal_fill (n int)",
+        "INSERT INTO wal_fill VALUES (1)",
+        "SELECT pg_switch_wal()",
+      ]).flat(),
+    );
+    const closedMs = Date.now();
+    const after = walSegmentBirthsMs(postgres.dataDir);
+    const born = [...after].filter(([, bornMs]) => bornMs >= openedMs - 1000);
+    // The restart's shutdown checkpoint may have recycled a segment or two ahead; the rest are new files.
+    assert.ok(
+      born.length >= switches - 2 && born.length <= switches,
+      `${born.length} segments born for ${switches} switches: ${JSON.stringify(born)}`,
+    );
+    for (const [name, bornMs] of born) {
+      assert.ok(!before.has(name), `${name} was there before the window`);
+      assert.ok(bornMs <= closedMs + 1000, `${name} born at ${bornMs}, window closed at ${closedMs}`);
+    }
   });
 });
