@@ -6,12 +6,12 @@
 import { readdirSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 
-/** Server settings (ALTER SYSTEM) that make the log readable by autovacuumRuns; logging_collector needs a restart. */
+/** Server settings (startPostgres's `settings`) that make the log readable by autovacuumRuns. */
 export const autovacuumLogSettings = [
-  "ALTER SYSTEM SET logging_collector = on",
-  "ALTER SYSTEM SET log_autovacuum_min_duration = 0",
-  "ALTER SYSTEM SET log_timezone = 'UTC'",
-  "ALTER SYSTEM SET log_line_prefix = '%m [%p] '",
+  "logging_collector=on",
+  "log_autovacuum_min_duration=0",
+  "log_timezone=UTC",
+  "log_line_prefix=%m [%p] ",
 ];
 
 export interface AutovacuumRun {

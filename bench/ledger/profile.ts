@@ -12,7 +12,7 @@
 //                                [--warm-up-seconds 2] [--wallets 1000] [--cpu-prof]
 //                                [--postgres-setting name=value ...] [--gc-trace]
 //
-// --postgres-setting sets a server setting (ALTER SYSTEM) before the run.
+// --postgres-setting gives the server a setting at start (`postgres -c`).
 // --gc-trace runs the ledger with V8's per-collection trace and prints each
 // full collection in the window with the phases of its pause.
 // Autovacuum's runs in the window are read from PostgreSQL's log.
@@ -86,13 +86,13 @@ const [batchSize, concurrency] =
         return [positiveInteger("batched size", size, 1000), positiveInteger("batched concurrency", inFlight, 256)];
       })();
 
-/** `name=value` as an ALTER SYSTEM statement; only plain names and values, so nothing needs quoting. */
-function alterSystem(setting: string): string {
-  const match = /^([a-z_][a-z0-9_.]*)=([A-Za-z0-9_.:-]+)$/.exec(setting);
-  if (match === null) throw new Error(`--postgres-setting takes name=value (letters, digits, _ . : -), not '${setting}'`);
-  return `ALTER SYSTEM SET ${match[1]} = '${match[2]}'`;
+/** `name=value` with a plain name and value, as the server's command line takes it. */
+function plainSetting(setting: string): string {
+  if (!/^[a-z_][a-z0-9_.]*=[A-Za-z0-9_.:-]+$/.test(setting))
+    throw new Error(`--postgres-setting takes name=value (letters, digits, _ . : -), not '${setting}'`);
+  return setting;
 }
-const postgresSettings = (options["postgres-setting"] ?? []).map(alterSystem);
+const postgresSettings = (options["postgres-setting"] ?? []).map(plainSetting);
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const root = mkdtempSync(path.join(os.tmpdir(), "trustmesh-profile-ledger-"));
@@ -117,23 +117,19 @@ function recycledWalSegments(count: number): string[] {
   ];
 }
 
-// pg_stat_statements must be preloaded, so the cluster is made, configured and restarted.
-const dataDir = path.join(root, "data");
-const first = await startPostgres({ dataDir, ephemeral: false });
-await runStatements(await first.ensureDatabase("postgres"), [
-  "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'",
-  "ALTER SYSTEM SET track_functions = 'all'",
-  ...autovacuumLogSettings,
-  ...postgresSettings,
-]);
-await first.stop();
-const postgres = await startPostgres({ dataDir, ephemeral: false });
-await runStatements(await postgres.ensureDatabase("postgres"), [
-  "ALTER SYSTEM SET pg_stat_statements.track = 'all'",
-  "ALTER SYSTEM SET pg_stat_statements.track_planning = on",
-  "SELECT pg_reload_conf()",
-  ...recycledWalSegments(40),
-]);
+const postgres = await startPostgres({
+  dataDir: path.join(root, "data"),
+  ephemeral: false,
+  settings: [
+    "shared_preload_libraries=pg_stat_statements",
+    "pg_stat_statements.track=all",
+    "pg_stat_statements.track_planning=on",
+    "track_functions=all",
+    ...autovacuumLogSettings,
+    ...postgresSettings,
+  ],
+});
+await runStatements(await postgres.ensureDatabase("postgres"), recycledWalSegments(40));
 
 const env: Record<string, string> = { LOG_LEVEL: "warn", LEDGER_RECONCILE_INTERVAL_MS: "0" };
 // The ledger's own settings pass through, so one can be tried without editing anything (LEDGER_BATCHES_IN_FLIGHT=1 ...).

