@@ -20,6 +20,33 @@ export async function ledgerMetrics<Name extends string>(metricsUrl: string, nam
   return Object.fromEntries(names.map((name) => [name, sumSeries(text, name)])) as Record<Name, number>;
 }
 
+/** Cumulative counts of a histogram's buckets: calls at or under each bound, in seconds, ascending (the last is +Inf). */
+export type BucketCounts = ReadonlyArray<{ le: number; count: number }>;
+
+/**
+ * The buckets of rpc_server_duration_seconds for one method, summed over its
+ * other labels (status codes): the ledger's own measure of its calls, from
+ * their first byte to their status.
+ */
+export function serverDurationBuckets(exposition: string, method: string): BucketCounts {
+  const counts = new Map<number, number>();
+  for (const [, labelText, value] of exposition.matchAll(/^rpc_server_duration_seconds_bucket\{([^}]*)\} (\S+)/gm)) {
+    const labels = labelText ?? "";
+    if (!labels.split(",").includes(`method="${method}"`)) continue;
+    const bound = /(?:^|,)le="([^"]+)"/.exec(labels)?.[1];
+    if (bound === undefined) continue;
+    const le = bound === "+Inf" ? Number.POSITIVE_INFINITY : Number(bound);
+    counts.set(le, (counts.get(le) ?? 0) + Number(value));
+  }
+  return [...counts.entries()].sort((a, b) => a[0] - b[0]).map(([le, count]) => ({ le, count }));
+}
+
+/** The calls a window added to each bucket: `after` less `before`, bucket by bucket. */
+export function bucketGrowth(before: BucketCounts, after: BucketCounts): BucketCounts {
+  const earlier = new Map(before.map(({ le, count }) => [le, count]));
+  return after.map(({ le, count }) => ({ le, count: count - (earlier.get(le) ?? 0) }));
+}
+
 /**
  * The ledger's full (mark-compact) garbage collections so far: how many, and
  * their pauses in milliseconds, from prom-client's default nodejs_gc_duration_seconds.

@@ -32,6 +32,13 @@ export interface LoadResult {
   latenciesMs: Float64Array;
   /** When each of those calls was due (ms since the generator started), in the same order. */
   sentAtMs: Float64Array;
+  /**
+   * How late the generator began each of those calls, in milliseconds: from
+   * when it was due until the goroutine making it started. Part of the call's
+   * latency, and all of it the generator's: its sender sleeps until a call is
+   * due and wakes late on a busy machine (services/ledger/README.md, "Session 20").
+   */
+  sendLateMs: Float64Array;
   /** CPU the load generator itself used, in cores. */
   clientCpuCores: number;
   /**
@@ -138,6 +145,7 @@ interface GeneratorReport {
   firstFailure?: string;
   latenciesMs: number[] | null;
   dueAtMs: number[] | null;
+  sendLateMs: number[] | null;
   cpuSeconds: number;
   stallMaxMs: number;
   exhausted: boolean;
@@ -215,6 +223,7 @@ async function runGenerator(
       durationSeconds: options.durationSeconds,
       latenciesMs: Float64Array.from(report.latenciesMs ?? []),
       sentAtMs: Float64Array.from(report.dueAtMs ?? []),
+      sendLateMs: Float64Array.from(report.sendLateMs ?? []),
       clientCpuCores: report.cpuSeconds / options.durationSeconds,
       clientStallMaxMs: report.stallMaxMs,
       serverGrowth: Object.fromEntries(Object.entries(atEnd).map(([name, end]) => [name, end - (atStart[name] ?? end)])),

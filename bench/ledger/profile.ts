@@ -9,10 +9,14 @@
 // ledger's profile cut to the measured window (start-up would drown it).
 //
 //   node bench/ledger/profile.ts [--single 1 | --batched 1000x2 | --rate 1800] [--duration-seconds 5]
-//                                [--warm-up-seconds 2] [--wallets 1000] [--cpu-prof]
+//                                [--warm-up-seconds 2] [--wallets 1000] [--cpu-prof [--cpu-prof-under text ...]]
 //                                [--postgres-setting name=value ...] [--gc-trace]
 //
 // --postgres-setting gives the server a setting at start (`postgres -c`).
+// --cpu-prof-under breaks down the inclusive time of the functions whose
+// label ("file:line name", as printed) contains the text: the time of each
+// function called beneath them, per transfer, so a cost that a caller's total
+// hides is named.
 // --gc-trace runs the ledger with V8's per-collection trace and prints each
 // full collection in the window with the phases of its pause.
 // Autovacuum's runs in the window are read from PostgreSQL's log.
@@ -45,7 +49,14 @@ import { areaOf } from "../rpc/profile-summary.ts";
 import { positiveInteger, requireNode24 } from "../rpc/run-options.ts";
 import { type AutovacuumRun, autovacuumLogSettings, autovacuumRuns } from "./autovacuum-log.ts";
 import { type FullCollection, fullCollections, phaseNames } from "./gc-trace.ts";
-import { assertNoRejectionsSince, ledgerMetrics, walSegmentBirthsMs } from "./ledger-metrics.ts";
+import {
+  assertNoRejectionsSince,
+  type BucketCounts,
+  bucketGrowth,
+  ledgerMetrics,
+  serverDurationBuckets,
+  walSegmentBirthsMs,
+} from "./ledger-metrics.ts";
 import {
   closedLoop,
   halfPeakP99TargetMs,
@@ -68,6 +79,7 @@ const { values: options } = parseArgs({
     "warm-up-seconds": { type: "string", default: "2" },
     wallets: { type: "string", default: "1000" },
     "cpu-prof": { type: "boolean", default: false },
+    "cpu-prof-under": { type: "string", multiple: true, default: [] },
     "postgres-setting": { type: "string", multiple: true, default: [] },
     "gc-trace": { type: "boolean", default: false },
   },
@@ -167,6 +179,8 @@ try {
   await platform.sql("SELECT pg_stat_reset_shared('wal')");
   // V8 stamps samples with the monotonic clock, as process.hrtime does.
   const { ledger_rejections_total: rejectionsBefore } = await ledgerMetrics(platform.metricsUrl, ["ledger_rejections_total"]);
+  const method = batchSize === undefined ? "PostTransaction" : "PostTransactions";
+  const serverDurationsBefore = serverDurationBuckets(await (await fetch(platform.metricsUrl)).text(), method);
   const windowStartMicros = Number(process.hrtime.bigint() / 1000n);
   const result: LoadResult =
     ratePerSecond === undefined
@@ -175,18 +189,24 @@ try {
   const windowEndMicros = Number(process.hrtime.bigint() / 1000n);
   if (result.failures > 0) throw new Error(`${result.failures} calls failed, first: ${result.firstFailure}`);
   await assertNoRejectionsSince(platform.metricsUrl, rejectionsBefore);
+  const serverDurations = bucketGrowth(
+    serverDurationsBefore,
+    serverDurationBuckets(await (await fetch(platform.metricsUrl)).text(), method),
+  );
 
   const transfers = result.transfers;
   const perTransfer = (milliseconds: number) => `${((milliseconds * 1000) / transfers).toFixed(1)} µs`;
   const perSecond = (milliseconds = Number.NaN) => (milliseconds / result.durationSeconds).toFixed(0);
   const sorted = sortedLatencies(result.latenciesMs);
+  const sortedLate = sortedLatencies(result.sendLateMs);
   console.log(
     `${batchSize === undefined ? "PostTransaction" : `PostTransactions × ${batchSize}`}, ` +
       `${ratePerSecond === undefined ? `${concurrency} in flight` : `open loop at ${ratePerSecond}/s`}, ${durationSeconds} s: ` +
       `${(transfers / result.durationSeconds).toFixed(0)} transfers/s, p50 ${percentile(sorted, 0.5).toFixed(2)} ms, p99 ${percentile(sorted, 0.99).toFixed(2)} ms; ` +
       `CPU per transfer: ledger ${perTransfer(result.serverGrowth.ledger ?? 0)}, PostgreSQL ${perTransfer(result.serverGrowth.postgres ?? 0)}; ` +
       `ledger main thread per second: ${perSecond(result.serverGrowth.ledgerMainRunning)} ms running, ${perSecond(result.serverGrowth.ledgerMainWaiting)} ms waiting for a CPU; ` +
-      `load generator: ${result.clientCpuCores.toFixed(2)} cores, longest stall ${result.clientStallMaxMs.toFixed(1)} ms; ` +
+      `load generator: ${result.clientCpuCores.toFixed(2)} cores, longest stall ${result.clientStallMaxMs.toFixed(1)} ms, ` +
+      `calls begun late by p50 ${percentile(sortedLate, 0.5).toFixed(2)} ms, p99 ${percentile(sortedLate, 0.99).toFixed(2)} ms; ` +
       `ledger full GCs: ${result.serverGrowth.fullGcs ?? 0}, ${(result.serverGrowth.fullGcPauseMs ?? 0).toFixed(1)} ms of pauses; ` +
       `PostgreSQL: ${result.serverGrowth.walSegmentsCreated} new WAL segment(s), ${result.serverGrowth.checkpoints} checkpoint(s); ` +
       `load average ${os
@@ -199,6 +219,7 @@ try {
   const openedAtMs = result.windowOpenedAtMs;
   const closedAtMs = openedAtMs + result.durationSeconds * 1000;
   const autovacuum = autovacuumRuns(postgres.dataDir).filter((run) => run.endMs > openedAtMs && run.startMs < closedAtMs);
+  printServerView(serverDurations, result.latenciesMs);
   console.log(`\nThe window opened at ${new Date(openedAtMs).toISOString()} (to line up other logs with the seconds below)`);
   printAutovacuum(autovacuum, openedAtMs);
   const collections = options["gc-trace"]
@@ -251,7 +272,7 @@ try {
   if (options["cpu-prof"]) {
     const main = readdirSync(profileDir).find((file) => file.includes(`.${ledgerPid}.0.`));
     if (main === undefined) throw new Error(`no main-thread profile of the ledger (pid ${ledgerPid}) in ${profileDir}`);
-    printWindow(path.join(profileDir, main), windowStartMicros, windowEndMicros, transfers);
+    printWindow(path.join(profileDir, main), windowStartMicros, windowEndMicros, transfers, options["cpu-prof-under"] ?? []);
   }
 } finally {
   await stopPlatform();
@@ -376,14 +397,42 @@ function printWindows(seconds: ReadonlyMap<number, readonly number[]>): void {
   );
 }
 
+/**
+ * The ledger's own measure of the window's calls (rpc_server_duration_seconds:
+ * from a call's first byte to its status) beside the generator's, bound by
+ * bound. Where the generator sees a tail the ledger does not, the time was
+ * spent outside the call as the ledger counts it: the request waiting to be
+ * read, the answer waiting to be written (the status goes out after the
+ * message's write completes), or the generator itself.
+ */
+function printServerView(buckets: BucketCounts, latenciesMs: Float64Array): void {
+  const calls = buckets.at(-1)?.count ?? 0;
+  if (calls === 0 || latenciesMs.length === 0) return;
+  const share = (count: number, of: number) => `${((100 * count) / of).toFixed(1)}%`;
+  console.log(`\nCalls answered within each bound: the ledger's own measure (${calls} calls), the generator's (${latenciesMs.length}):`);
+  for (const { le, count } of buckets) {
+    if (!Number.isFinite(le) || le < 0.001 || le > 0.1) continue;
+    const boundMs = le * 1000;
+    const generator = latenciesMs.filter((latency) => latency <= boundMs).length;
+    console.log(
+      `  ≤ ${String(boundMs).padStart(5)} ms: ledger ${share(count, calls).padStart(6)}, generator ${share(generator, latenciesMs.length).padStart(6)}`,
+    );
+  }
+}
+
 interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };
   children?: number[];
 }
 
-/** The ledger's main-thread samples between two monotonic instants: self time by function and inclusive time by area, per transfer. */
-function printWindow(file: string, fromMicros: number, toMicros: number, transfers: number): void {
+/**
+ * The ledger's main-thread samples between two monotonic instants: self time
+ * by function and inclusive time by area, per transfer; and for each text in
+ * `under`, the inclusive time of every function called beneath the outermost
+ * frame whose label holds that text.
+ */
+function printWindow(file: string, fromMicros: number, toMicros: number, transfers: number, under: readonly string[]): void {
   const profile = JSON.parse(readFileSync(file, "utf8")) as {
     nodes: ProfileNode[];
     startTime: number;
@@ -401,6 +450,7 @@ function printWindow(file: string, fromMicros: number, toMicros: number, transfe
   const selfByArea = new Map<string, number>();
   const inclusiveByArea = new Map<string, number>();
   const inclusiveByFunction = new Map<string, number>();
+  const beneath = new Map(under.map((text) => [text, new Map<string, number>()]));
   let sampledMicros = 0;
   let at = profile.startTime;
   profile.samples.forEach((nodeId, index) => {
@@ -413,15 +463,23 @@ function printWindow(file: string, fromMicros: number, toMicros: number, transfe
     const selfArea = areaOf(node.callFrame.url, node.callFrame.functionName);
     selfByArea.set(selfArea, (selfByArea.get(selfArea) ?? 0) + micros);
     const areas = new Set<string>();
-    const functions = new Set<string>();
+    // Innermost first.
+    const stack: string[] = [];
     for (let current: number | undefined = nodeId; current !== undefined; current = parentOf.get(current)) {
       const frame = byId.get(current) as ProfileNode;
       areas.add(areaOf(frame.callFrame.url, frame.callFrame.functionName));
-      functions.add(label(frame));
+      stack.push(label(frame));
     }
-    for (const area of areas) inclusiveByArea.set(area, (inclusiveByArea.get(area) ?? 0) + micros);
-    // A recursive function counts once per sample, like an area.
-    for (const name of functions) inclusiveByFunction.set(name, (inclusiveByFunction.get(name) ?? 0) + micros);
+    const add = (costs: Map<string, number>, names: Iterable<string>) => {
+      // A recursive function counts once per sample, like an area.
+      for (const name of new Set(names)) costs.set(name, (costs.get(name) ?? 0) + micros);
+    };
+    add(inclusiveByArea, areas);
+    add(inclusiveByFunction, stack);
+    for (const [text, costs] of beneath) {
+      const outermost = stack.findLastIndex((name) => name.includes(text));
+      if (outermost !== -1) add(costs, stack.slice(0, outermost + 1));
+    }
   });
   const top = (costs: Map<string, number>, limit: number) =>
     [...costs.entries()]
@@ -437,4 +495,6 @@ function printWindow(file: string, fromMicros: number, toMicros: number, transfe
   console.log(`\nSelf time by function, per transfer:\n${top(selfByFunction, 30)}`);
   console.log(`\nInclusive time by area (library, Node internals, source file), per transfer:\n${top(inclusiveByArea, 40)}`);
   console.log(`\nInclusive time by function, per transfer:\n${top(inclusiveByFunction, 60)}`);
+  for (const [text, costs] of beneath)
+    console.log(`\nInclusive time beneath the outermost function matching '${text}', per transfer:\n${top(costs, 60)}`);
 }

@@ -58,6 +58,7 @@ type report struct {
 	FirstFailure string    `json:"firstFailure,omitempty"`
 	LatenciesMs  []float64 `json:"latenciesMs"`
 	DueAtMs      []float64 `json:"dueAtMs"`
+	SendLateMs   []float64 `json:"sendLateMs"`
 	CPUSeconds   float64   `json:"cpuSeconds"`
 	StallMaxMs   float64   `json:"stallMaxMs"`
 	Exhausted    bool      `json:"exhausted"`
@@ -77,6 +78,7 @@ const (
 type outcome struct {
 	state   uint8
 	due     time.Duration // since start
+	late    time.Duration // from due until the call began: the generator's own delay, inside latency
 	latency time.Duration
 	failure string
 }
@@ -194,13 +196,14 @@ func run(o options) error {
 	measureFrom, measureUntil := o.warmUp, o.warmUp+o.duration
 	// call sends request i, due at `due` after start, and records its outcome.
 	call := func(i int, due time.Duration) {
+		late := time.Since(start) - due
 		ctx, cancel := context.WithTimeout(outgoing, o.timeout)
 		defer cancel()
 		var answer frame
 		request := requests[i]
 		err := conns[i%len(conns)].Invoke(ctx, o.method, &request, &answer)
 		done := time.Since(start)
-		result := outcome{state: outside, due: due, latency: done - due}
+		result := outcome{state: outside, due: due, late: late, latency: done - due}
 		switch {
 		case err != nil && due >= measureFrom:
 			result.state, result.failure = failedInWindow, err.Error()
@@ -295,6 +298,7 @@ func run(o options) error {
 			out.Calls++
 			out.LatenciesMs = append(out.LatenciesMs, float64(result.latency)/1e6)
 			out.DueAtMs = append(out.DueAtMs, float64(result.due)/1e6)
+			out.SendLateMs = append(out.SendLateMs, float64(result.late)/1e6)
 		case failedInWindow:
 			out.Failures++
 			if out.FirstFailure == "" {
