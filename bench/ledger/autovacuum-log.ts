@@ -59,3 +59,8 @@ export function autovacuumRuns(dataDir: string): AutovacuumRun[] {
   }
   return runs.sort((a, b) => a.startMs - b.startMs);
 }
+
+/** The runs that overlapped a window, from `fromMs` to `toMs` (epoch milliseconds). */
+export function runsInWindow(runs: readonly AutovacuumRun[], fromMs: number, toMs: number): AutovacuumRun[] {
+  return runs.filter((run) => run.endMs > fromMs && run.startMs < toMs);
+}

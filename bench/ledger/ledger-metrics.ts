@@ -5,12 +5,16 @@ import * as path from "node:path";
 import type { WindowSampler } from "./load.ts";
 import { mainThreadScheduleMs, postgresCpuMs, processCpuMs } from "./process-cpu.ts";
 
-/** The sum of a series in a Prometheus text exposition over its label sets, or over those `labels` accepts (0 when absent). */
+/** Every sample of a series in a Prometheus text exposition: its label text (`a="1",b="2"`, empty without labels) and value. */
+function* seriesSamples(exposition: string, name: string): Generator<{ labelText: string; value: number }> {
+  for (const [, labelText, value] of exposition.matchAll(new RegExp(`^${name}(?:\\{([^}]*)\\})? (\\S+)`, "gm")))
+    yield { labelText: labelText ?? "", value: Number(value) };
+}
+
+/** The sum of a series over its label sets, or over those `labels` accepts (0 when absent). */
 function sumSeries(exposition: string, name: string, labels: (labelText: string) => boolean = () => true): number {
   let total = 0;
-  for (const [, labelText, value] of exposition.matchAll(new RegExp(`^${name}(?:\\{([^}]*)\\})? (\\S+)`, "gm"))) {
-    if (labels(labelText ?? "")) total += Number(value);
-  }
+  for (const { labelText, value } of seriesSamples(exposition, name)) if (labels(labelText)) total += value;
   return total;
 }
 
@@ -30,13 +34,12 @@ export type BucketCounts = ReadonlyArray<{ le: number; count: number }>;
  */
 export function serverDurationBuckets(exposition: string, method: string): BucketCounts {
   const counts = new Map<number, number>();
-  for (const [, labelText, value] of exposition.matchAll(/^rpc_server_duration_seconds_bucket\{([^}]*)\} (\S+)/gm)) {
-    const labels = labelText ?? "";
-    if (!labels.split(",").includes(`method="${method}"`)) continue;
-    const bound = /(?:^|,)le="([^"]+)"/.exec(labels)?.[1];
+  for (const { labelText, value } of seriesSamples(exposition, "rpc_server_duration_seconds_bucket")) {
+    if (!labelText.split(",").includes(`method="${method}"`)) continue;
+    const bound = /(?:^|,)le="([^"]+)"/.exec(labelText)?.[1];
     if (bound === undefined) continue;
     const le = bound === "+Inf" ? Number.POSITIVE_INFINITY : Number(bound);
-    counts.set(le, (counts.get(le) ?? 0) + Number(value));
+    counts.set(le, (counts.get(le) ?? 0) + value);
   }
   return [...counts.entries()].sort((a, b) => a[0] - b[0]).map(([le, count]) => ({ le, count }));
 }

@@ -47,7 +47,7 @@ import { startPostgres } from "@trustmesh/testkit";
 import { type LedgerPlatform, startLedgerPlatform } from "../../services/ledger/test/support/ledger-platform.ts";
 import { areaOf } from "../rpc/profile-summary.ts";
 import { positiveInteger, requireNode24 } from "../rpc/run-options.ts";
-import { type AutovacuumRun, autovacuumLogSettings, autovacuumRuns } from "./autovacuum-log.ts";
+import { type AutovacuumRun, autovacuumLogSettings, autovacuumRuns, runsInWindow } from "./autovacuum-log.ts";
 import { type FullCollection, fullCollections, phaseNames } from "./gc-trace.ts";
 import {
   assertNoRejectionsSince,
@@ -218,7 +218,7 @@ try {
   // The WAL files' birth times and the log's timestamps are on the wall clock, as is the window's opening.
   const openedAtMs = result.windowOpenedAtMs;
   const closedAtMs = openedAtMs + result.durationSeconds * 1000;
-  const autovacuum = autovacuumRuns(postgres.dataDir).filter((run) => run.endMs > openedAtMs && run.startMs < closedAtMs);
+  const autovacuum = runsInWindow(autovacuumRuns(postgres.dataDir), openedAtMs, closedAtMs);
   printServerView(serverDurations, result.latenciesMs);
   console.log(`\nThe window opened at ${new Date(openedAtMs).toISOString()} (to line up other logs with the seconds below)`);
   printAutovacuum(autovacuum, openedAtMs);

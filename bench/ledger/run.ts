@@ -22,7 +22,7 @@ import { ledgerConfigShape } from "../../services/ledger/src/config.ts";
 import { type LedgerPlatform, startLedgerPlatform } from "../../services/ledger/test/support/ledger-platform.ts";
 import { machineBusyCpuMs } from "../rpc/machine-load.ts";
 import { positiveInteger, requireNode24 } from "../rpc/run-options.ts";
-import { type AutovacuumRun, autovacuumLogSettings, autovacuumRuns } from "./autovacuum-log.ts";
+import { type AutovacuumRun, autovacuumLogSettings, autovacuumRuns, runsInWindow } from "./autovacuum-log.ts";
 import { assertNoRejectionsSince, ledgerMetrics } from "./ledger-metrics.ts";
 import {
   closedLoop,
@@ -138,8 +138,7 @@ function mainThreadSchedule(growth: Record<string, number>, seconds: number): st
  * when the log was read are counted.
  */
 function autovacuumInWindow(result: LoadResult, runs: readonly AutovacuumRun[]): string {
-  const closedAtMs = result.windowOpenedAtMs + result.durationSeconds * 1000;
-  const overlapping = runs.filter((run) => run.endMs > result.windowOpenedAtMs && run.startMs < closedAtMs);
+  const overlapping = runsInWindow(runs, result.windowOpenedAtMs, result.windowOpenedAtMs + result.durationSeconds * 1000);
   const cpuSeconds = overlapping.reduce((sum, run) => sum + run.cpuSeconds, 0);
   return `${overlapping.length} (${cpuSeconds.toFixed(2)} s)`;
 }

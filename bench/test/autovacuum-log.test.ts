@@ -7,7 +7,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { type PostgresServer, startPostgres } from "@trustmesh/testkit";
 import pg from "pg";
-import { autovacuumLogSettings, autovacuumRuns } from "../ledger/autovacuum-log.ts";
+import { autovacuumLogSettings, autovacuumRuns, runsInWindow } from "../ledger/autovacuum-log.ts";
 import { walSegmentBirthsMs } from "../ledger/ledger-metrics.ts";
 import { findPostmaster, postgresCpuMs } from "../ledger/process-cpu.ts";
 import { runStatements } from "../ledger/statements.ts";
@@ -65,6 +65,12 @@ describe("bench/ledger's readers of a PostgreSQL server: autovacuum log, CPU, WA
       assert.ok(found.startMs <= found.endMs, JSON.stringify(found));
       assert.ok(Number.isFinite(found.cpuSeconds) && found.cpuSeconds >= 0, JSON.stringify(found));
     }
+    // A window keeps the runs that overlap it, and only those.
+    const first = runs[0] as (typeof runs)[number];
+    assert.deepEqual(runsInWindow(runs, startedMs - 1000, Date.now() + 1000), runs);
+    assert.deepEqual(runsInWindow(runs, first.startMs - 60_000, first.startMs - 1), []);
+    // A run's logged elapsed time may round to nothing; a window across its start still holds it.
+    assert.ok(runsInWindow(runs, first.startMs - 1, first.startMs + 1).includes(first), "a run that starts inside the window overlaps it");
   });
 
   it("counts the CPU of the server's backends, alive and exited", async () => {

@@ -3,7 +3,7 @@
 // registry writes (OpenMetrics, with exemplars after some bucket lines).
 import assert from "node:assert/strict";
 import { createMetrics } from "@trustmesh/runtime";
-import { bucketGrowth, serverDurationBuckets } from "../ledger/ledger-metrics.ts";
+import { type BucketCounts, bucketGrowth, serverDurationBuckets } from "../ledger/ledger-metrics.ts";
 
 const service = "trustmesh.ledger.v1.LedgerService";
 
@@ -21,8 +21,7 @@ describe("bench/ledger/ledger-metrics", () => {
     observe("GetBalance", "OK", 0.0001);
     const before = serverDurationBuckets(await metrics.registry.metrics(), "PostTransaction");
 
-    const counted = (buckets: ReturnType<typeof serverDurationBuckets>, seconds: number) =>
-      buckets.find((bucket) => bucket.le === seconds)?.count;
+    const counted = (buckets: BucketCounts, seconds: number) => buckets.find((bucket) => bucket.le === seconds)?.count;
     assert.equal(counted(before, 0.001), 1);
     assert.equal(counted(before, 0.005), 3);
     assert.equal(counted(before, 0.025), 3);
