@@ -89,6 +89,46 @@ describe("ledger tamper evidence", function () {
       ]),
       /not one balanced debit and credit/,
     );
+    // Two rows in one statement (the check is per statement) that are still not one posting: each pair is refused whole.
+    const pair = (debit: readonly [string | undefined, string, number], credit: readonly [string | undefined, string, number]) =>
+      asSuperuser([
+        [
+          `INSERT INTO ledger_entry (id, transaction_id, sequence, transaction_kind, posting_index, account_id, counterparty_account_id,
+             direction, currency, amount, posted_balance_after, available_balance_after, reference, created_at)
+           VALUES ($1, $2, 1, 'POSTED', 6, $3, $4, 'DEBIT', $5, $6, 0, 0, '', now()),
+                  ($7, $2, $12, 'POSTED', 6, $8, $9, 'CREDIT', $10, $11, 0, 0, '', now())`,
+          [
+            randomUUID(),
+            first?.id,
+            debit[0],
+            randomUUID(),
+            debit[1],
+            debit[2],
+            randomUUID(),
+            credit[0],
+            randomUUID(),
+            credit[1],
+            credit[2],
+            credit[0] === debit[0] ? 2 : 1,
+          ],
+        ],
+      ]);
+    for (const [debit, credit] of [
+      [
+        [alice, "USD", 1],
+        [alice, "USD", 1],
+      ], // one account on both sides (at another sequence, past the account index)
+      [
+        [alice, "USD", 1],
+        [bob, "EUR", 1],
+      ], // two currencies
+      [
+        [alice, "USD", 2],
+        [bob, "USD", 1],
+      ], // unequal amounts
+    ] as const) {
+      await assert.rejects(pair(debit, credit), /not one balanced debit and credit/, JSON.stringify([debit, credit]));
+    }
     await assert.rejects(
       asSuperuser([["UPDATE chain_head SET hash = decode(repeat('ab', 32), 'hex')"]]),
       /must name a committed transaction/,

@@ -33,6 +33,7 @@ import type { AccountRecord, BalanceRecord } from "../domain/records.ts";
 import type { BatchCommitDependencies, CommittedBatch } from "./batch-commit.ts";
 import { onBatchConnection, type RecordPlan } from "./batch-connection.ts";
 import { type BatchStateJson, toBatchState } from "./batch-state.ts";
+import { textArray } from "./binary-array.ts";
 import { type KeyLookup, plannedState } from "./chain-tip.ts";
 import { balanceColumns, writeColumns } from "./write-plan.ts";
 
@@ -118,8 +119,8 @@ async function commitOnConnection(
     ...balanceColumns([...balances.values()]),
     head.sequence.toString(),
     head.hash,
-    rejectedKeys.map((key) => key.scope),
-    rejectedKeys.map((key) => key.idempotencyKey),
+    textArray(rejectedKeys.map((key) => key.scope)),
+    textArray(rejectedKeys.map((key) => key.idempotencyKey)),
   ];
   const values = [...checks, ...writeColumns(plan)];
   // No BEGIN or COMMIT: the one statement is its own transaction, so the batch is one round trip.
