@@ -129,6 +129,20 @@ describe("ledger tamper evidence", function () {
     ] as const) {
       await assert.rejects(pair(debit, credit), /not one balanced debit and credit/, JSON.stringify([debit, credit]));
     }
+    // A posting copied from a committed transaction passes (rolled back); its credit at another sequence does not,
+    // though the debit matches the transaction exactly.
+    const copiedPosting = (creditSequenceOffset: number) =>
+      `INSERT INTO ledger_entry (id, transaction_id, sequence, transaction_kind, posting_index, account_id, counterparty_account_id,
+         direction, currency, amount, posted_balance_after, available_balance_after, reference, created_at)
+       SELECT $1::uuid, t.id, t.sequence, t.kind, 7, $3::uuid, $4::uuid, 'DEBIT'::entry_direction, 'USD', 1, 0, 0, t.reference, t.created_at
+       FROM ledger_transaction t WHERE t.id = $2
+       UNION ALL
+       SELECT $5::uuid, t.id, t.sequence + ${creditSequenceOffset}, t.kind, 7, $4::uuid, $3::uuid, 'CREDIT'::entry_direction, 'USD', 1, 0, 0,
+         t.reference, t.created_at
+       FROM ledger_transaction t WHERE t.id = $2`;
+    const copiedValues = () => [randomUUID(), first?.id, alice, bob, randomUUID()];
+    await asSuperuser([["BEGIN"], [copiedPosting(0), copiedValues()], ["ROLLBACK"]]);
+    await assert.rejects(asSuperuser([[copiedPosting(1), copiedValues()]]), /does not match a committed transaction/);
     await assert.rejects(
       asSuperuser([["UPDATE chain_head SET hash = decode(repeat('ab', 32), 'hex')"]]),
       /must name a committed transaction/,
