@@ -18,6 +18,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { create, type DescMethod, toBinary } from "@bufbuild/protobuf";
 import { LedgerService } from "@trustmesh/api";
+import { Health } from "@trustmesh/api/grpc/health/v1/health_pb.js";
 
 export interface LoadResult {
   /** Calls that succeeded during the measured window. */
@@ -115,6 +116,16 @@ export function transferWorkload(wallets: readonly string[], batchSize: number |
         toBinary(method.input, create(method.input, { transactions: Array.from({ length: batchSize }, newTransaction) })),
       ),
   };
+}
+
+/**
+ * grpc.health.v1.Health/Check calls, which do no work of the ledger's own:
+ * what the gRPC stack and the runtime cost per call at a given arrival rate.
+ */
+export function healthCheckWorkload(): Workload {
+  const method = Health.method.check;
+  const request = toBinary(method.input, create(method.input, {}));
+  return { transfersPerCall: 1, callsPerSecondMax: 10_000, method, encode: (count) => Array.from({ length: count }, () => request) };
 }
 
 const loadgenSource = path.join(path.dirname(fileURLToPath(import.meta.url)), "loadgen");

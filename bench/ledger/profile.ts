@@ -10,7 +10,7 @@
 //
 //   node bench/ledger/profile.ts [--single 1 | --batched 1000x2 | --rate 1800] [--duration-seconds 5]
 //                                [--warm-up-seconds 2] [--wallets 1000] [--cpu-prof [--cpu-prof-under text ...]]
-//                                [--postgres-setting name=value ...] [--gc-trace]
+//                                [--postgres-setting name=value ...] [--gc-trace] [--health-checks]
 //
 // --postgres-setting gives the server a setting at start (`postgres -c`).
 // --cpu-prof-under breaks down the inclusive time of the functions whose
@@ -19,6 +19,10 @@
 // hides is named.
 // --gc-trace runs the ledger with V8's per-collection trace and prints each
 // full collection in the window with the phases of its pause.
+// --health-checks sends grpc.health.v1.Health/Check calls instead of
+// transfers, by the same generator and loop, and reports everything per call:
+// what the ledger's gRPC stack and runtime cost on their own at that arrival
+// rate, to set against a PostTransaction's cost at the same rate.
 // Autovacuum's runs in the window are read from PostgreSQL's log.
 //
 // The cluster is made fresh, but is first given 40 recycled WAL segments
@@ -60,6 +64,7 @@ import {
 import {
   closedLoop,
   halfPeakP99TargetMs,
+  healthCheckWorkload,
   type LoadResult,
   openLoop,
   percentile,
@@ -82,6 +87,7 @@ const { values: options } = parseArgs({
     "cpu-prof-under": { type: "string", multiple: true, default: [] },
     "postgres-setting": { type: "string", multiple: true, default: [] },
     "gc-trace": { type: "boolean", default: false },
+    "health-checks": { type: "boolean", default: false },
   },
 });
 
@@ -90,6 +96,11 @@ const durationSeconds = positiveInteger("duration-seconds", options["duration-se
 const warmUpSeconds = positiveInteger("warm-up-seconds", options["warm-up-seconds"], 600);
 const walletCount = positiveInteger("wallets", options.wallets, 100_000);
 const ratePerSecond = options.rate === undefined ? undefined : positiveInteger("rate", options.rate, 100_000);
+const healthChecks = options["health-checks"] as boolean;
+if (healthChecks && options.batched !== undefined)
+  throw new Error("--health-checks sends single calls: give --single or --rate, not --batched");
+/** What the window's figures are per: a health check is a call, not a transfer. */
+const unit = healthChecks ? "call" : "transfer";
 const [batchSize, concurrency] =
   options.batched === undefined
     ? [undefined, positiveInteger("single", options.single ?? "1", 4096)]
@@ -166,7 +177,7 @@ const stopPlatform = async () => {
 try {
   const { wallets, target, ledgerPid, sampleServers } = await prepareLedgerLoad(platform, postgres, { repoRoot, walletCount });
   await platform.sql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
-  const workload = transferWorkload(wallets, batchSize);
+  const workload = healthChecks ? healthCheckWorkload() : transferWorkload(wallets, batchSize);
   // Warm-up in a run of its own, so the statistics and the profile window hold only the measured run.
   // It runs the measured load itself: an open loop warmed up by one closed-loop caller would start
   // its window with the heap and the JIT still adjusting to thousands of calls a second.
@@ -179,7 +190,7 @@ try {
   await platform.sql("SELECT pg_stat_reset_shared('wal')");
   // V8 stamps samples with the monotonic clock, as process.hrtime does.
   const { ledger_rejections_total: rejectionsBefore } = await ledgerMetrics(platform.metricsUrl, ["ledger_rejections_total"]);
-  const method = batchSize === undefined ? "PostTransaction" : "PostTransactions";
+  const method = workload.method.name;
   const serverDurationsBefore = serverDurationBuckets(await (await fetch(platform.metricsUrl)).text(), method);
   const windowStartMicros = Number(process.hrtime.bigint() / 1000n);
   const result: LoadResult =
@@ -200,10 +211,10 @@ try {
   const sorted = sortedLatencies(result.latenciesMs);
   const sortedLate = sortedLatencies(result.sendLateMs);
   console.log(
-    `${batchSize === undefined ? "PostTransaction" : `PostTransactions × ${batchSize}`}, ` +
+    `${batchSize === undefined ? method : `${method} × ${batchSize}`}, ` +
       `${ratePerSecond === undefined ? `${concurrency} in flight` : `open loop at ${ratePerSecond}/s`}, ${durationSeconds} s: ` +
-      `${(transfers / result.durationSeconds).toFixed(0)} transfers/s, p50 ${percentile(sorted, 0.5).toFixed(2)} ms, p99 ${percentile(sorted, 0.99).toFixed(2)} ms; ` +
-      `CPU per transfer: ledger ${perTransfer(result.serverGrowth.ledger ?? 0)}, PostgreSQL ${perTransfer(result.serverGrowth.postgres ?? 0)}; ` +
+      `${(transfers / result.durationSeconds).toFixed(0)} ${unit}s/s, p50 ${percentile(sorted, 0.5).toFixed(2)} ms, p99 ${percentile(sorted, 0.99).toFixed(2)} ms; ` +
+      `CPU per ${unit}: ledger ${perTransfer(result.serverGrowth.ledger ?? 0)}, PostgreSQL ${perTransfer(result.serverGrowth.postgres ?? 0)}; ` +
       `ledger main thread per second: ${perSecond(result.serverGrowth.ledgerMainRunning)} ms running, ${perSecond(result.serverGrowth.ledgerMainWaiting)} ms waiting for a CPU; ` +
       `load generator: ${result.clientCpuCores.toFixed(2)} cores, longest stall ${result.clientStallMaxMs.toFixed(1)} ms, ` +
       `calls begun late by p50 ${percentile(sortedLate, 0.5).toFixed(2)} ms, p99 ${percentile(sortedLate, 0.99).toFixed(2)} ms; ` +
@@ -241,7 +252,7 @@ try {
     printTimeline(result, marks);
   }
   await printWriterMetrics(platform.metricsUrl);
-  await printWal(platform, transfers);
+  await printWal(platform, transfers, unit);
 
   const statements = await platform.sql<{ query: string; calls: string; plans: string; execute_ms: number; plan_ms: number }>(
     `SELECT left(regexp_replace(query, '\\s+', ' ', 'g'), 110) AS query, calls, plans,
@@ -250,7 +261,7 @@ try {
        AND query NOT LIKE '%pg_stat_%'
      ORDER BY total_exec_time + total_plan_time DESC LIMIT 25`,
   );
-  console.log("\nStatements (wall time per transfer; nested statements are also inside their caller's):");
+  console.log(`\nStatements (wall time per ${unit}; nested statements are also inside their caller's):`);
   for (const row of statements) {
     console.log(
       `${perTransfer(row.execute_ms).padStart(10)} execute ${perTransfer(row.plan_ms).padStart(10)} plan ` +
@@ -260,7 +271,7 @@ try {
   const functions = await platform.sql<{ funcname: string; calls: string; total_ms: number; self_ms: number }>(
     "SELECT funcname, calls, total_time AS total_ms, self_time AS self_ms FROM pg_stat_user_functions ORDER BY total_time DESC",
   );
-  console.log("\nPL/pgSQL functions (wall time per transfer):");
+  console.log(`\nPL/pgSQL functions (wall time per ${unit}):`);
   for (const row of functions) {
     console.log(
       `${perTransfer(row.total_ms).padStart(10)} total ${perTransfer(row.self_ms).padStart(10)} self ${row.calls.padStart(7)} calls | ${row.funcname}`,
@@ -272,7 +283,7 @@ try {
   if (options["cpu-prof"]) {
     const main = readdirSync(profileDir).find((file) => file.includes(`.${ledgerPid}.0.`));
     if (main === undefined) throw new Error(`no main-thread profile of the ledger (pid ${ledgerPid}) in ${profileDir}`);
-    printWindow(path.join(profileDir, main), windowStartMicros, windowEndMicros, transfers, options["cpu-prof-under"] ?? []);
+    printWindow(path.join(profileDir, main), windowStartMicros, windowEndMicros, transfers, unit, options["cpu-prof-under"] ?? []);
   }
 } finally {
   await stopPlatform();
@@ -298,13 +309,13 @@ async function printWriterMetrics(metricsUrl: string): Promise<void> {
   );
 }
 
-/** The write-ahead log the window made, per transfer: records, full-page images (each a whole 8 kB page) and bytes. */
-async function printWal(platform: Pick<LedgerPlatform, "sql">, transfers: number): Promise<void> {
+/** The write-ahead log the window made, per transfer (or call): records, full-page images (each a whole 8 kB page) and bytes. */
+async function printWal(platform: Pick<LedgerPlatform, "sql">, transfers: number, unit: string): Promise<void> {
   const [row] = await platform.sql<{ records: string; full_pages: string; bytes: string }>(
     "SELECT wal_records AS records, wal_fpi AS full_pages, wal_bytes AS bytes FROM pg_stat_wal",
   );
   const per = (value: string | undefined) => (Number(value ?? Number.NaN) / transfers).toFixed(2);
-  console.log(`WAL per transfer: ${per(row?.records)} records, ${per(row?.full_pages)} full-page images, ${per(row?.bytes)} bytes`);
+  console.log(`WAL per ${unit}: ${per(row?.records)} records, ${per(row?.full_pages)} full-page images, ${per(row?.bytes)} bytes`);
   // A balance update that is not HOT (heap-only) also inserts into the balance table's index.
   const [updates] = await platform.sql<{ updates: string; hot: string }>(
     "SELECT n_tup_upd AS updates, n_tup_hot_upd AS hot FROM pg_stat_user_tables WHERE relname = 'account_balance'",
@@ -432,7 +443,7 @@ interface ProfileNode {
  * `under`, the inclusive time of every function called beneath the outermost
  * frame whose label holds that text.
  */
-function printWindow(file: string, fromMicros: number, toMicros: number, transfers: number, under: readonly string[]): void {
+function printWindow(file: string, fromMicros: number, toMicros: number, transfers: number, unit: string, under: readonly string[]): void {
   const profile = JSON.parse(readFileSync(file, "utf8")) as {
     nodes: ProfileNode[];
     startTime: number;
@@ -490,11 +501,11 @@ function printWindow(file: string, fromMicros: number, toMicros: number, transfe
           `${(micros / transfers).toFixed(1).padStart(8)} µs ${((100 * micros) / sampledMicros).toFixed(1).padStart(5)}% | ${name}`,
       )
       .join("\n");
-  console.log(`\nLedger main thread: ${(sampledMicros / transfers).toFixed(1)} µs sampled per transfer in the window`);
-  console.log(`\nSelf time by area, per transfer:\n${top(selfByArea, 30)}`);
-  console.log(`\nSelf time by function, per transfer:\n${top(selfByFunction, 30)}`);
-  console.log(`\nInclusive time by area (library, Node internals, source file), per transfer:\n${top(inclusiveByArea, 40)}`);
-  console.log(`\nInclusive time by function, per transfer:\n${top(inclusiveByFunction, 60)}`);
+  console.log(`\nLedger main thread: ${(sampledMicros / transfers).toFixed(1)} µs sampled per ${unit} in the window`);
+  console.log(`\nSelf time by area, per ${unit}:\n${top(selfByArea, 30)}`);
+  console.log(`\nSelf time by function, per ${unit}:\n${top(selfByFunction, 30)}`);
+  console.log(`\nInclusive time by area (library, Node internals, source file), per ${unit}:\n${top(inclusiveByArea, 40)}`);
+  console.log(`\nInclusive time by function, per ${unit}:\n${top(inclusiveByFunction, 60)}`);
   for (const [text, costs] of beneath)
-    console.log(`\nInclusive time beneath the outermost function matching '${text}', per transfer:\n${top(costs, 60)}`);
+    console.log(`\nInclusive time beneath the outermost function matching '${text}', per ${unit}:\n${top(costs, 60)}`);
 }
