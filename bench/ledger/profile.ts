@@ -11,6 +11,7 @@
 //   node bench/ledger/profile.ts [--single 1 | --batched 1000x2 | --rate 1800] [--duration-seconds 5]
 //                                [--warm-up-seconds 2] [--wallets 1000] [--cpu-prof [--cpu-prof-under text ...]]
 //                                [--postgres-setting name=value ...] [--gc-trace] [--health-checks]
+//                                [--checkpoint-first] [--prefill-seconds 0]
 //
 // --postgres-setting gives the server a setting at start (`postgres -c`).
 // --cpu-prof-under breaks down the inclusive time of the functions whose
@@ -19,6 +20,11 @@
 // hides is named.
 // --gc-trace runs the ledger with V8's per-collection trace and prints each
 // full collection in the window with the phases of its pause.
+// --checkpoint-first makes a checkpoint between the warm-up and the window:
+// after one, the first change to each page writes the whole 8 kB page to the
+// WAL (full_page_writes), as the rows after run.ts's batched rows see.
+// --prefill-seconds first commits batches of 1000 (two in flight) for that
+// long, so the tables and indexes are as large as after run.ts's rows.
 // --health-checks sends grpc.health.v1.Health/Check calls instead of
 // transfers, by the same generator and loop, and reports everything per call:
 // what the ledger's gRPC stack and runtime cost on their own at that arrival
@@ -87,6 +93,8 @@ const { values: options } = parseArgs({
     "cpu-prof-under": { type: "string", multiple: true, default: [] },
     "postgres-setting": { type: "string", multiple: true, default: [] },
     "gc-trace": { type: "boolean", default: false },
+    "checkpoint-first": { type: "boolean", default: false },
+    "prefill-seconds": { type: "string", default: "0" },
     "health-checks": { type: "boolean", default: false },
   },
 });
@@ -96,6 +104,7 @@ const durationSeconds = positiveInteger("duration-seconds", options["duration-se
 const warmUpSeconds = positiveInteger("warm-up-seconds", options["warm-up-seconds"], 600);
 const walletCount = positiveInteger("wallets", options.wallets, 100_000);
 const ratePerSecond = options.rate === undefined ? undefined : positiveInteger("rate", options.rate, 100_000);
+const prefillSeconds = options["prefill-seconds"] === "0" ? 0 : positiveInteger("prefill-seconds", options["prefill-seconds"], 3600);
 const healthChecks = options["health-checks"] as boolean;
 if (healthChecks && options.batched !== undefined)
   throw new Error("--health-checks sends single calls: give --single or --rate, not --batched");
@@ -178,6 +187,14 @@ try {
   const { wallets, target, ledgerPid, sampleServers } = await prepareLedgerLoad(platform, postgres, { repoRoot, walletCount });
   await platform.sql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
   const workload = healthChecks ? healthCheckWorkload() : transferWorkload(wallets, batchSize);
+  // A ledger that has run a while: its tables and indexes, the idempotency keys' above all, many pages large.
+  if (prefillSeconds > 0)
+    await closedLoop(target, transferWorkload(wallets, 1000), {
+      concurrency: 2,
+      warmUpSeconds: 0,
+      durationSeconds: prefillSeconds,
+      sampleServers,
+    });
   // Warm-up in a run of its own, so the statistics and the profile window hold only the measured run.
   // It runs the measured load itself: an open loop warmed up by one closed-loop caller would start
   // its window with the heap and the JIT still adjusting to thousands of calls a second.
@@ -185,6 +202,8 @@ try {
     await closedLoop(target, workload, { concurrency, warmUpSeconds: 0, durationSeconds: warmUpSeconds, sampleServers });
   else
     await openLoop(target, workload, { ratePerSecond, warmUpSeconds: 0, durationSeconds: warmUpSeconds, inFlightMax: 4096, sampleServers });
+  // As when a checkpoint has just begun: the first change to each page after it logs the whole page.
+  if (options["checkpoint-first"]) await platform.sql("CHECKPOINT");
   await platform.sql("SELECT pg_stat_statements_reset()");
   await platform.sql("SELECT pg_stat_reset()");
   await platform.sql("SELECT pg_stat_reset_shared('wal')");
