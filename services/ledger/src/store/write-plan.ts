@@ -7,10 +7,10 @@ import { byteaArray, int4Array, int8Array, numericArray, textArray, timestampArr
 
 /**
  * A PostgreSQL array literal of enum labels (transaction kinds, entry
- * directions), with null as NULL: the one kind of array the batch write still
- * sends as text (binary-array.ts says why). pg's generic encoder quotes and
- * escapes every element; these never need it, and anything that would is
- * refused rather than sent unquoted.
+ * directions), with null as NULL: the batch write's enum arrays stay text
+ * (binary-array.ts says why), as does its metadata (metadataJson). pg's
+ * generic encoder quotes and escapes every element; these labels never need
+ * it, and anything that would is refused rather than sent unquoted.
  */
 export function plainArrayLiteral(values: readonly (string | null)[]): string {
   for (const value of values) {
