@@ -224,8 +224,9 @@ try {
     serverDurationBuckets(await (await fetch(platform.metricsUrl)).text(), method),
   );
 
+  // Transfers, or calls with --health-checks: the unit every figure below is per.
   const transfers = result.transfers;
-  const perTransfer = (milliseconds: number) => `${((milliseconds * 1000) / transfers).toFixed(1)} µs`;
+  const perUnit = (milliseconds: number) => `${((milliseconds * 1000) / transfers).toFixed(1)} µs`;
   const perSecond = (milliseconds = Number.NaN) => (milliseconds / result.durationSeconds).toFixed(0);
   const sorted = sortedLatencies(result.latenciesMs);
   const sortedLate = sortedLatencies(result.sendLateMs);
@@ -233,7 +234,7 @@ try {
     `${batchSize === undefined ? method : `${method} × ${batchSize}`}, ` +
       `${ratePerSecond === undefined ? `${concurrency} in flight` : `open loop at ${ratePerSecond}/s`}, ${durationSeconds} s: ` +
       `${(transfers / result.durationSeconds).toFixed(0)} ${unit}s/s, p50 ${percentile(sorted, 0.5).toFixed(2)} ms, p99 ${percentile(sorted, 0.99).toFixed(2)} ms; ` +
-      `CPU per ${unit}: ledger ${perTransfer(result.serverGrowth.ledger ?? 0)}, PostgreSQL ${perTransfer(result.serverGrowth.postgres ?? 0)}; ` +
+      `CPU per ${unit}: ledger ${perUnit(result.serverGrowth.ledger ?? 0)}, PostgreSQL ${perUnit(result.serverGrowth.postgres ?? 0)}; ` +
       `ledger main thread per second: ${perSecond(result.serverGrowth.ledgerMainRunning)} ms running, ${perSecond(result.serverGrowth.ledgerMainWaiting)} ms waiting for a CPU; ` +
       `load generator: ${result.clientCpuCores.toFixed(2)} cores, longest stall ${result.clientStallMaxMs.toFixed(1)} ms, ` +
       `calls begun late by p50 ${percentile(sortedLate, 0.5).toFixed(2)} ms, p99 ${percentile(sortedLate, 0.99).toFixed(2)} ms; ` +
@@ -283,7 +284,7 @@ try {
   console.log(`\nStatements (wall time per ${unit}; nested statements are also inside their caller's):`);
   for (const row of statements) {
     console.log(
-      `${perTransfer(row.execute_ms).padStart(10)} execute ${perTransfer(row.plan_ms).padStart(10)} plan ` +
+      `${perUnit(row.execute_ms).padStart(10)} execute ${perUnit(row.plan_ms).padStart(10)} plan ` +
         `${row.calls.padStart(7)} calls ${row.plans.padStart(7)} plans | ${row.query}`,
     );
   }
@@ -293,7 +294,7 @@ try {
   console.log(`\nPL/pgSQL functions (wall time per ${unit}):`);
   for (const row of functions) {
     console.log(
-      `${perTransfer(row.total_ms).padStart(10)} total ${perTransfer(row.self_ms).padStart(10)} self ${row.calls.padStart(7)} calls | ${row.funcname}`,
+      `${perUnit(row.total_ms).padStart(10)} total ${perUnit(row.self_ms).padStart(10)} self ${row.calls.padStart(7)} calls | ${row.funcname}`,
     );
   }
 

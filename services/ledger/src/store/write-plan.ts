@@ -44,8 +44,7 @@ export function balanceColumns(balances: readonly BalanceRecord[]): unknown[] {
  * no metadata.
  */
 function metadataJson(metadata: Record<string, string>): string | null {
-  for (const _ in metadata) return JSON.stringify(metadata);
-  return null;
+  return Object.keys(metadata).length === 0 ? null : JSON.stringify(metadata);
 }
 
 /**
