@@ -71,6 +71,16 @@ func dialH2(target, path, authorization string, timeout time.Duration) (*h2conn,
 	if err != nil {
 		return nil, err
 	}
+	conn, err := handshake(socket, target, path, authorization, timeout)
+	if err != nil {
+		socket.Close()
+		return nil, err
+	}
+	return conn, nil
+}
+
+// handshake sends the client's preface and settings and waits for the server's.
+func handshake(socket net.Conn, target, path, authorization string, timeout time.Duration) (*h2conn, error) {
 	c := &h2conn{
 		out:          bufio.NewWriterSize(socket, 64<<10),
 		nextStreamID: 1,
@@ -83,7 +93,7 @@ func dialH2(target, path, authorization string, timeout time.Duration) (*h2conn,
 	c.framer = http2.NewFramer(c.out, bufio.NewReaderSize(socket, 64<<10))
 	c.framer.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
 	c.headerEncoder = hpack.NewEncoder(&c.headerBlock)
-	// What grpc-go sent, so the server does the same work per call as before.
+	// The headers grpc-go sent (its user agent aside), so the server does the same work per call as before.
 	c.headers = []hpack.HeaderField{
 		{Name: ":method", Value: "POST"},
 		{Name: ":scheme", Value: "http"},
@@ -117,7 +127,6 @@ func dialH2(target, path, authorization string, timeout time.Duration) (*h2conn,
 	case <-settled:
 		return c, nil
 	case <-time.After(10 * time.Second):
-		socket.Close()
 		return nil, fmt.Errorf("no HTTP/2 settings from %s within 10 s", target)
 	}
 }
