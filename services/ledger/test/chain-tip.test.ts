@@ -128,6 +128,38 @@ describe("chain tip", () => {
     assert.equal(tip.known(new Set(["a", "d"])), undefined, "one unknown account and the state is not known");
   });
 
+  it("knows the keys of the batches it holds, and only theirs, as batches come and go", () => {
+    const tip = createChainTip({ balancesMax: 100, committedMax: 3 });
+    const taken = (id: string) => ({ transactionId: id, requestHash: Buffer.alloc(32, 2) });
+    const holding = (from: number, to: number, ...ids: string[]) => ({
+      ...planned(from, to),
+      balances: balances(balance("a", to, to)),
+      keys: new Map(ids.map((id) => [`key-${id}`, taken(id)])),
+    });
+    const keysKnown = () => ["1", "2", "3", "4", "5"].filter((id) => tip.known(new Set(["a"]))?.keys.has(`key-${id}`));
+    const first = tip.add(holding(10, 11, "1"), new Map());
+    const second = tip.add(holding(11, 12, "2"), new Map());
+    assert.deepEqual(keysKnown(), ["1", "2"]);
+    assert.equal(tip.known(new Set(["a"]))?.keys.get("key-2")?.transactionId, "2");
+    // A plan at the same position supersedes the one in flight there: its keys go, the new plan's come.
+    const third = tip.add(holding(11, 13, "3"), new Map());
+    assert.deepEqual(keysKnown(), ["1", "3"], "the superseded batch's key is no longer held");
+    tip.committed(first);
+    const fourth = tip.add(holding(13, 14, "4"), new Map());
+    assert.deepEqual(keysKnown(), ["1", "3", "4"], "a committed batch's keys stay while the tip keeps the batch");
+    // Failing a batch that already left takes nothing out; failing a held one takes its keys. (A failure
+    // also makes every balance unknown, so the keys are looked at once the next batch is planned.)
+    tip.failed(second);
+    tip.failed(fourth);
+    const fifth = tip.add(holding(13, 15, "5"), new Map());
+    assert.deepEqual(keysKnown(), ["1", "3", "5"], "a failed batch's keys go with it, and only its");
+    tip.committed(third);
+    tip.committed(fifth);
+    tip.add(holding(15, 16), new Map());
+    tip.add(holding(16, 17), new Map());
+    assert.deepEqual(keysKnown(), ["5"], "the oldest committed batches leave the tip, keys and all");
+  });
+
   it("forgets every balance when a batch fails or one is planned on another head", () => {
     const tip = createChainTip({ balancesMax: 100 });
     const first = tip.add({ ...planned(10, 11), balances: balances(balance("a", 5, 11)) }, balances(balance("a", 0, 3)));

@@ -37,24 +37,11 @@ export interface KnownState {
   head: ChainPosition;
   /** The balances asked for. */
   balances: Map<string, BalanceRecord>;
-  /** Keys taken by the batches the tip holds; any other key was not read. */
+  /**
+   * Keys taken by the batches the tip holds; any other key was not read. A
+   * view of the tip: it answers for the batches held when it is asked.
+   */
   keys: KeyLookup;
-}
-
-/**
- * The keys of the given batches, newest first, looked up in each batch's own
- * map: copying them into one map cost a thousand insertions per held batch
- * for every batch planned.
- */
-function keysOf(held: readonly Entry[]): KeyLookup {
-  const get = (key: string) => {
-    for (let index = held.length - 1; index >= 0; index--) {
-      const taken = (held[index] as Entry).keys.get(key);
-      if (taken !== undefined) return taken;
-    }
-    return undefined;
-  };
-  return { get, has: (key) => get(key) !== undefined };
 }
 
 interface Entry extends PlannedState {
@@ -103,6 +90,23 @@ const samePosition = (a: ChainPosition, b: ChainPosition) => a.sequence === b.se
 
 export function createChainTip({ balancesMax, committedMax = 8 }: ChainTipOptions): ChainTip {
   let entries: Entry[] = [];
+  // Every key the held batches took, in one map kept as they come and go: a
+  // plan looks up each of its keys once, instead of in every held batch's
+  // own map (up to committedMax + in flight of them, about 2.5 µs a transfer).
+  // Two held batches never take one key (a batch planned on the tip sees the
+  // keys of every batch held, one planned on a read sees those committed
+  // before it), so a batch that leaves takes out exactly its own keys; were
+  // it otherwise, a key missing here is only a key planned as new, which
+  // ledger_commit_planned_batch refuses if it is taken.
+  const keys = new Map<string, TakenKey>();
+  const keyLookup: KeyLookup = { get: (key) => keys.get(key), has: (key) => keys.has(key) };
+  const hold = (entry: Entry) => {
+    entries.push(entry);
+    for (const [key, taken] of entry.keys) keys.set(key, taken);
+  };
+  const release = (left: readonly Entry[]) => {
+    for (const entry of left) for (const [key, taken] of entry.keys) if (keys.get(key) === taken) keys.delete(key);
+  };
   // Every balance here is as it stands at knownHead: the head after the newest planned batch.
   const balances = new LRUCache<string, BalanceRecord>({ max: balancesMax });
   let knownHead: ChainPosition | undefined;
@@ -131,19 +135,21 @@ export function createChainTip({ balancesMax, committedMax = 8 }: ChainTipOption
         if (balance === undefined) return undefined;
         found.set(accountId, balance);
       }
-      return { head: knownHead, balances: found, keys: keysOf(entries.slice()) };
+      return { head: knownHead, balances: found, keys: keyLookup };
     },
     add(state, plannedOn) {
       // Batches planned on this one's position or later, and not committed, were planned on
       // something this batch's plan does not include: they will be refused, so they leave now.
-      entries = entries.filter((entry) => entry.committed || entry.previous.sequence < state.previous.sequence);
+      const superseded = (entry: Entry) => !entry.committed && entry.previous.sequence >= state.previous.sequence;
+      release(entries.filter(superseded));
+      entries = entries.filter((entry) => !superseded(entry));
       let settle: (committed: boolean) => void = () => {};
       const settled = new Promise<boolean>((resolve) => {
         settle = resolve;
       });
       const entry: Entry = { ...state, committed: false, settled, settle };
-      entries.push(entry);
-      while (entries.length > committedMax && entries[0]?.committed) entries.shift();
+      hold(entry);
+      while (entries.length > committedMax && entries[0]?.committed) release([entries.shift() as Entry]);
       // Balances known at the head this batch was planned on stay true after it, but for the ones it
       // changes; planned on anything else (a read older than the tip, a batch under the lock after
       // another writer), the batch's own accounts are all that is known.
@@ -167,7 +173,10 @@ export function createChainTip({ balancesMax, committedMax = 8 }: ChainTipOption
       // Batches dropped with it settle when their own attempts end, as every batch does.
       (handle as Entry).settle(false);
       const index = entries.indexOf(handle as Entry);
-      if (index !== -1) entries = entries.slice(0, index);
+      if (index !== -1) {
+        release(entries.slice(index));
+        entries = entries.slice(0, index);
+      }
       // What the tip knew included this batch: nothing of it is sure any more.
       forget();
     },

@@ -112,8 +112,9 @@ async function commitOnConnection(
     now: dependencies.now(),
     newId: dependencies.newId,
   });
-  const planned = recordPlan(plannedState(head, plan), balances);
+  // Before the plan joins the tip: a known state's keys are a view of the tip, and these are the keys it was planned on.
   const rejectedKeys = state.keysRead ? [] : rejectedUnreadKeys(jobs, plan.outcomes, existingKeys);
+  const planned = recordPlan(plannedState(head, plan), balances);
   const checks: unknown[] = [
     // The balances the plan assumed: every named account's.
     ...balanceColumns([...balances.values()]),
