@@ -125,8 +125,12 @@ export function transferWorkload(wallets: readonly string[], batchSize: number |
  */
 export function healthCheckWorkload(): Workload {
   const method = Health.method.check;
-  const request = toBinary(method.input, create(method.input, {}));
-  return { transfersPerCall: 1, callsPerSecondMax: 10_000, method, encode: (count) => Array.from({ length: count }, () => request) };
+  return repeatedRequestWorkload(method, toBinary(method.input, create(method.input, {})), 10_000);
+}
+
+/** One encoded request sent by every call: for calls whose cost does not depend on what they carry (no keys to spend). */
+export function repeatedRequestWorkload(method: DescMethod, request: Uint8Array, callsPerSecondMax: number): Workload {
+  return { transfersPerCall: 1, callsPerSecondMax, method, encode: (count) => Array.from({ length: count }, () => request) };
 }
 
 const loadgenSource = path.join(path.dirname(fileURLToPath(import.meta.url)), "loadgen");

@@ -19,7 +19,7 @@ import { parseArgs } from "node:util";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { EchoService } from "@trustmesh/api/trustmesh/testing/v1/echo_service_pb.js";
 import { createTestKey, signToken, startJwksServer } from "../../packages/runtime/test/support/tokens.ts";
-import { openLoop, percentile, sortedLatencies, type Workload } from "../ledger/load.ts";
+import { openLoop, percentile, repeatedRequestWorkload, sortedLatencies } from "../ledger/load.ts";
 import { runtimeNodeFlags, runtimeTelemetryEnv, serverEntries } from "./measure.ts";
 import { positiveInteger, requireNode24 } from "./run-options.ts";
 import { benchUserId } from "./scenarios.ts";
@@ -39,12 +39,7 @@ const warmUpSeconds = positiveInteger("warm-up-seconds", options["warm-up-second
 
 const echo = EchoService.method.echo;
 const request = toBinary(echo.input, create(echo.input, { message: "hello, trustmesh" }));
-const workload: Workload = {
-  transfersPerCall: 1,
-  callsPerSecondMax: Math.max(...rates),
-  method: echo,
-  encode: (count) => Array.from({ length: count }, () => request),
-};
+const workload = repeatedRequestWorkload(echo, request, Math.max(...rates));
 
 const key = await createTestKey("bench-key");
 const jwks = await startJwksServer([key]);

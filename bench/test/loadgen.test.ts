@@ -12,16 +12,13 @@ import { fileURLToPath } from "node:url";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import { EchoRequestSchema, EchoResponseSchema, EchoService } from "@trustmesh/api/trustmesh/testing/v1/echo_service_pb.js";
-import { closedLoop, openLoop, type Workload } from "../ledger/load.ts";
+import { closedLoop, openLoop, repeatedRequestWorkload } from "../ledger/load.ts";
 
 const echo = EchoService.method.echo;
 /** Larger than HTTP/2's initial 64 KiB windows and its 16 KiB frames, so sending it waits for the server's WINDOW_UPDATEs. */
 const largeText = "x".repeat(300_000);
 
-function echoWorkload(text: string): Workload {
-  const request = toBinary(echo.input, create(echo.input, { message: text }));
-  return { transfersPerCall: 1, callsPerSecondMax: 2000, method: echo, encode: (count) => Array.from({ length: count }, () => request) };
-}
+const echoWorkload = (text: string) => repeatedRequestWorkload(echo, toBinary(echo.input, create(echo.input, { message: text })), 2000);
 
 interface Received {
   messageLengths: number[];
