@@ -6,7 +6,10 @@
 //
 //   node bench/ledger/run.ts [--warm-up-seconds 3] [--duration-seconds 8]
 //                            [--single 1,4,16,64,256] [--batched 100x1,100x4,1000x1,1000x2]
-//                            [--pgbench 1,4,16,64] [--wallets 1000] [--note text] [--no-write]
+//                            [--pgbench 1,4,16,64] [--rounds 3] [--wallets 1000] [--note text] [--no-write]
+//
+// After the rows, --rounds paired rounds measure each target beside its own
+// yardstick (paired-rounds.ts says why and how).
 //
 // See bench/README.md ("bench/ledger") for what each number means.
 import { execFileSync } from "node:child_process";
@@ -35,6 +38,7 @@ import {
   transferWorkload,
 } from "./load.ts";
 import { prepareLedgerLoad } from "./load-setup.ts";
+import { pgbenchGoesFirst, summarizeRounds, type ThroughputPair } from "./paired-rounds.ts";
 import { type PgbenchResult, preparePgbenchDatabase, runPgbench } from "./pgbench.ts";
 import { postgresCpuMs } from "./process-cpu.ts";
 
@@ -52,6 +56,7 @@ const { values: options } = parseArgs({
     single: { type: "string", default: "1,4,16,64,256" },
     batched: { type: "string", default: "100x1,100x4,1000x1,1000x2" },
     pgbench: { type: "string", default: "1,4,16,64" },
+    rounds: { type: "string", default: "3" },
     wallets: { type: "string", default: "1000" },
     note: { type: "string" },
     write: { type: "boolean", default: true },
@@ -68,6 +73,7 @@ const batchedLevels = options.batched.split(",").map((value) => {
   return { size: positiveInteger("batched size", size, 1000), concurrency: positiveInteger("batched concurrency", concurrency, 256) };
 });
 const pgbenchLevels = options.pgbench.split(",").map((value) => positiveInteger("pgbench", value, 1024));
+const roundCount = positiveInteger("rounds", options.rounds, 20);
 const pgbenchPath = ["/usr/lib/postgresql/15/bin/pgbench", "/usr/bin/pgbench"].find((candidate) => existsSync(candidate));
 if (pgbenchPath === undefined) throw new Error("pgbench is required (Debian: apt-get install postgresql-client)");
 
@@ -110,6 +116,14 @@ const batchingDefaults = [
   ),
   `DATABASE_POOL_MAX ${baseConfigShape.DATABASE_POOL_MAX.parse(undefined)}`,
 ].join(", ");
+
+/** Committed transfers per second of a row's window. */
+const rateOf = (row: Row) => row.result.transfers / row.result.durationSeconds;
+
+/** The item with the highest rate; the first of equals. */
+function bestOf<T>(items: readonly T[], rate: (item: T) => number): T {
+  return items.reduce((best, item) => (rate(item) > rate(best) ? item : best));
+}
 
 const integer = (value: number) => Math.round(value).toLocaleString("en-US");
 const milliseconds = (value: number) => value.toFixed(value < 10 ? 2 : 1);
@@ -208,7 +222,7 @@ try {
     );
   }
   const singleRows = rows.filter((row) => row.mode === "PostTransaction");
-  const peakSingle = Math.max(...singleRows.map((row) => row.result.transfers / row.result.durationSeconds));
+  const peakSingle = rateOf(bestOf(singleRows, rateOf));
   const halfRate = Math.max(1, Math.round(peakSingle / 2));
   const halfPeak = await measure(platform, "PostTransaction, open loop", `${integer(halfRate)}/s`, () =>
     openLoop(target, single, { ratePerSecond: halfRate, warmUpSeconds, durationSeconds, inFlightMax: 4096, sampleServers }),
@@ -216,24 +230,60 @@ try {
 
   const pgbenchDatabase = await postgres.createDatabase("pgbench_ledger");
   await preparePgbenchDatabase(pgbenchDatabase);
-  const pgbenchRows: PgbenchResult[] = [];
-  for (const clientsCount of pgbenchLevels) {
+  const pgbench = async (clientsCount: number, label: string): Promise<PgbenchResult> => {
     const result = await runPgbench(pgbenchPath, pgbenchDatabase, {
       clients: clientsCount,
       durationSeconds: warmUpSeconds + durationSeconds,
       postgresCpuMs: () => postgresCpuMs(postmasterPid),
     });
     console.log(
-      `pgbench | ${clientsCount} | ${integer(result.transactionsPerSecond)} | p50 ${milliseconds(result.p50Ms)} | p99 ${milliseconds(result.p99Ms)}`,
+      `${label} | ${clientsCount} | ${integer(result.transactionsPerSecond)} | p50 ${milliseconds(result.p50Ms)} | p99 ${milliseconds(result.p99Ms)}`,
     );
-    pgbenchRows.push(result);
-  }
-  const loadAfter = os.loadavg();
-  const autovacuumAtEnd = autovacuumRuns(postgres.dataDir);
+    return result;
+  };
+  const pgbenchRows: PgbenchResult[] = [];
+  for (const clientsCount of pgbenchLevels) pgbenchRows.push(await pgbench(clientsCount, "pgbench"));
 
   const batchedRows = rows.filter((row) => row.mode !== "PostTransaction");
-  const peakBatched = Math.max(...batchedRows.map((row) => row.result.transfers / row.result.durationSeconds));
+  const peakBatched = rateOf(bestOf(batchedRows, rateOf));
   const pgbenchBest = Math.max(...pgbenchRows.map((row) => row.transactionsPerSecond));
+
+  // Paired rounds (paired-rounds.ts): the best shape of each kind, each beside its yardstick.
+  const bestPgbenchClients = bestOf(pgbenchRows, (row) => row.transactionsPerSecond).clients;
+  const bestBatched = batchedLevels[batchedRows.indexOf(bestOf(batchedRows, rateOf))] as (typeof batchedLevels)[number];
+  const bestSingleConcurrency = singleLevels[singleRows.indexOf(bestOf(singleRows, rateOf))] as number;
+  const bestBatchedWorkload = transferWorkload(wallets, bestBatched.size);
+  const roundRows: { round: number; pgbench: PgbenchResult; batched: Row; peak: Row; halfPeak: Row }[] = [];
+  for (let round = 1; round <= roundCount; round++) {
+    let pgbenchResult: PgbenchResult | undefined;
+    let batched: Row | undefined;
+    for (const kind of pgbenchGoesFirst(round) ? ["pgbench", "batched"] : ["batched", "pgbench"]) {
+      if (kind === "pgbench") pgbenchResult = await pgbench(bestPgbenchClients, `pgbench, round ${round}`);
+      else
+        batched = await measure(platform, `PostTransactions × ${bestBatched.size}, round ${round}`, String(bestBatched.concurrency), () =>
+          closedLoop(target, bestBatchedWorkload, { concurrency: bestBatched.concurrency, warmUpSeconds, durationSeconds, sampleServers }),
+        );
+    }
+    if (pgbenchResult === undefined || batched === undefined) throw new Error(`round ${round} measured only one of its pair`);
+    const peak = await measure(platform, `PostTransaction, round ${round}`, String(bestSingleConcurrency), () =>
+      closedLoop(target, single, { concurrency: bestSingleConcurrency, warmUpSeconds, durationSeconds, sampleServers }),
+    );
+    const roundHalfRate = Math.max(1, Math.round(rateOf(peak) / 2));
+    const roundHalfPeak = await measure(platform, `PostTransaction, open loop, round ${round}`, `${integer(roundHalfRate)}/s`, () =>
+      openLoop(target, single, { ratePerSecond: roundHalfRate, warmUpSeconds, durationSeconds, inFlightMax: 4096, sampleServers }),
+    );
+    roundRows.push({ round, pgbench: pgbenchResult, batched, peak, halfPeak: roundHalfPeak });
+  }
+  const throughputPairs: ThroughputPair[] = roundRows.map((row) => ({
+    batchedPerSecond: rateOf(row.batched),
+    pgbenchPerSecond: row.pgbench.transactionsPerSecond,
+  }));
+  const rounds = summarizeRounds(
+    throughputPairs,
+    roundRows.map((row) => row.halfPeak.result.latenciesMs),
+  );
+  const loadAfter = os.loadavg();
+  const autovacuumAtEnd = autovacuumRuns(postgres.dataDir);
   const pgbenchOne = pgbenchRows.find((row) => row.clients === 1)?.transactionsPerSecond;
   const halfPeakP99 = percentile(sortedLatencies(halfPeak.result.latenciesMs), 0.99);
   const postgresVersion = postgres.version;
@@ -255,7 +305,9 @@ try {
     "",
     header,
     "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-    ...[...rows, halfPeak].map((row) => `| ${formatRow(row, autovacuumAtEnd).join(" | ")} |`),
+    ...[...rows, halfPeak, ...roundRows.flatMap((round) => [round.batched, round.peak, round.halfPeak])].map(
+      (row) => `| ${formatRow(row, autovacuumAtEnd).join(" | ")} |`,
+    ),
     "",
     "| pgbench, one transfer per SQL transaction | clients | transfers/s | p50 ms | p99 ms | pgbench CPU µs/transfer | PostgreSQL CPU µs/transfer | failed |",
     "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
@@ -271,6 +323,22 @@ try {
         : ` and ${(peakBatched / pgbenchOne).toFixed(1)}× pgbench with one client (${integer(pgbenchOne)}/s)`) +
       `; target ≥ 5×: **${peakBatched >= 5 * pgbenchBest ? "met" : "not met"}** against the best pgbench figure.`,
     `- Single-transfer peak ${integer(peakSingle)} transfers/s; at half of it (${integer(halfRate)}/s, open loop) p99 = **${milliseconds(halfPeakP99)} ms**; target < ${halfPeakP99TargetMs} ms: **${halfPeakP99 < halfPeakP99TargetMs ? "met" : "not met"}**.`,
+    "",
+    `Paired rounds (\`bench/ledger/paired-rounds.ts\`): pgbench with ${bestPgbenchClients} clients beside \`PostTransactions × ${bestBatched.size}\`, ${bestBatched.concurrency} in flight, in alternating order; then ${bestSingleConcurrency} closed-loop callers and the open loop at half of their rate.`,
+    "",
+    "| round | measured first | pgbench transfers/s | batched transfers/s | batched ÷ pgbench | single-transfer peak | open loop at half of it | p50 ms | p99 ms |",
+    "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ...roundRows.map((round) => {
+      const sorted = sortedLatencies(round.halfPeak.result.latenciesMs);
+      return (
+        `| ${round.round} | ${pgbenchGoesFirst(round.round) ? "pgbench" : "batched"} | ${integer(round.pgbench.transactionsPerSecond)} | ` +
+        `${integer(rateOf(round.batched))} | ${(rateOf(round.batched) / round.pgbench.transactionsPerSecond).toFixed(1)}× | ` +
+        `${integer(rateOf(round.peak))} | ${integer(rateOf(round.halfPeak))}/s | ${milliseconds(percentile(sorted, 0.5))} | ${milliseconds(percentile(sorted, 0.99))} |`
+      );
+    }),
+    "",
+    `- Paired rounds, batched over pgbench (mean rates): **${rounds.pooledRatio.toFixed(1)}×**; target ≥ 5×: **${rounds.pooledRatio >= 5 ? "met" : "not met"}**.`,
+    `- Paired rounds, p99 of every open-loop call: **${milliseconds(rounds.pooledP99Ms)} ms**; target < ${halfPeakP99TargetMs} ms: **${rounds.pooledP99Ms < halfPeakP99TargetMs ? "met" : "not met"}**.`,
     "",
   ].join("\n");
   console.log(`\n${section}`);
