@@ -31,12 +31,13 @@
 // rate, to set against a PostTransaction's cost at the same rate.
 // Autovacuum's runs in the window are read from PostgreSQL's log.
 //
-// The cluster is made fresh, but is first given 40 recycled WAL segments
-// (recycledWalSegments), as a server that has run a while has them. Without
-// them PostgreSQL creates, zero-fills and flushes a new 16 MB segment every
-// ~3 s at 3,000 transfers/s while commits wait, and each such second had a
-// p99 of 61-115 ms: runs before session 13 were measured so, and their tails
-// were mostly that (services/ledger/README.md, "Session 13").
+// The cluster is made fresh, but with the WAL of a server sized for this write
+// rate (bench-postgres.ts): recycled segments made before the run, and no
+// checkpoint requested by WAL volume. Without recycled segments PostgreSQL
+// creates, zero-fills and flushes a new 16 MB segment every ~3 s at 3,000
+// transfers/s while commits wait, and each such second had a p99 of 61-115
+// ms: runs before session 13 were measured so, and their tails were mostly
+// that (services/ledger/README.md, "Session 13").
 //
 // Variables named LEDGER_* in its environment are handed to the ledger.
 // --rate sends single transfers in an open loop at that many per second (the
@@ -53,11 +54,11 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { startPostgres } from "@trustmesh/testkit";
 import { type LedgerPlatform, startLedgerPlatform } from "../../services/ledger/test/support/ledger-platform.ts";
 import { areaOf } from "../rpc/profile-summary.ts";
 import { positiveInteger, requireNode24 } from "../rpc/run-options.ts";
-import { type AutovacuumRun, autovacuumLogSettings, autovacuumRuns, runsInWindow } from "./autovacuum-log.ts";
+import { type AutovacuumRun, autovacuumRuns, runsInWindow } from "./autovacuum-log.ts";
+import { plainSetting, startBenchPostgres } from "./bench-postgres.ts";
 import { type FullCollection, fullCollections, phaseNames } from "./gc-trace.ts";
 import {
   assertNoRejectionsSince,
@@ -79,7 +80,6 @@ import {
   transferWorkload,
 } from "./load.ts";
 import { prepareLedgerLoad } from "./load-setup.ts";
-import { runStatements } from "./statements.ts";
 
 const { values: options } = parseArgs({
   options: {
@@ -118,12 +118,6 @@ const [batchSize, concurrency] =
         return [positiveInteger("batched size", size, 1000), positiveInteger("batched concurrency", inFlight, 256)];
       })();
 
-/** `name=value` with a plain name and value, as the server's command line takes it. */
-function plainSetting(setting: string): string {
-  if (!/^[a-z_][a-z0-9_.]*=[A-Za-z0-9_.:-]+$/.test(setting))
-    throw new Error(`--postgres-setting takes name=value (letters, digits, _ . : -), not '${setting}'`);
-  return setting;
-}
 const postgresSettings = (options["postgres-setting"] ?? []).map(plainSetting);
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -132,36 +126,13 @@ const root = mkdtempSync(path.join(os.tmpdir(), "trustmesh-profile-ledger-"));
 chmodSync(root, 0o755);
 const profileDir = path.join(root, "cpu-profiles");
 
-/**
- * Statements that leave `count` WAL segments recycled, as a server that has run
- * for a while has them: a fresh cluster otherwise creates, zero-fills and
- * flushes a new 16 MB segment every ~3 s at 3,000 transfers/s, while commits
- * wait (services/ledger/README.md, "Session 13"). Each switch starts a new
- * segment; the checkpoint then renames the ones behind it to future names,
- * keeping as many as its distance since the last checkpoint suggests.
- */
-function recycledWalSegments(count: number): string[] {
-  return [
-    "CREATE TABLE profile_wal_fill (n integer)",
-    `DO $$ BEGIN FOR i IN 1..${count} LOOP INSERT INTO profile_wal_fill VALUES (i); PERFORM pg_switch_wal(); END LOOP; END $$`,
-    "DROP TABLE profile_wal_fill",
-    "CHECKPOINT",
-  ];
-}
-
-const postgres = await startPostgres({
-  dataDir: path.join(root, "data"),
-  ephemeral: false,
-  settings: [
-    "shared_preload_libraries=pg_stat_statements",
-    "pg_stat_statements.track=all",
-    "pg_stat_statements.track_planning=on",
-    "track_functions=all",
-    ...autovacuumLogSettings,
-    ...postgresSettings,
-  ],
-});
-await runStatements(await postgres.ensureDatabase("postgres"), recycledWalSegments(40));
+const postgres = await startBenchPostgres(path.join(root, "data"), [
+  "shared_preload_libraries=pg_stat_statements",
+  "pg_stat_statements.track=all",
+  "pg_stat_statements.track_planning=on",
+  "track_functions=all",
+  ...postgresSettings,
+]);
 
 const env: Record<string, string> = { LOG_LEVEL: "warn", LEDGER_RECONCILE_INTERVAL_MS: "0" };
 // The ledger's own settings pass through, so one can be tried without editing anything (LEDGER_BATCHES_IN_FLIGHT=1 ...).

@@ -6,7 +6,8 @@
 //
 //   node bench/ledger/run.ts [--warm-up-seconds 3] [--duration-seconds 8]
 //                            [--single 1,4,16,64,256] [--batched 100x1,100x4,1000x1,1000x2]
-//                            [--pgbench 1,4,16,64] [--rounds 3] [--wallets 1000] [--note text] [--no-write]
+//                            [--pgbench 1,4,16,64] [--rounds 3] [--wallets 1000] [--postgres-setting name=value ...]
+//                            [--note text] [--no-write]
 //
 // After the rows, --rounds paired rounds measure each target beside its own
 // yardstick (paired-rounds.ts says why and how).
@@ -19,13 +20,13 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { baseConfigShape } from "@trustmesh/runtime";
-import { startPostgres } from "@trustmesh/testkit";
 import { serviceNodeArguments } from "../../packages/runtime/src/node-arguments.ts";
 import { ledgerConfigShape } from "../../services/ledger/src/config.ts";
 import { type LedgerPlatform, startLedgerPlatform } from "../../services/ledger/test/support/ledger-platform.ts";
 import { machineBusyCpuMs } from "../rpc/machine-load.ts";
 import { positiveInteger, requireNode24 } from "../rpc/run-options.ts";
-import { type AutovacuumRun, autovacuumLogSettings, autovacuumRuns, runsInWindow } from "./autovacuum-log.ts";
+import { type AutovacuumRun, autovacuumRuns, runsInWindow } from "./autovacuum-log.ts";
+import { plainSetting, startBenchPostgres, walSettings } from "./bench-postgres.ts";
 import { assertNoRejectionsSince, ledgerMetrics } from "./ledger-metrics.ts";
 import {
   closedLoop,
@@ -57,6 +58,7 @@ const { values: options } = parseArgs({
     batched: { type: "string", default: "100x1,100x4,1000x1,1000x2" },
     pgbench: { type: "string", default: "1,4,16,64" },
     rounds: { type: "string", default: "3" },
+    "postgres-setting": { type: "string", multiple: true },
     wallets: { type: "string", default: "1000" },
     note: { type: "string" },
     write: { type: "boolean", default: true },
@@ -193,8 +195,9 @@ const loadBefore = os.loadavg();
 const startedAt = new Date();
 console.log(`bench/ledger: durable PostgreSQL in ${benchRoot}; load average ${loadBefore.map((value) => value.toFixed(2)).join(" ")}`);
 // Durable on purpose (fsync and synchronous_commit on, as in production): group commit is what batching buys.
-// Autovacuum's runs are read from the server's log.
-const postgres = await startPostgres({ dataDir: path.join(benchRoot, "data"), ephemeral: false, settings: autovacuumLogSettings });
+// Autovacuum's runs are read from the server's log; its WAL is sized for the write rate (bench-postgres.ts).
+const postgresSettings = (options["postgres-setting"] ?? []).map(plainSetting);
+const postgres = await startBenchPostgres(path.join(benchRoot, "data"), postgresSettings);
 let platform: LedgerPlatform | undefined;
 try {
   // Scheduled reconciliation would land in some row's window and charge its CPU there; it has its own cost, not a transfer's.
@@ -299,7 +302,7 @@ try {
     "",
     `- Command: \`${commandOf()}\``,
     ...(options.note === undefined ? [] : [`- Note: ${options.note}`]),
-    `- Machine: ${os.cpus()[0]?.model ?? "unknown"}, ${os.availableParallelism()} CPUs, ${os.type()} ${os.release()}; PostgreSQL ${postgresVersion} (durable: fsync and synchronous_commit on), Node ${process.version}`,
+    `- Machine: ${os.cpus()[0]?.model ?? "unknown"}, ${os.availableParallelism()} CPUs, ${os.type()} ${os.release()}; PostgreSQL ${postgresVersion} (durable: fsync and synchronous_commit on; ${[...walSettings, ...postgresSettings].join(", ")}), Node ${process.version}`,
     `- Load average (uptime) before: ${loadBefore.map((value) => value.toFixed(2)).join(" ")}; after: ${loadAfter.map((value) => value.toFixed(2)).join(" ")}`,
     `- Commit ${commit}${dirty === "" ? "" : " (services/ledger or bench/ledger modified in the working tree)"}; ledger defaults (${batchingDefaults}) but scheduled reconciliation off, started as every service is (\`node ${serviceNodeArguments.join(" ")}\`); ${wallets.length} funded USD wallets, transfers of 1 minor unit between random distinct wallets, unique idempotency keys; ${target.connections} gRPC connections from the Go load generator (bench/ledger/loadgen); ${warmUpSeconds} s warm-up then ${durationSeconds} s measured per row.`,
     "",
