@@ -143,12 +143,37 @@ describe("ledger tamper evidence", function () {
     const copiedValues = () => [randomUUID(), first?.id, alice, bob, randomUUID()];
     await asSuperuser([["BEGIN"], [copiedPosting(0), copiedValues()], ["ROLLBACK"]]);
     await assert.rejects(asSuperuser([[copiedPosting(1), copiedValues()]]), /does not match a committed transaction/);
+    // The same posting naming an account that does not exist, or one that holds another currency.
+    const euros = await createWallet(platform, await platform.serviceToken("payments"), randomUUID(), "EUR");
+    for (const stranger of [randomUUID(), euros]) {
+      await assert.rejects(
+        asSuperuser([[copiedPosting(0), [randomUUID(), first?.id, alice, stranger, randomUUID()]]]),
+        new RegExp(`names account ${stranger}, which does not exist or holds another currency than USD`),
+      );
+    }
     await assert.rejects(
       asSuperuser([["UPDATE chain_head SET hash = decode(repeat('ab', 32), 'hex')"]]),
       /must name a committed transaction/,
     );
     await assert.rejects(asSuperuser([["UPDATE chain_head SET sequence = sequence - 1"]]), /cannot go back/);
     await assert.rejects(asSuperuser([["UPDATE account_balance SET last_sequence = 0 WHERE account_id = $1", [alice]]]), /cannot go back/);
+    // A balance handed to another account, one made beside alice's (same currency and flags) in the same transaction.
+    const twin = randomUUID();
+    await assert.rejects(
+      asSuperuser([
+        ["BEGIN"],
+        [
+          `INSERT INTO account (id, owner_id, currency, kind, debits_must_not_exceed_credits, credits_must_not_exceed_debits,
+             address, metadata, idempotency_scope, idempotency_key, request_hash, created_at)
+           SELECT $1, $2, currency, kind, debits_must_not_exceed_credits, credits_must_not_exceed_debits,
+             address || ':twin', metadata, idempotency_scope, idempotency_key || ':twin', request_hash, created_at
+           FROM account WHERE id = $3`,
+          [twin, randomUUID(), alice],
+        ],
+        ["UPDATE account_balance SET account_id = $1 WHERE account_id = $2", [twin, alice]],
+      ]),
+      /a balance cannot move to another account/,
+    );
   });
 
   it("names exactly the transaction whose entry a superuser edited, in VerifyChain and in Reconcile", async () => {
