@@ -9,8 +9,8 @@
 // the WAL, and the random leaves of the idempotency-key and account indexes are
 // most of what a transfer touches; the recycled segments ran out and backends
 // created, zero-filled and flushed new 16 MB ones while commits waited. The
-// open-loop rows that came after them created 31–32 segments in 8 s, and those
-// were three of the worst p99s on record (40.5–73.1 ms). PostgreSQL's own
+// open-loop rows that came after them created 31–32 segments in 8 s, with p99s
+// of 40.5–73.1 ms, all misses. PostgreSQL's own
 // guidance is to size max_wal_size so that checkpoints come from
 // checkpoint_timeout, not from WAL volume: here 16 GB against about 4 GB that a
 // whole run.ts writes, so the only checkpoint in a run is the timed one (every
@@ -26,14 +26,14 @@ import { runStatements } from "./statements.ts";
 export const walSettings = ["max_wal_size=16GB", "min_wal_size=4GB"];
 
 /** Segments made before the first measurement: about what a whole run.ts writes (16 MB each). */
-export const recycledSegmentCount = 256;
+const recycledSegmentCount = 256;
 
 /**
  * Statements that leave `count` WAL segments recycled: each switch starts a
  * new segment, and the checkpoint renames the ones behind it to future names,
  * keeping up to min_wal_size of them.
  */
-export function recycledWalSegments(count: number): string[] {
+function recycledWalSegments(count: number): string[] {
   return [
     "CREATE TABLE bench_wal_fill (n integer)",
     `DO $$ BEGIN FOR i IN 1..${count} LOOP INSERT INTO bench_wal_fill VALUES (i); PERFORM pg_switch_wal(); END LOOP; END $$`,
