@@ -1,6 +1,7 @@
 // Goal: the database itself holds the ledger's invariants — even a superuser
 // cannot UPDATE, DELETE or TRUNCATE committed records, overdraw a wallet,
-// insert an unbalanced posting, move a balance or the chain head backwards or
+// insert an unbalanced posting or one naming an unknown account, hand a
+// balance to another account, move a balance or the chain head backwards or
 // the head onto an unknown hash —
 // and when a superuser edits an entry anyway (triggers switched off with
 // session_replication_role = replica), VerifyChain and Reconcile name exactly
