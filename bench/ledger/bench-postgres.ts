@@ -14,7 +14,7 @@
 // guidance is to size max_wal_size so that checkpoints come from
 // checkpoint_timeout, not from WAL volume: here 16 GB against about 3.5 GB that
 // a whole run.ts writes, so the only checkpoint in a run is the timed one (every
-// 5 minutes, the default, which still lands in one of run.ts's later rows).
+// 5 minutes, the default, which may land in one of run.ts's later rows).
 // min_wal_size keeps 4 GB of segments for reuse at each checkpoint, and the
 // server starts with them already made (recycledWalSegments), as one that has
 // run a while has them.
