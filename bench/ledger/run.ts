@@ -37,6 +37,7 @@ import {
   rowWindowSeconds,
   sortedLatencies,
   transferWorkload,
+  type Workload,
 } from "./load.ts";
 import { prepareLedgerLoad } from "./load-setup.ts";
 import { pgbenchGoesFirst, summarizeRounds, type ThroughputPair } from "./paired-rounds.ts";
@@ -122,6 +123,9 @@ const batchingDefaults = [
 /** Committed transfers per second of a row's window. */
 const rateOf = (row: Row) => row.result.transfers / row.result.durationSeconds;
 
+/** The open loop's rate at half of a peak, in whole calls per second. */
+const halfOf = (peakPerSecond: number) => Math.max(1, Math.round(peakPerSecond / 2));
+
 /** The item with the highest rate; the first of equals. */
 function bestOf<T>(items: readonly T[], rate: (item: T) => number): T {
   return items.reduce((best, item) => (rate(item) > rate(best) ? item : best));
@@ -171,7 +175,7 @@ function formatRow(row: Row, autovacuum: readonly AutovacuumRun[]): string[] {
   return [
     row.mode,
     row.concurrency,
-    integer(row.result.transfers / seconds),
+    integer(rateOf(row)),
     integer(row.result.calls / seconds),
     milliseconds(percentile(sorted, 0.5)),
     milliseconds(percentile(sorted, 0.99)),
@@ -202,34 +206,35 @@ let platform: LedgerPlatform | undefined;
 try {
   // Scheduled reconciliation would land in some row's window and charge its CPU there; it has its own cost, not a transfer's.
   platform = await startLedgerPlatform({ postgres, env: { LOG_LEVEL: "warn", LEDGER_RECONCILE_INTERVAL_MS: "0" } });
+  const ledger = platform;
   const { wallets, target, postmasterPid, sampleServers } = await prepareLedgerLoad(platform, postgres, {
     repoRoot,
     walletCount,
     machineBusyCpuMs,
   });
-  const rows: Row[] = [];
   const single = transferWorkload(wallets, undefined);
-  for (const concurrency of singleLevels) {
-    rows.push(
-      await measure(platform, "PostTransaction", String(concurrency), () =>
-        closedLoop(target, single, { concurrency, warmUpSeconds, durationSeconds, sampleServers }),
-      ),
+  // Each kind of row is measured the same way in the rows and in the paired rounds (pgbench's helper is below).
+  const closedLoopRow = (mode: string, workload: Workload, concurrency: number) =>
+    measure(ledger, mode, String(concurrency), () =>
+      closedLoop(target, workload, { concurrency, warmUpSeconds, durationSeconds, sampleServers }),
     );
-  }
+  /** The open loop at half of `peakPerSecond`, evenly spaced whatever the answers do. */
+  const openLoopAtHalfOf = (mode: string, peakPerSecond: number) => {
+    const ratePerSecond = halfOf(peakPerSecond);
+    return measure(ledger, mode, `${integer(ratePerSecond)}/s`, () =>
+      openLoop(target, single, { ratePerSecond, warmUpSeconds, durationSeconds, inFlightMax: 4096, sampleServers }),
+    );
+  };
+  const rows: Row[] = [];
+  for (const concurrency of singleLevels) rows.push(await closedLoopRow("PostTransaction", single, concurrency));
   for (const { size, concurrency } of batchedLevels) {
-    const batched = transferWorkload(wallets, size);
-    rows.push(
-      await measure(platform, `PostTransactions × ${size}`, String(concurrency), () =>
-        closedLoop(target, batched, { concurrency, warmUpSeconds, durationSeconds, sampleServers }),
-      ),
-    );
+    rows.push(await closedLoopRow(`PostTransactions × ${size}`, transferWorkload(wallets, size), concurrency));
   }
   const singleRows = rows.filter((row) => row.mode === "PostTransaction");
-  const peakSingle = rateOf(bestOf(singleRows, rateOf));
-  const halfRate = Math.max(1, Math.round(peakSingle / 2));
-  const halfPeak = await measure(platform, "PostTransaction, open loop", `${integer(halfRate)}/s`, () =>
-    openLoop(target, single, { ratePerSecond: halfRate, warmUpSeconds, durationSeconds, inFlightMax: 4096, sampleServers }),
-  );
+  const bestSingleRow = bestOf(singleRows, rateOf);
+  const peakSingle = rateOf(bestSingleRow);
+  const halfPeak = await openLoopAtHalfOf("PostTransaction, open loop", peakSingle);
+  const halfRate = halfOf(peakSingle);
 
   const pgbenchDatabase = await postgres.createDatabase("pgbench_ledger");
   await preparePgbenchDatabase(pgbenchDatabase);
@@ -248,33 +253,31 @@ try {
   for (const clientsCount of pgbenchLevels) pgbenchRows.push(await pgbench(clientsCount, "pgbench"));
 
   const batchedRows = rows.filter((row) => row.mode !== "PostTransaction");
-  const peakBatched = rateOf(bestOf(batchedRows, rateOf));
-  const pgbenchBest = Math.max(...pgbenchRows.map((row) => row.transactionsPerSecond));
+  const bestBatchedRow = bestOf(batchedRows, rateOf);
+  const peakBatched = rateOf(bestBatchedRow);
+  const bestPgbench = bestOf(pgbenchRows, (row) => row.transactionsPerSecond);
+  const pgbenchBest = bestPgbench.transactionsPerSecond;
 
   // Paired rounds (paired-rounds.ts): the best shape of each kind, each beside its yardstick.
-  const bestPgbenchClients = bestOf(pgbenchRows, (row) => row.transactionsPerSecond).clients;
-  const bestBatched = batchedLevels[batchedRows.indexOf(bestOf(batchedRows, rateOf))] as (typeof batchedLevels)[number];
-  const bestSingleConcurrency = singleLevels[singleRows.indexOf(bestOf(singleRows, rateOf))] as number;
+  const bestBatched = batchedLevels[batchedRows.indexOf(bestBatchedRow)] as (typeof batchedLevels)[number];
+  const bestSingleConcurrency = singleLevels[singleRows.indexOf(bestSingleRow)] as number;
   const bestBatchedWorkload = transferWorkload(wallets, bestBatched.size);
   const roundRows: { round: number; pgbench: PgbenchResult; batched: Row; peak: Row; halfPeak: Row }[] = [];
   for (let round = 1; round <= roundCount; round++) {
     let pgbenchResult: PgbenchResult | undefined;
     let batched: Row | undefined;
     for (const kind of pgbenchGoesFirst(round) ? ["pgbench", "batched"] : ["batched", "pgbench"]) {
-      if (kind === "pgbench") pgbenchResult = await pgbench(bestPgbenchClients, `pgbench, round ${round}`);
+      if (kind === "pgbench") pgbenchResult = await pgbench(bestPgbench.clients, `pgbench, round ${round}`);
       else
-        batched = await measure(platform, `PostTransactions × ${bestBatched.size}, round ${round}`, String(bestBatched.concurrency), () =>
-          closedLoop(target, bestBatchedWorkload, { concurrency: bestBatched.concurrency, warmUpSeconds, durationSeconds, sampleServers }),
+        batched = await closedLoopRow(
+          `PostTransactions × ${bestBatched.size}, round ${round}`,
+          bestBatchedWorkload,
+          bestBatched.concurrency,
         );
     }
     if (pgbenchResult === undefined || batched === undefined) throw new Error(`round ${round} measured only one of its pair`);
-    const peak = await measure(platform, `PostTransaction, round ${round}`, String(bestSingleConcurrency), () =>
-      closedLoop(target, single, { concurrency: bestSingleConcurrency, warmUpSeconds, durationSeconds, sampleServers }),
-    );
-    const roundHalfRate = Math.max(1, Math.round(rateOf(peak) / 2));
-    const roundHalfPeak = await measure(platform, `PostTransaction, open loop, round ${round}`, `${integer(roundHalfRate)}/s`, () =>
-      openLoop(target, single, { ratePerSecond: roundHalfRate, warmUpSeconds, durationSeconds, inFlightMax: 4096, sampleServers }),
-    );
+    const peak = await closedLoopRow(`PostTransaction, round ${round}`, single, bestSingleConcurrency);
+    const roundHalfPeak = await openLoopAtHalfOf(`PostTransaction, open loop, round ${round}`, rateOf(peak));
     roundRows.push({ round, pgbench: pgbenchResult, batched, peak, halfPeak: roundHalfPeak });
   }
   const throughputPairs: ThroughputPair[] = roundRows.map((row) => ({
@@ -327,7 +330,7 @@ try {
       `; target ≥ 5×: **${peakBatched >= 5 * pgbenchBest ? "met" : "not met"}** against the best pgbench figure.`,
     `- Single-transfer peak ${integer(peakSingle)} transfers/s; at half of it (${integer(halfRate)}/s, open loop) p99 = **${milliseconds(halfPeakP99)} ms**; target < ${halfPeakP99TargetMs} ms: **${halfPeakP99 < halfPeakP99TargetMs ? "met" : "not met"}**.`,
     "",
-    `Paired rounds (\`bench/ledger/paired-rounds.ts\`): pgbench with ${bestPgbenchClients} clients beside \`PostTransactions × ${bestBatched.size}\`, ${bestBatched.concurrency} in flight, in alternating order; then ${bestSingleConcurrency} closed-loop callers and the open loop at half of their rate.`,
+    `Paired rounds (\`bench/ledger/paired-rounds.ts\`): pgbench with ${bestPgbench.clients} clients beside \`PostTransactions × ${bestBatched.size}\`, ${bestBatched.concurrency} in flight, in alternating order; then ${bestSingleConcurrency} closed-loop callers and the open loop at half of their rate.`,
     "",
     "| round | measured first | pgbench transfers/s | batched transfers/s | batched ÷ pgbench | single-transfer peak | open loop at half of it | p50 ms | p99 ms |",
     "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
